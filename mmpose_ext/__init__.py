@@ -1,0 +1,15 @@
+"""mmpose-ext: MMPose, end to end for your own keypoint data.
+
+Importing this package (which ``custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)`` does)
+applies the compatibility fixes for today's torch, NumPy and setuptools, then registers mmpose-ext's classes into
+MMPose's own registries. The command line lives in the light :mod:`mmpx` package.
+"""
+
+from mmpx import __version__
+from mmpose_ext import compat
+
+compat.apply_all()
+
+from mmpose_ext import registry  # noqa: E402  (registries only after the fixes)
+
+__all__ = ["__version__", "compat", "registry"]

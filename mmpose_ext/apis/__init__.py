@@ -1,0 +1,5 @@
+"""Plain functions behind the ``mmpx`` commands; each can be called and tested from Python."""
+
+from mmpose_ext.apis.train import load_config, test, train
+
+__all__ = ["load_config", "test", "train"]

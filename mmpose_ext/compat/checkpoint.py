@@ -1,0 +1,177 @@
+"""Load mmengine checkpoints with ``weights_only=True`` by allowing exactly the globals they contain.
+
+torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 calls plain ``torch.load``, so
+``--resume`` and testing fail on the checkpoints mmengine itself just wrote (numpy arrays and scalars in
+``meta``, ``HistoryBuffer`` objects in ``message_hub``). Turning ``weights_only`` off would let any checkpoint
+run code. Instead every loader of mmengine's ``CheckpointLoader`` (which ``load_checkpoint``,
+``Runner.resume``/``load_checkpoint`` and ``mmpose.apis.init_model`` all go through) loads under an allow-list:
+
+- numpy arrays, scalars and plain dtypes (numeric, bool, str; no object dtype), under their NumPy 1 and 2 names;
+- ``mmengine.logging.history_buffer.HistoryBuffer``;
+- ``getattr``, but only as a protocol-2 pickle uses it for ``HistoryBuffer.min/max/current/mean`` (the
+  buffers' ``statistics_methods``); any other ``getattr`` is refused, so allowing it opens nothing else.
+
+A file that needs anything more is refused with :class:`~mmpx.errors.UntrustedCheckpointError`, which names the
+globals and the opt-in: ``--trust-checkpoint`` on ``mmpx`` commands, or ``MMPX_TRUSTED_CHECKPOINTS=PATH[:PATH]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import os.path as osp
+import pickle
+from contextlib import contextmanager
+
+from mmpx.errors import CheckpointError, UntrustedCheckpointError
+from mmpose_ext.compat._fix import Fix
+
+TRUST_ENV = "MMPX_TRUSTED_CHECKPOINTS"
+_STATISTICS = ("min", "max", "current", "mean")
+
+
+class _RefusedGetattr(pickle.UnpicklingError):
+    """A pickle asked for a ``getattr`` outside the ones mmengine checkpoints use."""
+
+
+def _restricted_getattr(obj, name):
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if obj is HistoryBuffer and name in _STATISTICS:
+        return getattr(obj, name)
+    raise _RefusedGetattr(f"builtins.getattr({getattr(obj, '__qualname__', type(obj).__name__)}, {name!r})")
+
+
+@functools.cache
+def allowed_globals() -> tuple:
+    """Everything an mmengine checkpoint may contain beyond torch's own defaults."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    multiarray = np._core.multiarray
+    dtypes = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+              np.float16, np.float32, np.float64, np.longdouble, np.complex64, np.complex128, np.str_, np.bytes_]
+    return (
+        np.ndarray,
+        np.dtype,
+        multiarray._reconstruct,
+        multiarray.scalar,
+        # numpy 1 wrote these under numpy.core; older (model zoo) checkpoints name them so
+        (multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+        (multiarray.scalar, "numpy.core.multiarray.scalar"),
+        *{type(np.dtype(t)) for t in dtypes},
+        HistoryBuffer,
+        (_restricted_getattr, "builtins.getattr"),
+    )
+
+
+def trusted_paths() -> set[str]:
+    """Checkpoints the user chose to trust (``MMPX_TRUSTED_CHECKPOINTS``), as real paths."""
+    return {osp.realpath(osp.expanduser(p)) for p in os.environ.get(TRUST_ENV, "").split(os.pathsep) if p}
+
+
+def trust(*paths: str) -> None:
+    """Trust these files in this process and the processes it starts (what ``--trust-checkpoint`` does)."""
+    known = os.environ.get(TRUST_ENV, "")
+    os.environ[TRUST_ENV] = os.pathsep.join([p for p in [known, *map(str, paths)] if p])
+
+
+def _unsafe_globals(filename, error: BaseException) -> list[str]:
+    import torch
+
+    cause = error
+    while cause is not None:
+        if isinstance(cause, _RefusedGetattr):
+            return [str(cause)]
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(filename, str) and osp.isfile(filename):
+        try:
+            with torch.serialization.safe_globals(list(allowed_globals())):
+                return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(filename))
+        except Exception:
+            pass
+    return []
+
+
+@contextmanager
+def safe_loading():
+    """Allow exactly :func:`allowed_globals` for ``weights_only`` loads inside the block."""
+    import torch
+
+    with torch.serialization.safe_globals(list(allowed_globals())):
+        yield
+
+
+def load(filename: str, map_location=None):
+    """``torch.load`` of a local checkpoint, safe unless the user trusts the file.
+
+    Raises:
+        FileNotFoundError: as mmengine's loader does, when the file is missing.
+        UntrustedCheckpointError: the file needs globals outside the allow-list.
+        CheckpointError: the file is not a readable checkpoint (e.g. truncated).
+    """
+    import torch
+
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f"{filename} can not be found.")
+    if osp.realpath(filename) in trusted_paths():
+        return torch.load(filename, map_location=map_location, weights_only=False)
+    try:
+        with safe_loading():
+            return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UntrustedCheckpointError(filename, _unsafe_globals(filename, exc)) from None
+    except (RuntimeError, EOFError) as exc:
+        raise CheckpointError(
+            f"{filename} is not a readable checkpoint: {str(exc).splitlines()[0]}",
+            "the file may be truncated (a run stopped while saving it); use an earlier checkpoint",
+        ) from exc
+
+
+def _guard(loader):
+    """Wrap one of mmengine's remote loaders so its ``torch.load`` sees the allow-list."""
+
+    @functools.wraps(loader)
+    def guarded(filename, map_location=None):
+        try:
+            with safe_loading():
+                return loader(filename, map_location)
+        except pickle.UnpicklingError as exc:
+            raise UntrustedCheckpointError(filename, _unsafe_globals(filename, exc)) from None
+
+    guarded.__mmpx_guarded__ = True
+    return guarded
+
+
+def _local_loader(filename, map_location=None):
+    return load(filename, map_location)
+
+
+_local_loader.__mmpx_guarded__ = True
+
+
+def _needed() -> bool:
+    import torch
+    from packaging.version import Version
+
+    return Version(torch.__version__.split("+")[0]) >= Version("2.6")
+
+
+def _patch() -> str:
+    from mmengine.runner import checkpoint
+
+    schemes = checkpoint.CheckpointLoader._schemes
+    for prefix, loader in list(schemes.items()):
+        if not getattr(loader, "__mmpx_guarded__", False):
+            schemes[prefix] = _local_loader if prefix == "" else _guard(loader)
+    checkpoint.load_from_local = _local_loader
+    return f"{len(schemes)} checkpoint loaders use weights_only=True with mmengine's globals allowed"
+
+
+FIX = Fix(
+    name="checkpoint",
+    summary="mmengine checkpoints load with weights_only=True (torch >= 2.6), other globals refused",
+    needed=_needed,
+    patch=_patch,
+)

@@ -1,0 +1,115 @@
+"""The ``mmpx`` entry point: builds the command tree from the plugin host and maps errors to one clear line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from mmpx import __version__
+from mmpx.cli._app import PANEL_DATA, make_typer
+from mmpx.errors import MmpxError
+from mmpx.plugins.manager import PluginHost, get_host
+
+HELP = """mmpose-ext: MMPose, end to end for your own keypoint data.
+
+From labelled files to a trained, evaluated, exported model. Run [bold]mmpx doctor[/bold] first on a new machine.
+"""
+
+_state = {"debug": bool(os.environ.get("MMPX_DEBUG"))}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mmpx {__version__} (mmpose-ext)")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks (or set MMPX_DEBUG=1).")
+    ] = False,
+) -> None:
+    if debug:
+        _state["debug"] = True
+
+
+def _mountable(name: str, command, help: str | None) -> typer.Typer:
+    """A one-command app, so that a plugin's unusable function fails here (recorded) and not at ``app()``."""
+    probe = make_typer()
+    if isinstance(command, typer.Typer):
+        probe.add_typer(command, name=name, help=help)
+    elif callable(command):
+        probe.command(name=name, help=help)(command)
+    else:
+        raise TypeError(f"{name}: expected a typer.Typer or a function, got {type(command).__name__}")
+    typer.main.get_command(probe)
+    return probe
+
+
+def build_app(host: PluginHost) -> typer.Typer:
+    """The full ``mmpx`` app: built-in commands and every plugin's commands and converters."""
+    app = make_typer(help=HELP, add_completion=False)
+    app.callback()(_root)
+    for contrib in host.cli_commands():
+        cmd = contrib.item
+        try:
+            _mountable(cmd.name, cmd.command, cmd.help)
+        except Exception as exc:
+            host.record_error(contrib.plugin, f"mmpx_cli_commands: {cmd.name}: {type(exc).__name__}: {exc}")
+            continue
+        if isinstance(cmd.command, typer.Typer):
+            app.add_typer(cmd.command, name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)
+        else:
+            app.command(name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)(cmd.command)
+
+    convert = make_typer(help="Convert datasets to COCO keypoints plus an MMPose metainfo file.")
+    mounted = 0
+    for contrib in host.converters():
+        conv = contrib.item
+        try:
+            _mountable(conv.name, conv.function, conv.help)
+        except Exception as exc:
+            host.record_error(contrib.plugin, f"mmpx_converters: {conv.name}: {type(exc).__name__}: {exc}")
+            continue
+        convert.command(name=conv.name, help=conv.help)(conv.function)
+        mounted += 1
+    if mounted:
+        app.add_typer(convert, name="convert", rich_help_panel=PANEL_DATA)
+    return app
+
+
+def report_error(message: str, hint: str | None) -> None:
+    """Print one error line (and its hint) to stderr."""
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {message}", markup=True)
+    if hint:
+        err.print(f"[bold]hint:[/bold] {hint}", markup=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run ``mmpx``; known errors become one line plus a hint and exit code 1."""
+    app = build_app(get_host())
+    try:
+        app(args=argv, prog_name="mmpx")
+    except MmpxError as exc:
+        if _state["debug"]:
+            raise
+        report_error(exc.message, exc.hint)
+        sys.exit(1)
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        report_error(
+            f"{type(exc).__name__}: {first}",
+            "this is unexpected; rerun with --debug (or MMPX_DEBUG=1) for the traceback and report it",
+        )
+        sys.exit(1)

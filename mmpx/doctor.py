@@ -1,0 +1,177 @@
+"""Health checks behind ``mmpx doctor``: versions, compiled ops, compatibility fixes and plugins.
+
+Every probe runs on its own and turns its failure into a row, so the report works on a broken install, which is
+when it is needed. Each problem row carries the one command that fixes it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.resources
+import platform
+import sys
+from dataclasses import asdict, dataclass
+
+SETUP = "bash scripts/setup.sh  (from an mmpose-ext checkout; it fixes every row below)"
+
+# How to install each pinned package by hand, where a plain `pip install` is wrong (see docs/troubleshooting.md)
+_INSTALL = {
+    "torch": "pip install {req}  (CPU build; a CUDA build: add --index-url https://download.pytorch.org/whl/cu128)",
+    "mmcv": "MMCV_WITH_OPS=1 pip install --no-deps --no-build-isolation {req}  (builds its ops: ~7 min)",
+    "mmpose": "pip install --no-deps {req}",
+    "mmdet": "pip install --no-deps {req}",
+    "albumentations": "pip install --no-deps {req} qudida",
+    "xtcocotools": "pip install --no-deps --force-reinstall --no-build-isolation --no-binary xtcocotools {req}",
+}
+
+
+@dataclass
+class Check:
+    """One row of the report."""
+
+    section: str
+    name: str
+    ok: bool
+    value: str = ""
+    detail: str = ""
+    fix: str | None = None
+
+
+def stack_pins() -> dict[str, str]:
+    """The pinned requirements from ``mmpx/stack.txt``, by package name."""
+    from packaging.requirements import Requirement
+
+    text = importlib.resources.files("mmpx").joinpath("stack.txt").read_text()
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            req = Requirement(line)
+            pins[req.name] = str(req)
+    return pins
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def package_checks() -> list[Check]:
+    from packaging.requirements import Requirement
+
+    checks = [Check("python", "python", sys.version_info >= (3, 11), platform.python_version(),
+                    "" if sys.version_info >= (3, 11) else "mmpose-ext needs Python >= 3.11",
+                    None if sys.version_info >= (3, 11) else "use Python 3.11: PYTHON=python3.11 " + SETUP)]
+    for name, req in stack_pins().items():
+        installed = _version(name)
+        spec = Requirement(req).specifier
+        ok = installed is not None and spec.contains(installed.split("+")[0], prereleases=True)
+        fix = None if ok else _INSTALL.get(name, 'pip install "{req}"').format(req=req)
+        detail = f"wanted {req}" if installed else f"not installed; wanted {req}"
+        checks.append(Check("packages", name, ok, installed or "-", "" if ok else detail, fix))
+    return checks
+
+
+def _probe(section: str, name: str, func, fix: str | None) -> Check:
+    try:
+        value = func() or "ok"
+        return Check(section, name, True, str(value))
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return Check(section, name, False, "broken", f"{type(exc).__name__}: {first}", fix)
+
+
+def _mmcv_ops() -> str:
+    import torch
+    from mmcv.ops import nms
+
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], dtype=torch.float32)
+    _, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
+    if keep.tolist() != [0, 2]:
+        raise RuntimeError(f"nms returned {keep.tolist()}, expected [0, 2]")
+    return "compiled (nms runs)"
+
+
+def _cuda() -> str:
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"not available (torch {torch.__version__}); training runs on the CPU"
+    return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}"
+
+
+def _xtcocotools() -> str:
+    import numpy as np
+    from xtcocotools import mask
+
+    rle = mask.encode(np.asfortranarray(np.ones((4, 4), dtype=np.uint8)))
+    return f"imports and runs with NumPy {np.__version__} (area {int(mask.area(rle))})"
+
+
+def _registries() -> str:
+    import mmdet.models  # noqa: F401
+    from mmpose.utils import register_all_modules
+
+    import mmpose_ext  # noqa: F401
+
+    register_all_modules(init_default_scope=False)
+    from mmpose.registry import MODELS
+
+    return f"mmpose_ext, mmpose and mmdet models import ({len(MODELS.module_dict)} mmpose models)"
+
+
+def runtime_checks() -> list[Check]:
+    fix_ops = _INSTALL["mmcv"].format(req=stack_pins().get("mmcv", "mmcv"))
+    fix_xtc = _INSTALL["xtcocotools"].format(req=stack_pins().get("xtcocotools", "xtcocotools"))
+    return [
+        _probe("runtime", "cuda", _cuda, None),
+        _probe("runtime", "mmcv ops", _mmcv_ops, fix_ops),
+        _probe("runtime", "xtcocotools", _xtcocotools, fix_xtc),
+        _probe("runtime", "registries", _registries, SETUP),
+    ]
+
+
+def compat_checks() -> list[Check]:
+    try:
+        import mmpose_ext
+        from mmpose_ext import compat
+    except Exception as exc:
+        return [Check("compat", "mmpose_ext", False, "broken", f"import failed: {type(exc).__name__}: {exc}",
+                      SETUP)]
+    del mmpose_ext
+    rows = []
+    for status in compat.report():
+        state = "applied" if status.needed and status.active else ("not needed" if not status.needed else "-")
+        rows.append(Check("compat", status.name, status.problem is None, state,
+                          status.problem or status.detail or status.summary, status.fix or
+                          (SETUP if status.problem else None)))
+    return rows
+
+
+def plugin_checks() -> list[Check]:
+    from mmpx.plugins.manager import get_host
+
+    host = get_host()
+    try:
+        host.register_modules()
+    except Exception as exc:  # mmpose itself broken: the runtime rows say so
+        return [Check("plugins", "registration", False, "skipped", f"{type(exc).__name__}: {exc}", SETUP)]
+    rows = []
+    for info in host.plugins():
+        ok = info.status in ("loaded", "blocked", "not-allowed", "disabled")
+        fix = None if ok else f"MMPX_BLOCK_PLUGINS={info.name} mmpx ...  (or fix/uninstall {info.distribution or info.module})"
+        version = f" {info.version}" if info.version else ""
+        rows.append(Check("plugins", info.name, ok, info.status + version, "; ".join(info.errors), fix))
+    return rows
+
+
+def diagnose() -> list[Check]:
+    """Run every check. Heavy (imports torch, mmcv, mmpose): a few seconds."""
+    return package_checks() + runtime_checks() + compat_checks() + plugin_checks()
+
+
+def as_json(checks: list[Check]) -> dict:
+    return {"ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]}

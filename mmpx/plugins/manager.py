@@ -1,0 +1,241 @@
+"""Discovers plugins, loads each one on its own, and exposes their contributions through a typed facade.
+
+A plugin that fails to import, registers invalid hooks, raises in a hook or contributes a duplicate name is
+recorded with its error and left out; it never takes ``mmpx`` down.
+
+Environment switches (in the manner of pytest and tox):
+
+- ``MMPX_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry-point plugin, except those named in ``MMPX_PLUGINS``.
+- ``MMPX_PLUGINS=a,b``: load only these entry-point plugins.
+- ``MMPX_BLOCK_PLUGINS=a,b``: never load these.
+- ``MMPX_TRACE_PLUGINS=1``: print every hook call to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import os
+import sys
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from mmpx.plugins import hookspecs
+from mmpx.plugins.types import Contribution
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT
+# mmpose-ext's own features, loaded through the same hooks as third-party plugins.
+BUILTIN_PLUGINS = ("mmpx.plugins.builtin",)
+
+
+@dataclass
+class PluginInfo:
+    """What ``mmpx plugins list`` shows for one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    status: str = "loaded"  # loaded | error | failed | blocked | not-allowed | disabled
+    errors: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _names(value: str | None) -> set[str]:
+    return {n.strip() for n in (value or "").split(",") if n.strip()}
+
+
+def _short_error(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" ({frame[0].filename}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class PluginHost:
+    """The loaded plugins. Use :func:`get_host` rather than building one."""
+
+    def __init__(self, pm: pluggy.PluginManager, infos: list[PluginInfo]) -> None:
+        self._pm = pm
+        self._infos = {info.name: info for info in infos}
+        self._cache: dict[str, list[Contribution]] = {}
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin seen, loaded or not, sorted with built-ins first."""
+        return sorted(self._infos.values(), key=lambda i: (not i.builtin, i.name))
+
+    def modules(self) -> list[Contribution]:
+        """Registry classes (:class:`~mmpx.plugins.types.ModuleContribution`), tagged with their plugin."""
+        return self._collect("mmpx_modules", key=lambda item: (item.registry, item.name))
+
+    def cli_commands(self) -> list[Contribution]:
+        """Top-level commands (:class:`~mmpx.plugins.types.CliCommand`)."""
+        return self._collect("mmpx_cli_commands")
+
+    def converters(self) -> list[Contribution]:
+        """Dataset converters (:class:`~mmpx.plugins.types.Converter`)."""
+        return self._collect("mmpx_converters")
+
+    def register_modules(self) -> list[Contribution]:
+        """Import every contributed module so its classes are in MMPose's registries.
+
+        Applies mmpose-ext's compatibility fixes first. A module that fails to import, or imports without
+        registering the name it promised, is recorded on its plugin and skipped.
+
+        Returns:
+            The contributions now usable from a config.
+        """
+        import mmpose_ext  # noqa: F401  (compatibility fixes before any plugin imports mmpose)
+        import mmpose.registry as registries
+
+        done = []
+        for contrib in self.modules():
+            item = contrib.item
+            try:
+                importlib.import_module(item.module)
+                registry = getattr(registries, item.registry)
+                if item.name not in registry.module_dict:
+                    raise LookupError(
+                        f"importing {item.module} did not register {item.name!r} in mmpose's {item.registry}"
+                    )
+            except Exception as exc:  # a broken plugin module must not stop the others
+                self.record_error(contrib.plugin, f"mmpx_modules: {_short_error(exc)}")
+                continue
+            done.append(contrib)
+        return done
+
+    def _collect(self, hook_name: str, key=lambda item: item.name) -> list[Contribution]:
+        if hook_name in self._cache:
+            return self._cache[hook_name]
+        found: dict[tuple, Contribution] = {}
+        for plugin_name, plugin in sorted(self._pm.list_name_plugin(), key=lambda np: np[0]):
+            if plugin_name not in self._infos or self._infos[plugin_name].status != "loaded":
+                continue
+            if hook_name not in self._infos[plugin_name].hooks:
+                continue
+            others = [p for n, p in self._pm.list_name_plugin() if p is not plugin]
+            caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
+            try:
+                results = caller()
+            except Exception as exc:
+                self.record_error(plugin_name, f"{hook_name}: {_short_error(exc)}")
+                continue
+            for records in results:
+                for item in records or []:
+                    k = key(item)
+                    if k in found:
+                        self.record_error(
+                            plugin_name,
+                            f"{hook_name}: {'/'.join(map(str, k))!r} is already contributed by "
+                            f"{found[k].plugin}; ignored",
+                        )
+                        continue
+                    found[k] = Contribution(plugin_name, item)
+        self._cache[hook_name] = [found[k] for k in sorted(found)]
+        return self._cache[hook_name]
+
+    def record_error(self, plugin_name: str, message: str) -> None:
+        """Note a failure on a plugin; it shows in `mmpx plugins list` and `mmpx doctor`."""
+        info = self._infos[plugin_name]
+        info.errors.append(message)
+        if info.status == "loaded":
+            info.status = "error"  # loaded, but some contribution failed
+
+
+def _entry_points(distributions: Iterable[Any] | None) -> list[tuple[Any, Any]]:
+    """(distribution, entry point) pairs of our group; distributions are injectable for tests."""
+    dists = importlib.metadata.distributions() if distributions is None else distributions
+    pairs, seen = [], set()
+    for dist in dists:
+        for ep in dist.entry_points:
+            if ep.group == ENTRY_POINT_GROUP and (ep.name, ep.value) not in seen:
+                seen.add((ep.name, ep.value))
+                pairs.append((dist, ep))
+    return pairs
+
+
+def _register(pm: pluggy.PluginManager, info: PluginInfo, load) -> None:
+    """Load and register one plugin, recording any failure on ``info`` instead of raising."""
+    try:
+        plugin = load()
+        pm.register(plugin, name=info.name)
+    except BaseException as exc:  # noqa: B036 (a plugin calling sys.exit at import must not end mmpx)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        info.status, info.errors = "failed", [f"load: {_short_error(exc)}"]
+        return
+    known = {name for name in dir(hookspecs) if name.startswith("mmpx_")}
+    hooks = sorted(impl.name for impl in pm.get_hookcallers(plugin) or [] if impl.name.startswith("mmpx_"))
+    unknown = sorted(
+        name
+        for name in dir(plugin)
+        if name.startswith("mmpx_") and name not in known and callable(getattr(plugin, name, None))
+    )
+    if unknown:
+        pm.unregister(plugin)
+        info.status = "failed"
+        info.errors.append(f"load: unknown hook(s) {', '.join(unknown)}; known hooks: {', '.join(sorted(known))}")
+        return
+    info.hooks = hooks
+
+
+def load_plugins(
+    distributions: Iterable[Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    builtins: Iterable[str] = BUILTIN_PLUGINS,
+) -> PluginHost:
+    """Build a :class:`PluginHost`: built-in plugins, then entry points of the ``mmpose_ext`` group.
+
+    Args:
+        distributions: what ``importlib.metadata.distributions()`` returns; injectable for tests.
+        env: environment switches (defaults to ``os.environ``); see the module docstring.
+        builtins: modules of mmpose-ext's own default plugins.
+    """
+    env = os.environ if env is None else env
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    if env.get("MMPX_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(sys.stderr.write)
+        pm.enable_tracing()
+
+    infos = []
+    for module in builtins:
+        info = PluginInfo(name=module, module=module, builtin=True)
+        _register(pm, info, functools.partial(importlib.import_module, module))
+        infos.append(info)
+
+    allow, block = _names(env.get("MMPX_PLUGINS")), _names(env.get("MMPX_BLOCK_PLUGINS"))
+    autoload = not env.get("MMPX_DISABLE_PLUGIN_AUTOLOAD")
+    for dist, ep in _entry_points(distributions):
+        info = PluginInfo(
+            name=ep.name,
+            module=ep.value,
+            distribution=dist.metadata["Name"] if dist.metadata else None,
+            version=getattr(dist, "version", None),
+        )
+        infos.append(info)
+        if any(i.name == ep.name for i in infos[:-1]):
+            info.status, info.errors = "failed", [f"load: another plugin is already named {ep.name!r}"]
+        elif ep.name in block:
+            info.status = "blocked"
+        elif allow and ep.name not in allow:
+            info.status = "not-allowed"
+        elif not autoload and ep.name not in allow:
+            info.status = "disabled"
+        else:
+            _register(pm, info, ep.load)
+    return PluginHost(pm, infos)
+
+
+@functools.cache
+def get_host() -> PluginHost:
+    """The process-wide host, loaded on first use (from ``main()``, never at import time)."""
+    return load_plugins()
