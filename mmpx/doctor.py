@@ -129,7 +129,7 @@ def runtime_checks() -> list[Check]:
     return [
         _probe("runtime", "cuda", _cuda, None),
         _probe("runtime", "mmcv ops", _mmcv_ops, fix_ops),
-        _probe("runtime", "xtcocotools", _xtcocotools, fix_xtc),
+        _probe("runtime", "xtcocotools build", _xtcocotools, fix_xtc),
         _probe("runtime", "registries", _registries, SETUP),
     ]
 

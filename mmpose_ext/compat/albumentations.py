@@ -35,6 +35,11 @@ def _check() -> tuple[str | None, str | None]:
     if _needed():
         return f"albumentations {version} breaks MMPose's Albumentation transform", \
             f"pip install --no-deps {PIN} qudida"
+    try:
+        import albumentations  # noqa: F401
+    except Exception as exc:  # MMPose swallows this and later says only "albumentations is not installed"
+        return f"albumentations {version} does not import: {type(exc).__name__}: {exc}", \
+            "pip install scipy scikit-image scikit-learn && pip install --no-deps qudida"
     return None, None
 
 

@@ -94,6 +94,18 @@ def report_error(message: str, hint: str | None) -> None:
         err.print(f"[bold]hint:[/bold] {hint}", markup=True)
 
 
+def describe(exc: BaseException) -> str:
+    """``Type: first line of the message``, or where it was raised when the message is empty (bare asserts)."""
+    import traceback
+
+    text = str(exc).strip()
+    if text:
+        return f"{type(exc).__name__}: {text.splitlines()[0]}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].line})" if frames else ""
+    return f"{type(exc).__name__}{where}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run ``mmpx``; known errors become one line plus a hint and exit code 1."""
     app = build_app(get_host())
@@ -107,9 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if _state["debug"]:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         report_error(
-            f"{type(exc).__name__}: {first}",
+            describe(exc),
             "this is unexpected; rerun with --debug (or MMPX_DEBUG=1) for the traceback and report it",
         )
         sys.exit(1)

@@ -1,0 +1,31 @@
+"""The entry point of the plugin (group ``mmpose_ext``): what it adds to mmpose-ext, as records.
+
+Imports nothing heavy: ``mmpx --help`` loads this module. The host imports the modules named in
+:func:`mmpx_modules` only when a command needs MMPose's registries (``mmpx train``).
+"""
+
+from __future__ import annotations
+
+from mmpx.plugins import CliCommand, Converter, ModuleContribution, hookimpl
+
+
+@hookimpl
+def mmpx_modules() -> list[ModuleContribution]:
+    return [
+        ModuleContribution("MODELS", "ExampleTinyNet", "mmpx_plugin_example.backbone"),
+        ModuleContribution("DATASETS", "ExampleShapesDataset", "mmpx_plugin_example.dataset"),
+    ]
+
+
+@hookimpl
+def mmpx_cli_commands() -> list[CliCommand]:
+    from mmpx_plugin_example import cli
+
+    return [CliCommand("example-info", cli.example_info)]
+
+
+@hookimpl
+def mmpx_converters() -> list[Converter]:
+    from mmpx_plugin_example import cli
+
+    return [Converter("example-shapes", cli.convert_example_shapes)]
