@@ -68,17 +68,19 @@ print(torch.__version__.replace("+", "_"), f"cp{sys.version_info[0]}{sys.version
 MMCV_V=$(pin mmcv)
 WHEEL_DIR=$CACHE/wheels/mmcv-$MMCV_V-torch$TORCH_V-$PY_TAG-$CUDA_TAG
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '$MMCV_V')" 2>/dev/null; then
-  if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-    say "building mmcv $MMCV_V with compiled ops (about 7 minutes on 2 cores; cached in $WHEEL_DIR)"
+  wheels=("$WHEEL_DIR"/mmcv-*.whl)
+  if [ ${#wheels[@]} -eq 0 ]; then
+    say "building mmcv $MMCV_V with compiled ops (about 8 minutes on 2 cores; cached in $WHEEL_DIR)"
     tmp=$(mktemp -d)
     force_cuda=0; [ "$CUDA_TAG" != cpu ] && force_cuda=1
     MMCV_WITH_OPS=1 FORCE_CUDA=$force_cuda MAX_JOBS=${MAX_JOBS:-$(nproc)} \
       pip_ wheel --no-deps --no-build-isolation "mmcv==$MMCV_V" -w "$tmp"
     mkdir -p "$WHEEL_DIR" && mv "$tmp"/mmcv-*.whl "$WHEEL_DIR"/ && rm -rf "$tmp"
+    wheels=("$WHEEL_DIR"/mmcv-*.whl)
   else
     say "using cached mmcv wheel from $WHEEL_DIR"
   fi
-  pip_ install --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
+  pip_ install --no-deps --force-reinstall "${wheels[0]}"
 fi
 
 # What mmcv, mmengine, mmpose and mmdet really import (their declared requirements pull chumpy, which does not
