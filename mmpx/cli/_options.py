@@ -13,7 +13,7 @@ ConfigArg = Annotated[
 ]
 WorkDirOpt = Annotated[
     Path | None,
-    typer.Option("--work-dir", help="Folder for logs and checkpoints [default: work_dirs/<config name>]."),
+    typer.Option("--work-dir", help="Folder for logs and checkpoints (default: work_dirs/<config name>)."),
 ]
 CfgOptionsOpt = Annotated[
     list[str] | None,

@@ -112,12 +112,14 @@ class PluginHost:
             done.append(contrib)
         return done
 
-    def _collect(self, hook_name: str, key=lambda item: item.name) -> list[Contribution]:
+    def _collect(self, hook_name: str, key=lambda item: (item.name,)) -> list[Contribution]:
         if hook_name in self._cache:
             return self._cache[hook_name]
         found: dict[tuple, Contribution] = {}
-        for plugin_name, plugin in sorted(self._pm.list_name_plugin(), key=lambda np: np[0]):
-            if plugin_name not in self._infos or self._infos[plugin_name].status != "loaded":
+        # built-ins first, so a plugin can never replace one of mmpx's own names
+        order = sorted(self._pm.list_name_plugin(), key=lambda np: (not self._infos[np[0]].builtin, np[0]))
+        for plugin_name, plugin in order:
+            if self._infos[plugin_name].status not in ("loaded", "error"):
                 continue
             if hook_name not in self._infos[plugin_name].hooks:
                 continue
@@ -226,10 +228,10 @@ def load_plugins(
             info.status, info.errors = "failed", [f"load: another plugin is already named {ep.name!r}"]
         elif ep.name in block:
             info.status = "blocked"
-        elif allow and ep.name not in allow:
-            info.status = "not-allowed"
         elif not autoload and ep.name not in allow:
             info.status = "disabled"
+        elif allow and ep.name not in allow:
+            info.status = "not-allowed"
         else:
             _register(pm, info, ep.load)
     return PluginHost(pm, infos)
