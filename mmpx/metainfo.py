@@ -1,0 +1,197 @@
+"""MMPose dataset metainfo (``dataset_info = dict(...)`` files): build, infer swaps, write and read safely.
+
+Pure Python (no torch, no mmengine), so converters and checks stay fast. The format is MMPose's
+``configs/_base_/datasets/*.py``: ``keypoint_info`` (name, id, color, type, swap), ``skeleton_info`` (link by
+names, id, color), ``joint_weights`` and ``sigmas``; a file written here loads with
+``metainfo=dict(from_file=PATH)`` in a config.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import pprint
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mmpx.errors import MmpxError
+
+# MMPose's convention: left green, right orange, centre blue
+LEFT_COLOR, RIGHT_COLOR, CENTER_COLOR = [0, 255, 0], [255, 128, 0], [51, 153, 255]
+# Default OKS sigma for keypoints of a new dataset: COCO's smallest body sigmas are 0.025 (eyes/nose) and the
+# largest 0.107 (hips); 0.025 is strict, so an AP on a new dataset is never flattered. Override per keypoint.
+DEFAULT_SIGMA = 0.025
+
+_SIDES = {"left": "right", "right": "left", "l": "r", "r": "l"}
+_TOKEN = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
+
+
+def _side_and_partner(name: str) -> tuple[str | None, str | None]:
+    """('left'|'right'|None, the mirrored name) for names like left-front-tire, L_knee, leftEye."""
+    parts = _TOKEN.findall(name)
+    # split camelCase words: leftEye -> left, Eye
+    split = []
+    for part in parts:
+        split += re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+", part) or [part]
+    for i, part in enumerate(split):
+        low = part.lower()
+        if low in _SIDES and (len(low) > 1 or len(split) > 1):
+            mirrored = _SIDES[low]
+            if part.isupper():
+                mirrored = mirrored.upper()
+            elif part[0].isupper():
+                mirrored = mirrored.capitalize()
+            side = "left" if low in ("left", "l") else "right"
+            return side, "".join(split[:i] + [mirrored] + split[i + 1:])
+    return None, None
+
+
+def infer_swaps(names: Sequence[str]) -> dict[str, str]:
+    """Left/right partners among ``names``: ``{'left-front-tire': 'right-front-tire', ...}`` (both ways).
+
+    Only pairs whose mirrored name exists are returned; a left name without its right partner has no swap.
+    """
+    present = set(names)
+    swaps = {}
+    for name in names:
+        _, partner = _side_and_partner(name)
+        if partner in present and partner != name:
+            swaps[name] = partner
+    return swaps
+
+
+def build_metainfo(
+    dataset_name: str,
+    keypoints: Sequence[str],
+    skeleton: Sequence[tuple[str, str]] = (),
+    swaps: dict[str, str] | None = None,
+    sigmas: Sequence[float] | None = None,
+    joint_weights: Sequence[float] | None = None,
+) -> dict:
+    """An MMPose ``dataset_info`` dict.
+
+    Args:
+        dataset_name: a short name.
+        keypoints: keypoint names, in annotation order.
+        skeleton: pairs of keypoint names to draw as links.
+        swaps: left/right partners; inferred from the names when None.
+        sigmas: OKS sigma per keypoint (default :data:`DEFAULT_SIGMA`).
+        joint_weights: loss weight per keypoint (default 1.0).
+
+    Raises:
+        MmpxError: duplicate names, a skeleton or swap naming an unknown keypoint, wrong lengths.
+    """
+    keypoints = list(keypoints)
+    if len(set(keypoints)) != len(keypoints):
+        dupes = sorted({k for k in keypoints if keypoints.count(k) > 1})
+        raise MmpxError(f"duplicate keypoint names: {', '.join(dupes)}", "every keypoint needs a unique name")
+    swaps = infer_swaps(keypoints) if swaps is None else dict(swaps)
+    known = set(keypoints)
+    for a, b in list(swaps.items()):
+        if a not in known or b not in known:
+            raise MmpxError(f"swap pair {a!r}/{b!r} names an unknown keypoint", f"keypoints are: {', '.join(keypoints)}")
+        swaps.setdefault(b, a)
+    for link in skeleton:
+        unknown = [n for n in link if n not in known]
+        if len(link) != 2 or unknown:
+            raise MmpxError(f"skeleton link {tuple(link)!r} names unknown keypoint(s) {unknown}",
+                            f"keypoints are: {', '.join(keypoints)}")
+    for label, values in (("sigmas", sigmas), ("joint_weights", joint_weights)):
+        if values is not None and len(values) != len(keypoints):
+            raise MmpxError(f"{label} has {len(values)} values for {len(keypoints)} keypoints",
+                            f"give one {label[:-1]} per keypoint")
+
+    def color(name: str) -> list[int]:
+        side, _ = _side_and_partner(name)
+        return {"left": LEFT_COLOR, "right": RIGHT_COLOR}.get(side, CENTER_COLOR)
+
+    keypoint_info = {
+        i: dict(name=name, id=i, color=color(name), type="", swap=swaps.get(name, ""))
+        for i, name in enumerate(keypoints)
+    }
+    skeleton_info = {
+        i: dict(link=(a, b), id=i, color=color(a) if color(a) == color(b) else CENTER_COLOR)
+        for i, (a, b) in enumerate(skeleton)
+    }
+    return dict(
+        dataset_name=dataset_name,
+        paper_info=dict(),
+        keypoint_info=keypoint_info,
+        skeleton_info=skeleton_info,
+        joint_weights=[float(w) for w in (joint_weights or [1.0] * len(keypoints))],
+        sigmas=[float(s) for s in (sigmas or [DEFAULT_SIGMA] * len(keypoints))],
+    )
+
+
+def dumps(info: dict) -> str:
+    """The text of a metainfo file for ``info``."""
+    body = pprint.pformat(info, indent=1, width=100, sort_dicts=False)
+    return f"# MMPose dataset metainfo, written by mmpose-ext.\ndataset_info = {body}\n"
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_metainfo(path: str | Path, info: dict) -> None:
+    write_atomic(path, dumps(info))
+
+
+def _literal(node: ast.AST, path: Path):
+    """Evaluate literals, ``dict(...)`` calls and negative numbers; nothing else (metainfo files are data)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        values = [_literal(e, path) for e in node.elts]
+        return values if isinstance(node, ast.List) else tuple(values)
+    if isinstance(node, ast.Dict):
+        return {_literal(k, path): _literal(v, path) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
+        return {kw.arg: _literal(kw.value, path) for kw in node.keywords}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _literal(node.operand, path)
+        return -value if isinstance(node.op, ast.USub) else value
+    raise MmpxError(f"{path}:{getattr(node, 'lineno', '?')}: metainfo files may hold only literals and dict(...), "
+                    f"found {ast.unparse(node)[:60]!r}", "write the values out literally")
+
+
+def load_metainfo(path: str | Path) -> dict:
+    """Read ``dataset_info`` from a metainfo ``.py`` file without executing it.
+
+    Raises:
+        MmpxError: missing file, syntax error, no ``dataset_info``, or non-literal content.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MmpxError(f"metainfo file {path} does not exist", "give the path of a dataset_info .py file")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as exc:
+        raise MmpxError(f"{path}:{exc.lineno}: syntax error in metainfo file: {exc.msg}", "fix that line") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "dataset_info"
+                                                for t in node.targets):
+            info = _literal(node.value, path)
+            if not isinstance(info, dict):
+                raise MmpxError(f"{path}: dataset_info is not a dict", "dataset_info = dict(keypoint_info=..., ...)")
+            return info
+    raise MmpxError(f"{path}: no `dataset_info = dict(...)` assignment", "see MMPose's configs/_base_/datasets/")
+
+
+def keypoint_names(info: dict) -> list[str]:
+    """Keypoint names in id order."""
+    entries = sorted(info.get("keypoint_info", {}).values(), key=lambda kp: kp.get("id", 0))
+    return [kp["name"] for kp in entries]
