@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 def config_paths() -> dict[str, Path]:
     """The configs shipped with the package, by name (file stem), e.g. ``{'smoke': Path(...)}``."""
-    folder = resources.files(__name__) / "configs"
-    return {Path(entry.name).stem: Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".py")}
+    entries = (resources.files(__name__) / "configs").iterdir()
+    return {Path(e.name).stem: Path(str(e)) for e in entries if e.name.endswith(".py")}
 
 
 def config_path(name: str = "smoke") -> Path:

@@ -43,14 +43,15 @@ class ExampleTinyNet(BaseBackbone):
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         if init_cfg is None:
-            init_cfg = [dict(type="Kaiming", layer="Conv2d"), dict(type="Constant", val=1, layer="_BatchNorm")]
+            init_cfg = [dict(type="Kaiming", layer="Conv2d"),
+                        dict(type="Constant", val=1, layer="_BatchNorm")]
         super().__init__(init_cfg=init_cfg)
         if len(widths) != len(strides) or not widths:
-            raise ValueError(f"widths {tuple(widths)} and strides {tuple(strides)} must be non-empty and as long")
+            raise ValueError(f"widths {tuple(widths)} and strides {tuple(strides)}: one stride per width")
         if num_convs < 1:
             raise ValueError(f"num_convs must be at least 1, got {num_convs}")
         if not out_indices or any(not -len(widths) <= i < len(widths) for i in out_indices):
-            raise ValueError(f"out_indices {tuple(out_indices)} must be stage indices of {len(widths)} stages")
+            raise ValueError(f"out_indices {tuple(out_indices)} must index the {len(widths)} stages")
         self.out_indices = tuple(i % len(widths) for i in out_indices)
         norm_cfg = norm_cfg or dict(type="BN")
         self.stages = nn.ModuleList()

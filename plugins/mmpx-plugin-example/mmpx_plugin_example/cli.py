@@ -15,7 +15,8 @@ import typer
 def example_info(
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Print only the path of this shipped config, e.g. smoke.", show_default=False),
+        typer.Option("--config", help="Print only the path of this shipped config, e.g. smoke.",
+                     show_default=False),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
@@ -24,12 +25,14 @@ def example_info(
     Train the smoke config with: mmpx train "$(mmpx example-info --config smoke)" --work-dir DIR
     """
     from mmpx.errors import MmpxError
+
     from mmpx_plugin_example import __version__, config_paths, plugin
 
     configs = config_paths()
     if config is not None:
         if config not in configs:
-            raise MmpxError(f"no shipped config named {config!r}", f"choose one of: {', '.join(sorted(configs))}")
+            shipped = ", ".join(sorted(configs))
+            raise MmpxError(f"no shipped config named {config!r}", f"shipped configs: {shipped}")
         typer.echo(str(configs[config]))
         return
     info = dict(

@@ -46,7 +46,7 @@ def write_example_shapes(out: Path, n: int = 100, seed: int = 0, img_size: int =
         raise MmpxError(f"{out} exists and is not a folder", "give a folder path")
     ann_path = out / ANN_FILE
     if ann_path.exists() and not overwrite:
-        raise MmpxError(f"{ann_path} already exists", "pass --overwrite to replace it, or choose another folder")
+        raise MmpxError(f"{ann_path} already exists", "pass --overwrite to replace it, or use another folder")
     (out / IMG_DIR).mkdir(parents=True, exist_ok=True)
 
     images, annotations = [], []

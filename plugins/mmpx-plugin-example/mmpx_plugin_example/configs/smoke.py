@@ -10,9 +10,11 @@ custom_imports = dict(
     imports=['mmpose_ext', 'mmpx_plugin_example.backbone', 'mmpx_plugin_example.dataset'],
     allow_failed_imports=False)
 
-train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=4e-3))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=5, eta_min=2e-4, by_epoch=True, convert_to_iter_based=True)]
+max_epochs = 6
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
+param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, end=max_epochs, eta_min=1e-4,
+                        by_epoch=True, convert_to_iter_based=True)]
 auto_scale_lr = dict(base_batch_size=16)
 randomness = dict(seed=0)
 
@@ -21,7 +23,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=8))
 log_processor = dict(window_size=8)
 
-codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5)
+codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5, unbiased=True)
 
 model = dict(
     type='TopdownPoseEstimator',
@@ -50,7 +52,7 @@ val_pipeline = [
 
 train_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='ExampleShapesDataset', num_samples=320, img_size=96, seed=0, pipeline=train_pipeline))
+    dataset=dict(type='ExampleShapesDataset', num_samples=128, img_size=96, seed=0, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=32, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
