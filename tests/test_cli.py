@@ -79,10 +79,13 @@ def test_train_command_passes_its_options(monkeypatch, tmp_path):
     app = build_app(load_plugins(distributions=[], env={}))
     result = CliRunner().invoke(app, [
         "train", "cfg.py", "--work-dir", str(tmp_path), "--resume", "auto", "--amp", "--trust-checkpoint",
-        "--cfg-options", "a=1", "--cfg-options", "b.c=[1,2]", "--load-from", "w.pth"])
+        "--load-from", "w.pth", "--cfg-options", "a=1", "b.c=[1,2]", "--cfg-options", "d=x"])
     assert result.exit_code == 0, result.output
     assert seen == dict(config=Path("cfg.py"), work_dir=tmp_path, resume="auto", load_from=Path("w.pth"),
-                        amp=True, cfg_options=["a=1", "b.c=[1,2]"], trust_checkpoint=True)
+                        amp=True, cfg_options=["a=1", "d=x", "b.c=[1,2]"], trust_checkpoint=True)
+    # a stray positional is not silently taken as an override
+    result = CliRunner().invoke(app, ["train", "cfg.py", "extra"])
+    assert result.exit_code != 0 and "unexpected argument(s): extra" in str(result.exception)
 
 
 def test_cli_reference_is_up_to_date():

@@ -19,10 +19,28 @@ CfgOptionsOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--cfg-options",
-        help="Override config entries, KEY=VALUE (repeatable), e.g. train_cfg.max_epochs=2.",
+        help="Override config entries: KEY=VALUE [KEY=VALUE ...] as with MMPose's tools, e.g. train_cfg.max_epochs=2.",
         show_default=False,
     ),
 ]
+# MMPose's tools take `--cfg-options a=1 b=2`; Typer options take one value each, so the pairs after the first
+# land here as extra positional values and are merged by `cfg_options_from`.
+CfgExtraArg = Annotated[list[str] | None, typer.Argument(hidden=True, show_default=False, metavar="KEY=VALUE")]
+
+
+def cfg_options_from(options: list[str] | None, extra: list[str] | None) -> list[str]:
+    """`--cfg-options` values plus MMPose-style trailing `KEY=VALUE` pairs; anything else is an error."""
+    from mmpx.errors import MmpxError
+
+    extra = list(extra or [])
+    if extra and not options:
+        raise MmpxError(f"unexpected argument(s): {' '.join(extra)}", "overrides go after --cfg-options KEY=VALUE")
+    stray = [e for e in extra if "=" not in e]
+    if stray:
+        raise MmpxError(f"unexpected argument(s): {' '.join(stray)}", "each override is KEY=VALUE")
+    return [*(options or []), *extra]
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 TrustCheckpointOpt = Annotated[
     bool,

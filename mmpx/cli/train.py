@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from mmpx.cli._options import CfgOptionsOpt, ConfigArg, TrustCheckpointOpt, WorkDirOpt
+from mmpx.cli._options import (
+    CfgExtraArg,
+    CfgOptionsOpt,
+    ConfigArg,
+    TrustCheckpointOpt,
+    WorkDirOpt,
+    cfg_options_from,
+)
 
 
 def train(
@@ -28,12 +35,13 @@ def train(
     amp: Annotated[bool, typer.Option("--amp", help="Automatic mixed precision.")] = False,
     cfg_options: CfgOptionsOpt = None,
     trust_checkpoint: TrustCheckpointOpt = False,
+    cfg_extra: CfgExtraArg = None,
 ) -> None:
     """Train a model from a config. Installed plugins' backbones, datasets, ... are available by name."""
     from mmpose_ext.apis import train as run_train
 
-    run_train(config, work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, cfg_options=cfg_options,
-              trust_checkpoint=trust_checkpoint)
+    run_train(config, work_dir=work_dir, resume=resume, load_from=load_from, amp=amp,
+              cfg_options=cfg_options_from(cfg_options, cfg_extra), trust_checkpoint=trust_checkpoint)
 
 
 def test(
@@ -43,11 +51,12 @@ def test(
     out: Annotated[Path | None, typer.Option("--out", help="Write the metrics to this JSON file.")] = None,
     cfg_options: CfgOptionsOpt = None,
     trust_checkpoint: TrustCheckpointOpt = False,
+    cfg_extra: CfgExtraArg = None,
 ) -> None:
     """Evaluate a checkpoint on the config's test set and print its metrics."""
     from mmpose_ext.apis import test as run_test
 
-    metrics = run_test(config, checkpoint, work_dir=work_dir, cfg_options=cfg_options,
+    metrics = run_test(config, checkpoint, work_dir=work_dir, cfg_options=cfg_options_from(cfg_options, cfg_extra),
                        trust_checkpoint=trust_checkpoint)
     text = json.dumps({k: float(v) if hasattr(v, "__float__") else v for k, v in metrics.items()}, indent=2)
     if out is not None:
