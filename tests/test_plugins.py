@@ -91,6 +91,7 @@ def test_broken_plugins_are_recorded_and_the_rest_still_works():
     raising_hook = _plugin("raises", mmpx_cli_commands=lambda: 1 / 0)
     unknown_hook = _plugin("unknown", mmpx_not_a_hook=lambda: [])
     bad_command = _plugin("badcmd", mmpx_cli_commands=lambda: [CliCommand("bad", object())])
+    wrong_record = _plugin("wrongrec", mmpx_converters=lambda: ["labelme"], mmpx_modules=lambda: 5)
     host = _host(
         _Distribution("mmpx-good", _EntryPoint("good", GOOD)),
         _Distribution("mmpx-import", _EntryPoint("import-error", None, ImportError("no module named torchy"))),
@@ -98,7 +99,9 @@ def test_broken_plugins_are_recorded_and_the_rest_still_works():
         _Distribution("mmpx-raises", _EntryPoint("raises", raising_hook)),
         _Distribution("mmpx-unknown", _EntryPoint("unknown", unknown_hook)),
         _Distribution("mmpx-badcmd", _EntryPoint("badcmd", bad_command)),
+        _Distribution("mmpx-wrongrec", _EntryPoint("wrongrec", wrong_record)),
     )
+    host.modules()
     app = build_app(host)
     info = {p.name: p for p in host.plugins()}
     assert info["import-error"].status == "failed" and "torchy" in info["import-error"].errors[0]
@@ -106,6 +109,8 @@ def test_broken_plugins_are_recorded_and_the_rest_still_works():
     assert info["raises"].status == "error" and "ZeroDivisionError" in info["raises"].errors[0]
     assert info["unknown"].status == "failed" and "mmpx_not_a_hook" in info["unknown"].errors[0]
     assert info["badcmd"].status == "error" and "expected a typer.Typer" in info["badcmd"].errors[0]
+    assert "returned str 'labelme', expected Converter" in info["wrongrec"].errors[0]
+    assert "TypeError" in info["wrongrec"].errors[1]  # modules hook returned a non-list
     assert info["good"].status == "loaded"
     # the CLI still works, with the good plugin's command
     assert CliRunner().invoke(app, ["hello"]).output.strip() == "hello world"

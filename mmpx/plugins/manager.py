@@ -26,7 +26,7 @@ from typing import Any
 import pluggy
 
 from mmpx.plugins import hookspecs
-from mmpx.plugins.types import Contribution
+from mmpx.plugins.types import CliCommand, Contribution, Converter, ModuleContribution
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 # mmpose-ext's own features, loaded through the same hooks as third-party plugins.
@@ -74,15 +74,15 @@ class PluginHost:
 
     def modules(self) -> list[Contribution]:
         """Registry classes (:class:`~mmpx.plugins.types.ModuleContribution`), tagged with their plugin."""
-        return self._collect("mmpx_modules", key=lambda item: (item.registry, item.name))
+        return self._collect("mmpx_modules", ModuleContribution, key=lambda item: (item.registry, item.name))
 
     def cli_commands(self) -> list[Contribution]:
         """Top-level commands (:class:`~mmpx.plugins.types.CliCommand`)."""
-        return self._collect("mmpx_cli_commands")
+        return self._collect("mmpx_cli_commands", CliCommand)
 
     def converters(self) -> list[Contribution]:
         """Dataset converters (:class:`~mmpx.plugins.types.Converter`)."""
-        return self._collect("mmpx_converters")
+        return self._collect("mmpx_converters", Converter)
 
     def register_modules(self) -> list[Contribution]:
         """Import every contributed module so its classes are in MMPose's registries.
@@ -112,7 +112,7 @@ class PluginHost:
             done.append(contrib)
         return done
 
-    def _collect(self, hook_name: str, key=lambda item: (item.name,)) -> list[Contribution]:
+    def _collect(self, hook_name: str, record_type: type, key=lambda item: (item.name,)) -> list[Contribution]:
         if hook_name in self._cache:
             return self._cache[hook_name]
         found: dict[tuple, Contribution] = {}
@@ -126,21 +126,21 @@ class PluginHost:
             others = [p for n, p in self._pm.list_name_plugin() if p is not plugin]
             caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
             try:
-                results = caller()
+                items = [item for records in caller() for item in records or []]
             except Exception as exc:
                 self.record_error(plugin_name, f"{hook_name}: {_short_error(exc)}")
                 continue
-            for records in results:
-                for item in records or []:
-                    k = key(item)
-                    if k in found:
-                        self.record_error(
-                            plugin_name,
-                            f"{hook_name}: {'/'.join(map(str, k))!r} is already contributed by "
-                            f"{found[k].plugin}; ignored",
-                        )
-                        continue
-                    found[k] = Contribution(plugin_name, item)
+            for item in items:
+                if not isinstance(item, record_type):
+                    self.record_error(plugin_name, f"{hook_name}: returned {type(item).__name__} "
+                                                   f"{item!r:.60}, expected {record_type.__name__}; ignored")
+                    continue
+                k = key(item)
+                if k in found:
+                    self.record_error(plugin_name, f"{hook_name}: {'/'.join(map(str, k))!r} is already "
+                                                   f"contributed by {found[k].plugin}; ignored")
+                    continue
+                found[k] = Contribution(plugin_name, item)
         self._cache[hook_name] = [found[k] for k in sorted(found)]
         return self._cache[hook_name]
 
