@@ -17,6 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mmpx.errors import MmpxError
+from mmpx.metainfo_check import validate_metainfo
+
+__all__ = [
+    "build_metainfo", "dumps", "infer_swaps", "keypoint_names", "load_metainfo", "metainfo_from_coco",
+    "validate_metainfo", "write_atomic", "write_metainfo",
+]
 
 # MMPose's convention: left green, right orange, centre blue
 LEFT_COLOR, RIGHT_COLOR, CENTER_COLOR = [0, 255, 0], [255, 128, 0], [51, 153, 255]
@@ -91,7 +97,8 @@ def build_metainfo(
     known = set(keypoints)
     for a, b in list(swaps.items()):
         if a not in known or b not in known:
-            raise MmpxError(f"swap pair {a!r}/{b!r} names an unknown keypoint", f"keypoints are: {', '.join(keypoints)}")
+            raise MmpxError(f"swap pair {a!r}/{b!r} names an unknown keypoint",
+                            f"keypoints are: {', '.join(keypoints)}")
         swaps.setdefault(b, a)
     for link in skeleton:
         unknown = [n for n in link if n not in known]
@@ -150,22 +157,50 @@ def write_metainfo(path: str | Path, info: dict) -> None:
     write_atomic(path, dumps(info))
 
 
-def _literal(node: ast.AST, path: Path):
-    """Evaluate literals, ``dict(...)`` calls and negative numbers; nothing else (metainfo files are data)."""
+# Bound on lists built with `[1.0] * K` or `+` in metainfo files (the largest MMPose file has 137 keypoints).
+_MAX_ITEMS = 100_000
+
+
+def _literal(node: ast.AST, path: Path, env: dict | None = None):
+    """Evaluate literals, ``dict(...)``, ``[1.0] * K``, ``a + b`` and names assigned earlier in the file.
+
+    Nothing is executed: MMPose's own files use only these forms (``colors['sss']`` in deepfashion2.py).
+    """
+    env = env or {}
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, (ast.List, ast.Tuple)):
-        values = [_literal(e, path) for e in node.elts]
+        values = [_literal(e, path, env) for e in node.elts]
         return values if isinstance(node, ast.List) else tuple(values)
     if isinstance(node, ast.Dict):
-        return {_literal(k, path): _literal(v, path) for k, v in zip(node.keys, node.values, strict=True)}
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
-        return {kw.arg: _literal(kw.value, path) for kw in node.keywords}
+        pairs = zip(node.keys, node.values, strict=True)
+        return {_literal(k, path, env): _literal(v, path, env) for k, v in pairs}
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict"
+            and not node.args):
+        return {kw.arg: _literal(kw.value, path, env) for kw in node.keywords}
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _literal(node.operand, path)
+        value = _literal(node.operand, path, env)
         return -value if isinstance(node.op, ast.USub) else value
-    raise MmpxError(f"{path}:{getattr(node, 'lineno', '?')}: metainfo files may hold only literals and dict(...), "
-                    f"found {ast.unparse(node)[:60]!r}", "write the values out literally")
+    if isinstance(node, ast.Name) and node.id in env:
+        return env[node.id]
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        try:
+            return _literal(node.value, path, env)[_literal(node.slice, path, env)]
+        except (KeyError, IndexError, TypeError):
+            pass
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+        left, right = _literal(node.left, path, env), _literal(node.right, path, env)
+        if isinstance(node.op, ast.Mult) and isinstance(right, list) and isinstance(left, int):
+            left, right = right, left
+        size = len(left) * (right if isinstance(right, int) else 1) if isinstance(left, (list, tuple)) else 0
+        if size <= _MAX_ITEMS:
+            try:
+                return left + right if isinstance(node.op, ast.Add) else left * right
+            except TypeError:
+                pass
+    raise MmpxError(f"{path}:{getattr(node, 'lineno', '?')}: metainfo files may hold only literals, "
+                    f"dict(...), lists joined with + or *, earlier names; found {ast.unparse(node)[:60]!r}",
+                    "write the values out literally")
 
 
 def load_metainfo(path: str | Path) -> dict:
@@ -180,18 +215,93 @@ def load_metainfo(path: str | Path) -> dict:
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except SyntaxError as exc:
-        raise MmpxError(f"{path}:{exc.lineno}: syntax error in metainfo file: {exc.msg}", "fix that line") from None
+        raise MmpxError(f"{path}:{exc.lineno}: syntax error in metainfo file: {exc.msg}",
+                        "fix that line") from None
+    env: dict = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "dataset_info"
-                                                for t in node.targets):
-            info = _literal(node.value, path)
+        if not isinstance(node, ast.Assign):
+            continue
+        targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        if "dataset_info" in targets:
+            info = _literal(node.value, path, env)
             if not isinstance(info, dict):
-                raise MmpxError(f"{path}: dataset_info is not a dict", "dataset_info = dict(keypoint_info=..., ...)")
+                raise MmpxError(f"{path}: dataset_info is not a dict",
+                                "dataset_info = dict(keypoint_info=..., ...)")
             return info
-    raise MmpxError(f"{path}: no `dataset_info = dict(...)` assignment", "see MMPose's configs/_base_/datasets/")
+        try:  # helpers such as `colors = dict(...)`; a non-data one matters only if dataset_info uses it
+            value = _literal(node.value, path, env)
+        except MmpxError:
+            continue
+        env.update((name, value) for name in targets)
+    raise MmpxError(f"{path}: no `dataset_info = dict(...)` assignment",
+                    "see MMPose's configs/_base_/datasets/")
 
 
 def keypoint_names(info: dict) -> list[str]:
     """Keypoint names in id order."""
     entries = sorted(info.get("keypoint_info", {}).values(), key=lambda kp: kp.get("id", 0))
     return [kp["name"] for kp in entries]
+
+
+def _read_json(path: Path):
+    import json
+
+    if not path.is_file():
+        raise MmpxError(f"annotation file {path} does not exist",
+                        "give the path of a COCO keypoint .json file")
+    try:
+        with path.open(encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MmpxError(f"{path}: not valid JSON ({exc})",
+                        "check the file is complete (not truncated)") from None
+
+
+def metainfo_from_coco(ann_json_path: str | Path, category_id: int | None = None,
+                       dataset_name: str | None = None) -> dict:
+    """An MMPose ``dataset_info`` dict from the keypoint category of a COCO annotation file.
+
+    Keypoint names and skeleton come from the category (COCO skeletons are 1-based; a skeleton that uses index
+    0 is taken as 0-based); left/right swaps are inferred from the names; sigmas and joint weights are the
+    defaults of :func:`build_metainfo`.
+
+    Args:
+        ann_json_path: COCO keypoint annotation file.
+        category_id: which category, when the file has several with ``keypoints``.
+        dataset_name: defaults to the file name without extension.
+
+    Raises:
+        MmpxError: unreadable or non-COCO file, no (or an ambiguous) keypoint category, bad skeleton indices.
+
+    Examples:
+        >>> info = metainfo_from_coco("annotations/person_keypoints_val2017.json")  # doctest: +SKIP
+        >>> write_metainfo("configs/my_metainfo.py", info)  # doctest: +SKIP
+    """
+    path = Path(ann_json_path)
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
+        raise MmpxError(f"{path}: not a COCO annotation file (no 'categories' list)",
+                        "COCO keypoint files hold images, annotations and categories")
+    cats = [c for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")]
+    if category_id is not None:
+        cats = [c for c in cats if c.get("id") == category_id]
+        if not cats:
+            raise MmpxError(f"{path}: no category with id {category_id} and keypoints",
+                            "run without --category-id to see the categories")
+    if len(cats) != 1:
+        listing = ", ".join(f"{c.get('id')} ({c.get('name')})" for c in cats) or "none"
+        raise MmpxError(f"{path}: {len(cats)} categories have keypoints: {listing}",
+                        "pick one with --category-id" if cats else "add keypoint names to the category")
+    cat = cats[0]
+    names = [str(n) for n in cat["keypoints"]]
+    links = [tuple(link) for link in cat.get("skeleton") or []]
+    flat = [i for link in links for i in link]
+    if any(not isinstance(i, int) for i in flat) or any(len(link) != 2 for link in links):
+        raise MmpxError(f"{path}: category {cat.get('id')} skeleton must be pairs of keypoint indices",
+                        "e.g. skeleton: [[1, 2], [2, 3]] (1-based)")
+    base = 0 if 0 in flat else 1
+    if flat and (min(flat) < base or max(flat) >= len(names) + base):
+        raise MmpxError(f"{path}: category {cat.get('id')} skeleton index out of range 1..{len(names)}",
+                        "COCO skeleton indices are 1-based keypoint numbers")
+    skeleton = [(names[a - base], names[b - base]) for a, b in links]
+    return build_metainfo(dataset_name or path.stem, names, skeleton)

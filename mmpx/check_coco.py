@@ -1,0 +1,224 @@
+"""Rules for COCO keypoint annotation files, as MMPose's ``BaseCocoStyleDataset`` reads them.
+
+Per-annotation bookkeeping is plain Python; keypoint arrays are checked with NumPy, group by group, so that
+10k annotations take a fraction of a second. Each rule reports at most one problem per annotation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from numbers import Real
+
+from mmpx.problems import Problem, error, warning
+
+TOP_KEYS = ("images", "annotations", "categories")
+TOL = 1.0  # pixels a box or keypoint may stray past an edge (rounding of annotation tools)
+
+
+@dataclass
+class Findings:
+    """What a format checker found: problems, counts for the summary, and notes on choices it made."""
+
+    problems: list[Problem] = field(default_factory=list)
+    images: int = 0
+    annotations: int = 0
+    keypoints: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _num(v) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool)
+
+
+def image_refs(data: dict) -> list[tuple[str, str, tuple | None]]:
+    """``(field, file_name, (width, height) or None)`` for each image entry with a file name."""
+    refs = []
+    for i, img in enumerate(data.get("images") or []):
+        if isinstance(img, dict) and isinstance(img.get("file_name"), str) and img["file_name"]:
+            w, h = img.get("width"), img.get("height")
+            refs.append((f"images[{i}]", img["file_name"], (w, h) if _num(w) and _num(h) else None))
+    return refs
+
+
+def _layout(cat: dict, sample: dict | None, meta_names: list[str] | None, notes: list[str]):
+    """``(field, K, names)``: which keypoint array the category's annotations are checked on.
+
+    Human-Art keeps 17 COCO keypoints in ``keypoints`` and all 21 in ``keypoints_21`` while its category lists
+    21 names: ``keypoints`` is checked unless the metainfo asks for 21.
+    """
+    cat_names = [str(n) for n in cat.get("keypoints") or []]
+    names = meta_names if meta_names is not None else cat_names
+    k, fld = len(names), "keypoints"
+    kp = sample.get("keypoints") if sample else None
+    alt = f"keypoints_{k}"
+    if isinstance(kp, list) and len(kp) != 3 * k and isinstance(sample.get(alt), list):
+        if meta_names is not None:
+            fld = alt
+            notes.append(f"category {cat.get('id')}: checked `{alt}` (the metainfo has {k} keypoints)")
+        elif len(kp) % 3 == 0 and 0 < len(kp) < 3 * k:
+            k, names = len(kp) // 3, cat_names[: len(kp) // 3]
+            notes.append(f"category {cat.get('id')}: checked `keypoints` as the first {k} of its "
+                         f"{len(cat_names)} names (`{alt}` holds all {len(cat_names)}; pass a "
+                         f"{len(cat_names)}-keypoint --metainfo to check it)")
+    return fld, k, tuple(names)
+
+
+def _compare_names(cat_names: list[str], meta_names: list[str], fld: str, file: str, where: str):
+    if not cat_names or cat_names == meta_names:
+        return None
+    k = len(meta_names)
+    if fld == "keypoints" and cat_names[:k] == meta_names:
+        return None  # the extended layout of _layout: `keypoints` holds the first K names
+    if sorted(cat_names) == sorted(meta_names):
+        return error(file, where, "category lists the metainfo's keypoint names in a different order",
+                     "MMPose reads keypoints by position: order the metainfo like the annotations",
+                     "names-order")
+    diff = next((i for i, (a, b) in enumerate(zip(cat_names, meta_names, strict=False)) if a != b), None)
+    detail = (f"first difference at {diff}: {cat_names[diff]!r} vs {meta_names[diff]!r}" if diff is not None
+              else f"{len(cat_names)} names vs {k}")
+    return warning(file, where, f"category keypoint names differ from the metainfo's ({detail})",
+                   "MMPose uses the metainfo's names and order; make them agree", "names-differ")
+
+
+def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Findings:
+    """Check a parsed COCO keypoint file (images are checked separately, see :mod:`mmpx.check`).
+
+    Args:
+        data: the parsed JSON.
+        file: its path, named in each problem.
+        meta_names: keypoint names from the metainfo; None to take them from each category.
+    """
+    out = Findings()
+    add = out.problems.append
+    for key in TOP_KEYS:
+        if key not in data:
+            add(error(file, key, f"missing top-level key {key!r}", "a COCO keypoint file has images, "
+                      "annotations and categories lists", "top-key"))
+        elif not isinstance(data[key], list):
+            add(error(file, key, f"{key} is {type(data[key]).__name__}, not a list", "", "top-key"))
+    images, anns, cats = (data.get(k) if isinstance(data.get(k), list) else [] for k in TOP_KEYS)
+    out.images, out.annotations = len(images), len(anns)
+
+    sizes: dict = {}
+    for i, img in enumerate(images):
+        w, h = (img.get("width"), img.get("height")) if isinstance(img, dict) else (None, None)
+        if not isinstance(img, dict) or img.get("id") is None:
+            add(error(file, f"images[{i}]", "image entry has no id", "give every image a unique id",
+                      "image-id"))
+        elif img["id"] in sizes:
+            add(error(file, f"images[{i}].id", f"duplicate image id {img['id']}", "image ids must be unique",
+                      "dup-image-id"))
+        else:
+            ok = _num(w) and _num(h) and w > 0 and h > 0
+            sizes[img["id"]] = (w, h) if ok else None
+            if not ok:
+                add(error(file, f"images[{i}]", f"width/height missing or not positive ({w!r}, {h!r})",
+                          "MMPose reads width and height to clip boxes", "image-size"))
+            if not isinstance(img.get("file_name"), str) or not img.get("file_name"):
+                add(error(file, f"images[{i}].file_name", "no file_name", "name the image file", "file-name"))
+
+    first_ann: dict = {}
+    for ann in anns:
+        if isinstance(ann, dict) and isinstance(ann.get("keypoints"), list):
+            first_ann.setdefault(ann.get("category_id"), ann)
+    layouts: dict = {}
+    for j, cat in enumerate(cats):
+        if not isinstance(cat, dict) or cat.get("id") is None:
+            add(error(file, f"categories[{j}]", "category has no id", "", "category-id"))
+            continue
+        if cat["id"] in layouts:
+            add(error(file, f"categories[{j}].id", f"duplicate category id {cat['id']}", "",
+                      "dup-category-id"))
+            continue
+        if not cat.get("keypoints") and meta_names is None:
+            layouts[cat["id"]] = None
+            if cat["id"] in first_ann:
+                add(error(file, f"categories[{j}].keypoints", f"category {cat['id']} lists no keypoint names",
+                          "add keypoint names, or pass --metainfo", "category-keypoints"))
+            continue
+        layouts[cat["id"]] = _layout(cat, first_ann.get(cat["id"]), meta_names, out.notes)
+        if meta_names is not None and (p := _compare_names([str(n) for n in cat.get("keypoints") or []],
+                                                            meta_names, layouts[cat["id"]][0], file,
+                                                            f"categories[{j}].keypoints")):
+            add(p)
+
+    groups: dict = defaultdict(list)
+    ann_ids: set = set()
+    for i, ann in enumerate(anns):
+        where = f"annotations[{i}]"
+        if not isinstance(ann, dict):
+            add(error(file, where, "annotation is not an object", "", "ann-entry"))
+            continue
+        aid = ann.get("id")
+        if aid is None:
+            add(error(file, where, "annotation has no id", "give every annotation a unique id", "ann-id"))
+        elif aid in ann_ids:
+            add(error(file, f"{where}.id", f"duplicate annotation id {aid}", "ids must be unique",
+                      "dup-ann-id"))
+        ann_ids.add(aid)
+        label = f"annotation {aid}"
+        if images and ann.get("image_id") not in sizes:
+            add(error(file, f"{where}.image_id", f"{label}: unknown image id {ann.get('image_id')!r}",
+                      "point image_id at an entry of images", "unknown-image"))
+        cid = ann.get("category_id")
+        if cats and cid not in layouts:
+            add(error(file, f"{where}.category_id", f"{label}: unknown category id {cid!r}",
+                      "point category_id at an entry of categories", "unknown-category"))
+        size = sizes.get(ann.get("image_id"))
+        if ann.get("bbox") is None and "center" in ann and "scale" in ann:
+            box = None  # MPII-TRB style: MpiiTrbDataset reads center/scale, not bbox
+        else:
+            box = _check_box(ann.get("bbox"), size, file, where, label, add)
+        lay = layouts.get(cid)
+        if lay is None:
+            continue
+        fld, k, _ = lay
+        kp = ann.get(fld)
+        if kp is None:
+            add(warning(file, f"{where}.{fld}", f"{label} has no {fld}: MMPose skips it", "", "no-keypoints")
+                if fld == "keypoints" else error(file, f"{where}.{fld}", f"{label} has no {fld}", "",
+                                                 "no-keypoints"))
+        elif not isinstance(kp, list) or len(kp) != 3 * k:
+            n = len(kp) if isinstance(kp, list) else type(kp).__name__
+            hint = "one x, y, visibility triple per keypoint"
+            if isinstance(n, int) and n % 3 == 0 and n:
+                hint += f"; these hold {n // 3} keypoints: pass a {n // 3}-keypoint --metainfo if meant"
+            add(error(file, f"{where}.{fld}", f"{label}: {fld} has {n} values, expected {3 * k} (x, y, v for "
+                      f"each of {k} keypoints)", hint, "keypoints-length"))
+        else:
+            groups[lay].append((where, label, ann, kp, size, box))
+
+    from mmpx.check_keypoints import check_keypoint_groups
+
+    out.keypoints = check_keypoint_groups(groups, file, add)
+    return out
+
+
+def _check_box(bbox, size, file: str, where: str, label: str, add) -> tuple | None:
+    """Check ``bbox`` (x, y, w, h); return it as a tuple when usable for the keypoint checks."""
+    if bbox is None:
+        add(warning(file, f"{where}.bbox", f"{label} has no bbox: MMPose skips it", "add [x, y, w, h]",
+                    "no-bbox"))
+        return None
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(_num(v) for v in bbox):
+        add(error(file, f"{where}.bbox", f"{label}: bbox {bbox!r} is not 4 numbers", "[x, y, w, h]", "bbox"))
+        return None
+    x, y, w, h = bbox
+    if w <= 0 or h <= 0:
+        add(error(file, f"{where}.bbox", f"{label}: empty box (w={w:g}, h={h:g})", "w and h must be > 0",
+                  "bbox-empty"))
+        return None
+    if size is not None:
+        iw, ih = size
+        if x > iw + TOL or y > ih + TOL or x + w < -TOL or y + h < -TOL:
+            add(error(file, f"{where}.bbox", f"{label}: box {_fmt(bbox)} lies outside the {iw}x{ih} image",
+                      "boxes are [x, y, width, height] in pixels", "bbox-outside"))
+        elif x < -TOL or y < -TOL or x + w > iw + TOL or y + h > ih + TOL:
+            add(warning(file, f"{where}.bbox", f"{label}: box {_fmt(bbox)} extends past the {iw}x{ih} image "
+                        "(MMPose clips it)", "check the box is [x, y, width, height]", "bbox-partly-outside"))
+    return (x, y, w, h)
+
+
+def _fmt(values) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
