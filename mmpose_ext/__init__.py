@@ -10,6 +10,7 @@ from mmpose_ext import compat
 
 compat.apply_all()
 
-from mmpose_ext import registry  # noqa: E402  (registries only after the fixes)
+from mmpose_ext import registry  # noqa: E402, I001  (registries only after the fixes)
+from mmpose_ext import datasets  # noqa: E402  (registers the dataset classes)
 
-__all__ = ["__version__", "compat", "registry"]
+__all__ = ["__version__", "compat", "datasets", "registry"]

@@ -1,0 +1,16 @@
+"""Dataset classes, registered into MMPose's ``DATASETS`` registry on import."""
+
+from mmpose_ext.datasets.carpose import CARPOSE_METAINFO, CarPoseDataset
+from mmpose_ext.datasets.humanart import HumanArtScenesDataset
+from mmpose_ext.datasets.humanart_scenes import GROUP_OF, GROUPS, SCENES, normalize_scene, resolve_scenes
+
+__all__ = [
+    "CARPOSE_METAINFO",
+    "CarPoseDataset",
+    "GROUP_OF",
+    "GROUPS",
+    "HumanArtScenesDataset",
+    "SCENES",
+    "normalize_scene",
+    "resolve_scenes",
+]
