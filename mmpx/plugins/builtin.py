@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from mmpx.plugins.hookspecs import hookimpl
-from mmpx.plugins.types import CliCommand
+from mmpx.plugins.types import CliCommand, Converter
+
+
+@hookimpl
+def mmpx_converters() -> list[Converter]:
+    from mmpx.cli import convert
+
+    return [
+        Converter("labelme", convert.labelme),
+        Converter("yolo", convert.yolo),
+        Converter("to-yolo", convert.to_yolo),
+    ]
 
 
 @hookimpl
 def mmpx_cli_commands() -> list[CliCommand]:
     from mmpx.cli import _app, doctor, plugins, train
+    from mmpx.cli import check as check_cli
+    from mmpx.cli import data as data_cli
+    from mmpx.cli import metainfo as metainfo_cli
 
     return [
+        CliCommand("check", check_cli.app, help="Check a dataset before training.", panel=_app.PANEL_DATA),
+        CliCommand("data", data_cli.app, help="Dataset utilities: synthetic data.", panel=_app.PANEL_DATA),
+        CliCommand("metainfo", metainfo_cli.app, help="Make and check MMPose metainfo files.",
+                   panel=_app.PANEL_DATA),
         CliCommand("train", train.train, panel=_app.PANEL_TRAIN),
         CliCommand("test", train.test, panel=_app.PANEL_TRAIN),
         CliCommand("doctor", doctor.doctor, panel=_app.PANEL_ENV),

@@ -1,0 +1,262 @@
+"""``mmpx convert labelme|yolo|to-yolo``: thin commands over :mod:`mmpx.convert` that print a summary."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmpx.cli._options import JsonOpt
+
+PROGRESS_MIN_FILES = 200  # a bar for fewer files only flickers
+
+
+class ImagesMode(StrEnum):
+    copy = "copy"
+    link = "link"
+    none = "none"
+
+
+OutArg = Annotated[
+    Path, typer.Argument(help="Output folder; must be new or empty unless --overwrite.", show_default=False)
+]
+ImagesOpt = Annotated[
+    ImagesMode,
+    typer.Option(
+        "--images",
+        help="Copy the images into OUT/images, hard-link them (symlink across file "
+        "systems), or write none (file names stay relative to the source).",
+        case_sensitive=False,
+    ),
+]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace an existing OUT, atomically once the new dataset is complete."),
+]
+
+
+class _ProgressBar:
+    """A rich bar on stderr, started on the first call and only for long runs; no refresh thread (so that the
+    converter may still fork its workers)."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.bar, self.task = label, None, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < PROGRESS_MIN_FILES:
+            return
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress(
+                "{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                auto_refresh=False,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def print_summary(report, as_json: bool = False) -> None:
+    """The report as a table (or JSON): counts, keypoints, skipped files with reasons, warnings."""
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title=f"mmpx convert {report.converter}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("source", report.src),
+        ("output", report.out),
+        (
+            "files read / converted / skipped",
+            f"{report.files_read} / {report.files_converted} / {len(report.skipped)}",
+        ),
+        ("images per split", ", ".join(f"{k}: {v}" for k, v in report.images.items())),
+        ("instances (without keypoints)", f"{report.instances} ({report.instances_without_keypoints})"),
+        ("keypoints", f"{len(report.keypoint_names)}: {', '.join(report.keypoint_names)}"),
+        ("keypoint names from", report.keypoints_source),
+        (
+            "labelled keypoints (visible / occluded)",
+            f"{report.visibility.get('2', 0)} / {report.visibility.get('1', 0)}",
+        ),
+    ]
+    if report.skipped_shapes:
+        rows.append(("shapes skipped", ", ".join(f"{k}: {v}" for k, v in report.skipped_shapes.items())))
+    rows += [("warnings", str(len(report.warnings))), ("time", f"{report.seconds:.2f} s")]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if report.keypoints_source.startswith("inferred"):
+        console.print(
+            "note: keypoint names were collected from the point labels, in sorted order; pass "
+            "--keypoints or --metainfo to fix their order"
+        )
+    for title, items, key in (
+        ("skipped", report.skipped, "reason"),
+        ("warnings", report.warnings, "message"),
+    ):
+        if items:
+            console.print(f"[bold]{title}[/bold] ({len(items)}; all in {report.out}/report.json):")
+            for item in items[:10]:
+                console.print(f"  {item['file']}: {item[key]}", markup=False)
+            if len(items) > 10:
+                console.print(f"  ... and {len(items) - 10} more")
+
+
+def labelme(
+    src: Annotated[
+        Path, typer.Argument(help="Folder of labelme .json files (searched recursively).", show_default=False)
+    ],
+    out: OutArg,
+    keypoints: Annotated[
+        str | None,
+        typer.Option(
+            "--keypoints",
+            help="Keypoint names in order, comma-separated (k1,k2,...); other point labels are "
+            "errors. Default: every point label, sorted.",
+            show_default=False,
+        ),
+    ] = None,
+    metainfo: Annotated[
+        Path | None,
+        typer.Option(
+            "--metainfo",
+            help="MMPose metainfo .py giving keypoint names, skeleton and swaps (instead of --keypoints).",
+            show_default=False,
+        ),
+    ] = None,
+    category: Annotated[
+        str, typer.Option("--category", help="COCO category name of every instance.")
+    ] = "object",
+    val_ratio: Annotated[
+        float,
+        typer.Option("--val-ratio", help="Share of the files that go to val (0 allowed).", min=0.0, max=0.99),
+    ] = 0.2,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the train/val split; same seed, same split and ids.")
+    ] = 0,
+    images: ImagesOpt = ImagesMode.copy,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first bad file instead of skipping it.")
+    ] = False,
+    overwrite: OverwriteOpt = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Worker processes (default: one per CPU, up to 4, from 1,000 files; 0: none).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert labelme files (rectangles + points) to COCO keypoints, images and an MMPose metainfo file.
+
+    Writes OUT/annotations/train.json and val.json, OUT/images/, OUT/metainfo.py and OUT/report.json.
+    """
+    from mmpx.convert.labelme import convert_labelme
+
+    bar = _ProgressBar("labelme files")
+    try:
+        report = convert_labelme(
+            src,
+            out,
+            keypoints=keypoints,
+            metainfo=metainfo,
+            category=category,
+            val_ratio=val_ratio,
+            seed=seed,
+            images=images.value,
+            strict=strict,
+            progress=bar,
+            overwrite=overwrite,
+            workers=workers,
+        )
+    finally:
+        bar.close()
+    print_summary(report, as_json)
+
+
+def yolo(
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="The data YAML of an Ultralytics pose dataset, or its folder.", show_default=False
+        ),
+    ],
+    out: OutArg,
+    images: ImagesOpt = ImagesMode.copy,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert an Ultralytics (YOLO) pose dataset to COCO keypoints and an MMPose metainfo file.
+
+    Keypoint names come from kpt_names (else kpt_0, kpt_1, ...), swaps from flip_idx, one COCO category per
+    class name.
+    """
+    from mmpx.convert.yolo import convert_yolo
+
+    print_summary(convert_yolo(src, out, images=images.value, overwrite=overwrite), as_json)
+
+
+def to_yolo(
+    ann: Annotated[
+        Path,
+        typer.Argument(
+            help="A COCO keypoint file, or a folder of them (one split per file, named after it).",
+            show_default=False,
+        ),
+    ],
+    out: OutArg,
+    images: Annotated[
+        Path,
+        typer.Option(
+            "--images", help="Folder the COCO file_name values are relative to.", show_default=False
+        ),
+    ],
+    metainfo: Annotated[
+        Path | None,
+        typer.Option(
+            "--metainfo",
+            help="MMPose metainfo .py whose swaps give flip_idx (default: inferred from the names).",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="Split name for a single file (default: its name if train/val/test, else train).",
+            show_default=False,
+        ),
+    ] = None,
+    link: Annotated[
+        bool, typer.Option("--link", help="Hard-link (else symlink) images instead of copying.")
+    ] = False,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert COCO keypoints to an Ultralytics (YOLO) pose dataset: data.yaml, images/ and labels/."""
+    from mmpx.convert.to_yolo import convert_to_yolo
+
+    report = convert_to_yolo(ann, out, images, metainfo=metainfo, split=split, link=link, overwrite=overwrite)
+    print_summary(report, as_json)

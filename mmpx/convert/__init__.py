@@ -1,0 +1,15 @@
+"""Dataset converters to COCO keypoints plus an MMPose metainfo file (and back to YOLO).
+
+Pure Python (json, os; PIL only where image sizes are read): ``mmpx convert`` must start fast and never
+import torch, mmengine or mmpose. Each converter is a plain function returning a
+:class:`~mmpx.convert.report.Report`; ``mmpx/cli/convert.py`` wraps them as commands.
+"""
+
+from __future__ import annotations
+
+from mmpx.convert.labelme import convert_labelme
+from mmpx.convert.report import Report
+from mmpx.convert.to_yolo import convert_to_yolo
+from mmpx.convert.yolo import convert_yolo
+
+__all__ = ["Report", "convert_labelme", "convert_to_yolo", "convert_yolo"]

@@ -1,0 +1,252 @@
+"""``mmpx convert labelme``: a folder of labelme JSON files to COCO keypoints, images and MMPose metainfo.
+
+One pass over the files, sorted so that ids are stable: each is parsed, grouped into instances, its image
+copied, linked or written out, and its records spooled; keypoint names (when not given) are collected on the
+way and the COCO files assembled at the end. Large folders are read by worker processes in chunks (parsing
+JSON is most of the cost); results come back in file order, so the output is the same with any number of
+workers.
+See ``docs/convert.md`` for the rules and outputs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmpx.convert.coco_writer import CocoSplitWriter, annotation_text
+from mmpx.convert.labelme_group import group_instances
+from mmpx.convert.labelme_images import ImageHandler, find_json_files
+from mmpx.convert.labelme_read import read_labelme
+from mmpx.convert.output import IMAGE_MODES, coco_category, skeleton_and_swaps, staged_output, val_indices
+from mmpx.convert.report import FileProblem, Report
+from mmpx.errors import MmpxError
+from mmpx.metainfo import build_metainfo, keypoint_names, load_metainfo, write_metainfo
+
+Progress = Callable[[int, int], None]
+CHUNK_FILES = 128  # files per worker task: amortises inter-process traffic, keeps results flowing in order
+PARALLEL_MIN_FILES = 1000  # below this, starting workers costs more than it saves
+
+
+def keypoint_spec(keypoints: str | Sequence[str] | None, metainfo: str | Path | None) -> dict:
+    """Names, skeleton, swaps, sigmas, weights from ``--keypoints`` or ``--metainfo`` (none: inferred)."""
+    if keypoints and metainfo:
+        raise MmpxError("give either --keypoints or --metainfo, not both",
+                        "--metainfo already names the keypoints (and the skeleton and swaps)")
+    if metainfo:
+        info = load_metainfo(metainfo)
+        skeleton, swaps = skeleton_and_swaps(info)
+        return dict(names=keypoint_names(info), skeleton=skeleton, swaps=swaps, sigmas=info.get("sigmas"),
+                    joint_weights=info.get("joint_weights"), dataset_name=info.get("dataset_name"),
+                    source=f"--metainfo {metainfo}")
+    names = [k.strip() for k in keypoints.split(",")] if isinstance(keypoints, str) else list(keypoints or [])
+    names = [k for k in names if k]
+    if len(set(names)) != len(names):
+        dupes = sorted({k for k in names if names.count(k) > 1})
+        raise MmpxError(f"--keypoints names {', '.join(dupes)} more than once", "list each keypoint once")
+    return dict(names=names, skeleton=[], swaps=None, sigmas=None, joint_weights=None, dataset_name=None,
+                source="--keypoints" if names else "inferred from the point labels (sorted)")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What converting one file needs; sent once to each worker."""
+
+    src: str
+    stage: Path
+    images: str
+    known: frozenset[str] | None
+    known_hint: str
+
+
+def _convert_chunk(job: _Job, image_for: ImageHandler, chunk: list[tuple[int, str]]) -> tuple[list, set]:
+    """Convert files; returns per file ``(index, problem)`` or ``(index, None, file_name, width, height,
+    annotation texts, empty instances, warnings, other shapes)``, and the keypoint names seen."""
+    prefix = len(os.path.join(job.src, ""))
+    results, names = [], set()
+    for index, path in chunk:
+        try:
+            lf = read_labelme(path, job.known, job.known_hint)
+            instances, warnings = group_instances(lf)
+            file_name = image_for(path, path[prefix:], lf.image_path, lf.image_data)
+            texts, empty = [], 0
+            for bbox, points in instances:
+                for p in points:
+                    if p[1] not in names:
+                        if "\t" in p[1] or "\n" in p[1]:  # the spool is tab- and line-separated
+                            raise FileProblem(path, f"keypoint label {p[1]!r} (shape {p[0]}) holds a tab or "
+                                              "line break", "rename the label")
+                        names.add(p[1])
+                empty += not points
+                texts.append(annotation_text(1, bbox, points))
+        except FileProblem as problem:
+            results.append((index, (problem.file, problem.problem, problem.hint)))
+            continue
+        results.append((index, None, file_name, lf.width, lf.height, texts, empty, warnings, lf.other_shapes))
+    return results, names
+
+
+_worker: tuple[_Job, ImageHandler] | None = None  # a worker process's job, set once by _init_worker
+
+
+def _init_worker(job: _Job) -> None:
+    global _worker
+    _worker = (job, ImageHandler(job.src, job.stage, job.images))
+
+
+def _worker_chunk(chunk: list[tuple[int, str]]) -> tuple[list, set]:
+    return _convert_chunk(*_worker, chunk)
+
+
+@contextmanager
+def _chunk_results(job: _Job, files: list[str], workers: int) -> Iterator[Iterator[tuple[list, set]]]:
+    """Results of every chunk of ``files``, in order: in this process, or from a pool of ``workers``."""
+    chunks = ([(i, files[i]) for i in range(start, min(start + CHUNK_FILES, len(files)))]
+              for start in range(0, len(files), CHUNK_FILES))
+    if workers <= 1 or len(files) <= CHUNK_FILES:
+        handler = ImageHandler(job.src, job.stage, job.images)
+        yield (_convert_chunk(job, handler, chunk) for chunk in chunks)
+        return
+    # fork is fast and safe while this process runs no other thread; otherwise spawn
+    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+    with multiprocessing.get_context(method).Pool(workers, _init_worker, (job,)) as pool:
+        yield pool.imap(_worker_chunk, chunks)  # leaving the block terminates the workers, even on error
+
+
+def default_workers(num_files: int) -> int:
+    """Worker processes for ``num_files`` files: none for small folders, else one per CPU (at most 4)."""
+    return 0 if num_files < PARALLEL_MIN_FILES else min(os.cpu_count() or 1, 4)
+
+
+def convert_labelme(
+    src: str | Path,
+    out: str | Path,
+    keypoints: str | Sequence[str] | None = None,
+    metainfo: str | Path | None = None,
+    category: str = "object",
+    val_ratio: float = 0.2,
+    seed: int = 0,
+    images: str = "copy",
+    strict: bool = False,
+    progress: Progress | None = None,
+    overwrite: bool = False,
+    workers: int | None = None,
+) -> Report:
+    """Convert a folder of labelme files to ``OUT/annotations/{train,val}.json``, ``OUT/images/``,
+    ``OUT/metainfo.py`` and ``OUT/report.json``.
+
+    Args:
+        src: folder searched recursively for ``*.json``.
+        out: output folder; built beside itself and renamed into place when complete.
+        keypoints: keypoint names in order (``"a,b,c"`` or a list); a point label outside them is an error.
+        metainfo: an MMPose metainfo file giving names, skeleton and swaps (instead of ``keypoints``).
+        category: the COCO category name of every instance.
+        val_ratio: share of the files (in [0, 1)) that go to val.
+        seed: seed of the train/val split; the same seed gives the same split and ids.
+        images: ``copy``, ``link`` (hard link, else symlink) or ``none`` (file names relative to ``src``).
+        strict: raise on the first bad file instead of skipping it.
+        progress: called as ``progress(done, total)`` now and then.
+        overwrite: replace an existing non-empty ``out`` (atomically, once the new one is complete).
+        workers: worker processes; None picks (:func:`default_workers`), 0 reads in this process.
+
+    Returns:
+        The :class:`Report`, also written to ``OUT/report.json``.
+
+    Raises:
+        MmpxError: bad options, no JSON files, no keypoints at all, ``out`` exists; with ``strict``, the first
+            bad file (a :class:`~mmpx.convert.report.FileProblem` naming it).
+
+    Examples:
+        >>> convert_labelme("labelme/", "coco/", keypoints="nose,left_eye,right_eye")  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise MmpxError(f"source folder {src} does not exist or is not a folder",
+                        "give the folder that holds the labelme .json files")
+    if images not in IMAGE_MODES:
+        raise MmpxError(f"--images must be one of {', '.join(IMAGE_MODES)}, got {images!r}")
+    spec = keypoint_spec(keypoints, metainfo)
+    files = find_json_files(src, out)
+    if not files:
+        raise MmpxError(f"no .json files under {src}", "give the folder that holds the labelme .json files")
+    val = val_indices(len(files), val_ratio, seed)
+    names = spec["names"]
+    report = Report("labelme", str(src), str(out), images_mode=images, files_read=len(files),
+                    keypoints_source=spec["source"])
+    shapes: Counter = Counter()
+    seen: set[str] = set()
+    total, done = len(files), 0
+    with staged_output(out, overwrite) as stage:
+        writers = {split: CocoSplitWriter(stage, split) for split in ("train", "val")}
+        job = _Job(str(src), stage, images, frozenset(names) if names else None,
+                   f"known keypoints: {', '.join(names)}; fix the label or add it to --keypoints/--metainfo")
+        ann_id = 0
+        with _chunk_results(job, files, default_workers(total) if workers is None else workers) as chunks:
+            if progress is not None:  # only now: workers are forked before any progress display starts
+                progress(0, total)
+            for results, chunk_names in chunks:
+                seen |= chunk_names
+                for result in results:
+                    index = result[0]
+                    if result[1] is not None:
+                        problem = FileProblem(*result[1])
+                        if strict:
+                            raise problem
+                        report.skip(problem)
+                        continue
+                    _, _, file_name, width, height, texts, empty, warnings, other_shapes = result
+                    image_id = index + 1  # from the sorted file list: stable whatever else is skipped
+                    writer = writers["val" if index in val else "train"]
+                    writer.add_image(image_id, file_name, width, height)
+                    for text in texts:
+                        ann_id += 1
+                        writer.add_annotation(ann_id, image_id, text)
+                    for message in warnings:
+                        report.warn(files[index], message)
+                    if other_shapes:
+                        shapes.update(other_shapes)
+                    report.instances += len(texts)
+                    report.instances_without_keypoints += empty
+                    report.images_without_instances += not texts
+                    report.files_converted += 1
+                done += len(results)
+                if progress is not None:
+                    progress(done, total)
+        if not names:
+            names = sorted(seen)
+        if not names:
+            raise MmpxError(f"no point shapes found in the {total} labelme file(s) under {src}, and no "
+                            "keypoint names given",
+                            "label keypoints as labelme point shapes, or pass --keypoints")
+        _finish(stage, out, report, writers, spec, names, category, shapes, start)
+    return report
+
+
+def _finish(stage: Path, out: Path, report: Report, writers: dict, spec: dict, names: list[str],
+            category: str, shapes: Counter, start: float) -> None:
+    """Metainfo, COCO files and the report, all inside the staging folder."""
+    info = build_metainfo(spec["dataset_name"] or out.name or category, names, spec["skeleton"],
+                          spec["swaps"], spec["sigmas"], spec["joint_weights"])
+    categories = [coco_category(1, category, names, spec["skeleton"])]
+    coco_info = dict(description=f"converted from labelme by mmpose-ext ({report.src})", version="1.0")
+    labelled, visibility = Counter(), Counter()
+    for split, writer in writers.items():
+        writer.finish(stage / "annotations" / f"{split}.json", categories, names, coco_info,
+                      labelled, visibility)
+        report.images[split] = writer.num_images
+    write_metainfo(stage / "metainfo.py", info)
+    report.keypoint_names = list(names)
+    report.add_counts(labelled, visibility, shapes)
+    report.outputs = ["annotations/train.json", "annotations/val.json", "metainfo.py", "report.json"]
+    if report.images_mode != "none":
+        report.outputs.insert(2, "images/")
+    report.seconds = round(time.perf_counter() - start, 3)
+    report.write(stage)

@@ -1,0 +1,138 @@
+"""Atomic output folders, the train/val split and image placement, shared by the converters.
+
+Everything is built in a hidden sibling of ``OUT`` and renamed into place at the end, so a failed or
+interrupted run never leaves a half-written dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from mmpx.errors import MmpxError
+
+STAGING_MARK = ".mmpx-tmp-"
+IMAGE_MODES = ("copy", "link", "none")
+PARTS = ".parts"  # spool files inside the staging folder, removed before it is placed
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an existing non-empty ``out`` unless ``overwrite`` (an empty folder is simply reused)."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise MmpxError(f"output path {out} exists and is not a folder", "give a new folder path")
+    if not overwrite and any(out.iterdir()):
+        raise MmpxError(f"output folder {out} already exists and is not empty",
+                        "pass --overwrite to replace it (atomically, when the new dataset is complete), "
+                        "or choose another folder")
+
+
+def _sibling(out: Path, tag: str) -> Path:
+    return out.parent / f".{out.name}{tag}{secrets.token_hex(4)}"
+
+
+@contextmanager
+def staged_output(out: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a fresh hidden sibling folder of ``out``: on success it replaces ``out``; on any error it goes.
+
+    With ``overwrite`` an existing ``out`` is moved aside, the new folder renamed in, then the old one
+    deleted; if the second rename fails the old folder is put back.
+    """
+    out = Path(out)
+    check_out(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = _sibling(out, STAGING_MARK)
+    stage.mkdir()  # plain mkdir, not mkdtemp: the dataset gets the usual umask permissions, not 0700
+    try:
+        yield stage
+        shutil.rmtree(stage / PARTS, ignore_errors=True)
+        check_out(out, overwrite)  # again: another process may have written there meanwhile
+        if out.exists():
+            old = _sibling(out, ".mmpx-old-")
+            os.rename(out, old)
+            try:
+                os.rename(stage, out)
+            except BaseException:
+                os.rename(old, out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def val_indices(n: int, val_ratio: float, seed: int) -> set[int]:
+    """Indices (of ``n`` sorted inputs) that go to the val split: a seeded shuffle, so stable across runs.
+
+    Raises:
+        MmpxError: ``val_ratio`` outside [0, 1).
+    """
+    if not 0 <= val_ratio < 1:
+        raise MmpxError(f"--val-ratio must be at least 0 and below 1, got {val_ratio}",
+                        "e.g. --val-ratio 0.2")
+    count = round(n * val_ratio)
+    if val_ratio > 0 and n > 1:
+        count = min(max(count, 1), n - 1)  # a requested split is never empty, train never either
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return set(order[:count])
+
+
+class ImagePlacer:
+    """Copies, links or writes images into ``OUT/images``; remembers the folders it made (mkdir is slow)."""
+
+    def __init__(self, root: Path, mode: str) -> None:
+        if mode not in IMAGE_MODES:
+            raise MmpxError(f"--images must be one of {', '.join(IMAGE_MODES)}, got {mode!r}")
+        self.root, self.mode = root, mode
+        self._made: set[str] = set()
+
+    def _dest(self, rel: str) -> str:
+        dest = os.path.join(self.root, rel)
+        parent = os.path.dirname(dest)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        return dest
+
+    def write_bytes(self, rel: str, data: bytes) -> str:
+        """Write ``data`` to ``images/rel``; returns ``rel``."""
+        with open(self._dest(rel), "wb") as f:
+            f.write(data)
+        return rel
+
+    def place(self, src: str, rel: str) -> str:
+        """Copy or link ``src`` to ``images/rel``; returns ``rel``."""
+        dest = self._dest(rel)
+        if self.mode == "copy":
+            shutil.copyfile(src, dest)
+            return rel
+        try:
+            os.link(src, dest)
+        except OSError:  # another filesystem, or links not allowed: fall back to a symlink
+            os.symlink(os.path.abspath(src), dest)
+        return rel
+
+
+def coco_category(cat_id: int, name: str, keypoints: Sequence[str],
+                  skeleton: Sequence[tuple[str, str]]) -> dict:
+    """A COCO keypoint category; ``skeleton`` by names becomes COCO's 1-based index pairs."""
+    index = {n: i + 1 for i, n in enumerate(keypoints)}
+    return dict(id=cat_id, name=name, supercategory=name, keypoints=list(keypoints),
+                skeleton=[[index[a], index[b]] for a, b in skeleton])
+
+
+def skeleton_and_swaps(info: dict) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Skeleton links (by names) and swap pairs from a loaded metainfo dict."""
+    skeleton = [tuple(link["link"]) for link in sorted(info.get("skeleton_info", {}).values(),
+                                                       key=lambda s: s.get("id", 0))]
+    swaps = {kp["name"]: kp["swap"] for kp in info.get("keypoint_info", {}).values() if kp.get("swap")}
+    return skeleton, swaps

@@ -1,0 +1,169 @@
+"""``mmpx convert yolo``: an Ultralytics pose dataset (data YAML + ``labels/*.txt``) to COCO + metainfo.
+
+Layout read (Ultralytics' own): ``path`` (dataset root, relative to the YAML's folder), ``train``, ``val``,
+``test`` (image folders, list files or lists of them, relative to ``path``), ``kpt_shape: [K, 2|3]``,
+``flip_idx``, ``names`` and optionally ``kpt_names``; each image ``.../images/<split>/x.jpg`` has its labels
+in ``.../labels/<split>/x.txt``, one ``cls cx cy w h x1 y1 [v1] ...`` line per instance, normalised to 0-1.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+from mmpx.convert.coco_writer import CocoSplitWriter, annotation_text
+from mmpx.convert.output import ImagePlacer, coco_category, staged_output
+from mmpx.convert.report import Report
+from mmpx.convert.yolo_yaml import YoloSpec, read_pose_yaml
+from mmpx.errors import MmpxError
+from mmpx.metainfo import build_metainfo, write_metainfo
+
+IMAGE_EXTS = {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm"}
+SPLITS = ("train", "val", "test")
+# Normalised YOLO coordinates carry 6 decimals; 4 decimals of a pixel keep the round trip exact to them.
+COCO_FORMAT = ".4f"
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(width, height) from the file header, EXIF rotation applied as Ultralytics does."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            if img.getexif().get(0x0112) in (5, 6, 7, 8):  # rotated 90 degrees
+                width, height = height, width
+    except (OSError, UnidentifiedImageError) as exc:
+        raise MmpxError(f"cannot read image {path}: {exc}", "check the file is a readable image") from None
+    return width, height
+
+
+def label_path(image: str) -> str:
+    """Ultralytics' rule: the last ``/images/`` becomes ``/labels/`` and the suffix ``.txt``."""
+    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    return os.path.splitext(sb.join(image.rsplit(sa, 1)))[0] + ".txt"
+
+
+def split_images(spec: YoloSpec, split: str) -> list[tuple[str, str]]:
+    """``(image path, name under the split)`` of every image of ``split``, sorted."""
+    found: list[tuple[str, str]] = []
+    for entry in spec.splits[split]:
+        where = Path(entry) if os.path.isabs(entry) else spec.root / entry
+        if where.is_dir():
+            for folder, _, names in os.walk(where):
+                for name in names:
+                    if os.path.splitext(name)[1].lower() in IMAGE_EXTS:
+                        path = os.path.join(folder, name)
+                        found.append((path, Path(os.path.relpath(path, where)).as_posix()))
+        elif where.is_file():
+            for line in where.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line:  # './x' is relative to the list file, anything else to the dataset root
+                    path = where.parent / line[2:] if line.startswith("./") else spec.root / line
+                    rel = os.path.relpath(path, spec.root)
+                    found.append((str(path), Path(rel if not rel.startswith("..") else path.name).as_posix()))
+        else:
+            raise MmpxError(f"{spec.yaml}: field {split!r} names {where}, which does not exist",
+                            "fix the path (relative to the `path` field, or to the YAML's folder)")
+    return sorted(found)
+
+
+def _parse_labels(spec: YoloSpec, txt: str, width: int, height: int) -> tuple[list[str], int]:
+    """Annotation texts of one label file (none when it is missing: an image without objects), and how many
+    instances have no labelled keypoint."""
+    if not os.path.isfile(txt):
+        return [], 0
+    k, dim = spec.num_keypoints, spec.dim
+    expected = 5 + k * dim
+    texts, empty = [], 0
+    with open(txt, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            values = line.split()
+            if not values:
+                continue
+            if len(values) != expected:
+                raise MmpxError(f"{txt}:{lineno}: expected {expected} values (class, box, {k} keypoints x "
+                                f"{dim}), found {len(values)}", f"kpt_shape in {spec.yaml} says [{k}, {dim}]")
+            try:
+                cls, nums = int(values[0]), [float(v) for v in values[1:]]
+            except ValueError:
+                raise MmpxError(f"{txt}:{lineno}: non-numeric value in {line.strip()!r}",
+                                "every value must be a number; the class a whole number") from None
+            if not 0 <= cls < len(spec.class_names):
+                raise MmpxError(f"{txt}:{lineno}: class {cls} is not in names "
+                                f"({len(spec.class_names)} classes)", f"add it to names in {spec.yaml}")
+            cx, cy, w, h = nums[:4]
+            bbox = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
+            points = []
+            for i in range(k):
+                x, y = nums[4 + i * dim], nums[5 + i * dim]
+                v = int(nums[6 + i * dim]) if dim == 3 else (0 if x == 0 and y == 0 else 2)
+                if v not in (0, 1, 2):
+                    raise MmpxError(f"{txt}:{lineno}: keypoint {i} has visibility {nums[6 + i * dim]:g}",
+                                    "visibility must be 0, 1 or 2")
+                if v:
+                    points.append((i, spec.keypoint_names[i], x * width, y * height, v))
+            texts.append(annotation_text(cls + 1, bbox, points, COCO_FORMAT))
+            empty += not points
+    return texts, empty
+
+
+def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwrite: bool = False) -> Report:
+    """Convert an Ultralytics pose dataset to ``OUT/annotations/<split>.json``, ``OUT/images/<split>/``,
+    ``OUT/metainfo.py`` and ``OUT/report.json``.
+
+    Args:
+        src: the data YAML, or a folder holding one (``data.yaml`` or a single ``*.yaml``).
+        out: output folder, built beside itself and renamed into place when complete.
+        images: ``copy``, ``link`` or ``none`` (``file_name`` relative to the dataset root).
+        overwrite: replace an existing non-empty ``out``.
+
+    Raises:
+        MmpxError: a missing or invalid YAML field, path, label line or image, naming the file.
+    """
+    start = time.perf_counter()
+    spec = read_pose_yaml(src)
+    out = Path(out)
+    names = spec.keypoint_names
+    report = Report("yolo", str(spec.yaml), str(out), images_mode=images, keypoint_names=names,
+                    keypoints_source="kpt_names" if spec.has_kpt_names else "kpt_0.. (no kpt_names in YAML)")
+    categories = [coco_category(i + 1, name, names, []) for i, name in enumerate(spec.class_names)]
+    image_id = ann_id = 0
+    with staged_output(out, overwrite) as stage:
+        placer = ImagePlacer(stage / "images", images)
+        labelled, visibility = Counter(), Counter()
+        for split in (s for s in SPLITS if s in spec.splits):
+            writer = CocoSplitWriter(stage, split)
+            for path, rel in split_images(spec, split):
+                width, height = image_size(path)
+                texts, empty = _parse_labels(spec, label_path(path), width, height)
+                image_id += 1
+                if images == "none":
+                    file_name = Path(os.path.relpath(path, spec.root)).as_posix()
+                else:
+                    file_name = f"{split}/{rel}"
+                    placer.place(path, file_name)
+                writer.add_image(image_id, file_name, width, height)
+                for text in texts:
+                    ann_id += 1
+                    writer.add_annotation(ann_id, image_id, text)
+                report.files_read += 1
+                report.files_converted += 1
+                report.instances += len(texts)
+                report.instances_without_keypoints += empty
+                report.images_without_instances += not texts
+            writer.finish(stage / "annotations" / f"{split}.json", categories, spec.keypoint_names,
+                          dict(description=f"converted from YOLO by mmpose-ext ({spec.yaml})", version="1.0"),
+                          labelled, visibility)
+            report.images[split] = writer.num_images
+            report.outputs.append(f"annotations/{split}.json")
+        info = build_metainfo(spec.yaml.stem, spec.keypoint_names, swaps=spec.swaps)
+        write_metainfo(stage / "metainfo.py", info)
+        report.keypoints_labelled = {n: labelled.get(n, 0) for n in spec.keypoint_names}
+        report.visibility = {str(v): visibility.get(v, 0) for v in (1, 2)}
+        report.outputs += (["images/"] if images != "none" else []) + ["metainfo.py", "report.json"]
+        report.seconds = round(time.perf_counter() - start, 3)
+        report.write(stage)
+    return report
