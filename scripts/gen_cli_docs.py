@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
-COMMANDS = [[], ["train"], ["test"], ["doctor"], ["plugins", "list"]]
+COMMANDS = [[], ["convert", "labelme"], ["convert", "yolo"], ["convert", "to-yolo"], ["check", "data"],
+            ["metainfo", "from-coco"], ["metainfo", "check"], ["data", "synth", "carpose"], ["train"], ["test"],
+            ["doctor"], ["plugins", "list"]]
 
 
 def help_text(args: list[str]) -> str:

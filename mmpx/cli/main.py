@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mmpx import __version__
-from mmpx.cli._app import PANEL_DATA, make_typer
+from mmpx.cli._app import PANEL_DATA, PanelOrderedGroup, make_typer
 from mmpx.errors import MmpxError
 from mmpx.plugins.manager import PluginHost, get_host
 
@@ -54,7 +54,7 @@ def _mountable(name: str, command, help: str | None) -> typer.Typer:
 
 def build_app(host: PluginHost) -> typer.Typer:
     """The full ``mmpx`` app: built-in commands and every plugin's commands and converters."""
-    app = make_typer(help=HELP, add_completion=False)
+    app = make_typer(help=HELP, add_completion=False, cls=PanelOrderedGroup)
     app.callback()(_root)
     for contrib in host.cli_commands():
         cmd = contrib.item
