@@ -5,8 +5,8 @@ applies the compatibility fixes for today's torch, NumPy and setuptools, then re
 MMPose's own registries. The command line lives in the light :mod:`mmpx` package.
 """
 
-from mmpx import __version__
 from mmpose_ext import compat
+from mmpx import __version__
 
 compat.apply_all()
 

@@ -62,9 +62,16 @@ def _version(dist: str) -> str | None:
 def package_checks() -> list[Check]:
     from packaging.requirements import Requirement
 
-    checks = [Check("python", "python", sys.version_info >= (3, 11), platform.python_version(),
-                    "" if sys.version_info >= (3, 11) else "mmpose-ext needs Python >= 3.11",
-                    None if sys.version_info >= (3, 11) else "use Python 3.11: PYTHON=python3.11 " + SETUP)]
+    checks = [
+        Check(
+            "python",
+            "python",
+            sys.version_info >= (3, 11),
+            platform.python_version(),
+            "" if sys.version_info >= (3, 11) else "mmpose-ext needs Python >= 3.11",
+            None if sys.version_info >= (3, 11) else "use Python 3.11: PYTHON=python3.11 " + SETUP,
+        )
+    ]
     for name, req in stack_pins().items():
         installed = _version(name)
         spec = Requirement(req).specifier
@@ -139,15 +146,25 @@ def compat_checks() -> list[Check]:
         import mmpose_ext
         from mmpose_ext import compat
     except Exception as exc:
-        return [Check("compat", "mmpose_ext", False, "broken", f"import failed: {type(exc).__name__}: {exc}",
-                      SETUP)]
+        return [
+            Check(
+                "compat", "mmpose_ext", False, "broken", f"import failed: {type(exc).__name__}: {exc}", SETUP
+            )
+        ]
     del mmpose_ext
     rows = []
     for status in compat.report():
         state = "applied" if status.needed and status.active else ("not needed" if not status.needed else "-")
-        rows.append(Check("compat", status.name, status.problem is None, state,
-                          status.problem or status.detail or status.summary, status.fix or
-                          (SETUP if status.problem else None)))
+        rows.append(
+            Check(
+                "compat",
+                status.name,
+                status.problem is None,
+                state,
+                status.problem or status.detail or status.summary,
+                status.fix or (SETUP if status.problem else None),
+            )
+        )
     return rows
 
 
@@ -162,7 +179,11 @@ def plugin_checks() -> list[Check]:
     rows = []
     for info in host.plugins():
         ok = info.status in ("loaded", "blocked", "not-allowed", "disabled")
-        fix = None if ok else f"MMPX_BLOCK_PLUGINS={info.name} mmpx ...  (or fix/uninstall {info.distribution or info.module})"
+        fix = (
+            None
+            if ok
+            else f"MMPX_BLOCK_PLUGINS={info.name} mmpx ...  (or fix/uninstall {info.distribution or info.module})"
+        )
         version = f" {info.version}" if info.version else ""
         rows.append(Check("plugins", info.name, ok, info.status + version, "; ".join(info.errors), fix))
     return rows

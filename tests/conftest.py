@@ -34,11 +34,21 @@ def make_tiny_coco(root: Path, num_images: int = 6, size: int = 96, seed: int = 
         name = f"{i:03d}.png"
         cv2.imwrite(str(root / "images" / name), img)
         images.append(dict(id=i + 1, file_name=name, width=size, height=size))
-        annotations.append(dict(id=i + 1, image_id=i + 1, category_id=1, iscrowd=0, num_keypoints=17,
-                                bbox=[float(x0), float(y0), float(w), float(h)], area=float(w * h),
-                                keypoints=kpts))
-    categories = [dict(id=1, name="person", supercategory="person",
-                       keypoints=[f"k{k}" for k in range(17)], skeleton=[])]
+        annotations.append(
+            dict(
+                id=i + 1,
+                image_id=i + 1,
+                category_id=1,
+                iscrowd=0,
+                num_keypoints=17,
+                bbox=[float(x0), float(y0), float(w), float(h)],
+                area=float(w * h),
+                keypoints=kpts,
+            )
+        )
+    categories = [
+        dict(id=1, name="person", supercategory="person", keypoints=[f"k{k}" for k in range(17)], skeleton=[])
+    ]
     ann = root / "annotations.json"
     ann.write_text(json.dumps(dict(images=images, annotations=annotations, categories=categories)))
     return ann

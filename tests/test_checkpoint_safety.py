@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import mmpose_ext  # noqa: F401  (applies the fixes under test)
-from mmpx.errors import CheckpointError, UntrustedCheckpointError
 from mmpose_ext.compat import checkpoint as safe
+from mmpx.errors import CheckpointError, UntrustedCheckpointError
 
 from .conftest import mmpx, run, write_tiny_config
 
@@ -64,14 +64,24 @@ def test_init_model_loads_checkpoint(trained):
 
 def test_resume_and_test_with_mmpx(trained, tmp_path):
     config, work = trained
-    result = mmpx("train", str(config), "--work-dir", str(work), "--resume", "auto",
-                  "--cfg-options", "train_cfg.max_epochs=3")
+    result = mmpx(
+        "train",
+        str(config),
+        "--work-dir",
+        str(work),
+        "--resume",
+        "auto",
+        "--cfg-options",
+        "train_cfg.max_epochs=3",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed epoch: 2" in result.stdout + result.stderr
     assert (work / "epoch_3.pth").is_file()
 
     out = tmp_path / "metrics.json"
-    result = mmpx("test", str(config), str(work / "epoch_3.pth"), "--work-dir", str(tmp_path), "--out", str(out))
+    result = mmpx(
+        "test", str(config), str(work / "epoch_3.pth"), "--work-dir", str(tmp_path), "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "coco/AP" in out.read_text()
 
@@ -79,13 +89,32 @@ def test_resume_and_test_with_mmpx(trained, tmp_path):
 def test_mmpose_own_tools_with_custom_imports(trained, tmp_path):
     """MMPose's tools/train.py --resume and tools/test.py run the custom_imports config on torch 2.13."""
     config, work = trained
-    result = run([sys.executable, str(MMPOSE_TOOLS / "test.py"), str(config), str(work / "epoch_2.pth"),
-                  "--work-dir", str(tmp_path / "test")])
+    result = run(
+        [
+            sys.executable,
+            str(MMPOSE_TOOLS / "test.py"),
+            str(config),
+            str(work / "epoch_2.pth"),
+            "--work-dir",
+            str(tmp_path / "test"),
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "coco/AP" in result.stdout + result.stderr
 
-    result = run([sys.executable, str(MMPOSE_TOOLS / "train.py"), str(config), "--work-dir", str(work),
-                  "--resume", str(work / "epoch_2.pth"), "--cfg-options", "train_cfg.max_epochs=3"])
+    result = run(
+        [
+            sys.executable,
+            str(MMPOSE_TOOLS / "train.py"),
+            str(config),
+            "--work-dir",
+            str(work),
+            "--resume",
+            str(work / "epoch_2.pth"),
+            "--cfg-options",
+            "train_cfg.max_epochs=3",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed epoch: 2" in result.stdout + result.stderr
 
@@ -94,10 +123,21 @@ def test_mmpose_tools_fail_without_mmpose_ext(trained, tmp_path):
     """Control: the same config without custom_imports fails on this stack, so the test above proves the fix."""
     config, work = trained
     plain = tmp_path / "plain.py"
-    plain.write_text(config.read_text().replace("custom_imports = dict(imports=['mmpose_ext'], "
-                                                "allow_failed_imports=False)", ""))
-    result = run([sys.executable, str(MMPOSE_TOOLS / "test.py"), str(plain), str(work / "epoch_2.pth"),
-                  "--work-dir", str(tmp_path / "test")])
+    plain.write_text(
+        config.read_text().replace(
+            "custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)", ""
+        )
+    )
+    result = run(
+        [
+            sys.executable,
+            str(MMPOSE_TOOLS / "test.py"),
+            str(plain),
+            str(work / "epoch_2.pth"),
+            "--work-dir",
+            str(tmp_path / "test"),
+        ]
+    )
     assert result.returncode != 0
     assert "torchvision" in result.stderr or "Weights only load failed" in result.stderr
 

@@ -77,12 +77,36 @@ def test_train_command_passes_its_options(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.setattr(mmpose_ext.apis, "train", lambda config, **kw: seen.update(config=config, **kw))
     app = build_app(load_plugins(distributions=[], env={}))
-    result = CliRunner().invoke(app, [
-        "train", "cfg.py", "--work-dir", str(tmp_path), "--resume", "auto", "--amp", "--trust-checkpoint",
-        "--load-from", "w.pth", "--cfg-options", "a=1", "b.c=[1,2]", "--cfg-options", "d=x"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "cfg.py",
+            "--work-dir",
+            str(tmp_path),
+            "--resume",
+            "auto",
+            "--amp",
+            "--trust-checkpoint",
+            "--load-from",
+            "w.pth",
+            "--cfg-options",
+            "a=1",
+            "b.c=[1,2]",
+            "--cfg-options",
+            "d=x",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert seen == dict(config=Path("cfg.py"), work_dir=tmp_path, resume="auto", load_from=Path("w.pth"),
-                        amp=True, cfg_options=["a=1", "d=x", "b.c=[1,2]"], trust_checkpoint=True)
+    assert seen == dict(
+        config=Path("cfg.py"),
+        work_dir=tmp_path,
+        resume="auto",
+        load_from=Path("w.pth"),
+        amp=True,
+        cfg_options=["a=1", "d=x", "b.c=[1,2]"],
+        trust_checkpoint=True,
+    )
     # a stray positional is not silently taken as an override
     result = CliRunner().invoke(app, ["train", "cfg.py", "extra"])
     assert result.exit_code != 0 and "unexpected argument(s): extra" in str(result.exception)

@@ -94,7 +94,9 @@ def test_broken_plugins_are_recorded_and_the_rest_still_works():
     wrong_record = _plugin("wrongrec", mmpx_converters=lambda: ["labelme"], mmpx_modules=lambda: 5)
     host = _host(
         _Distribution("mmpx-good", _EntryPoint("good", GOOD)),
-        _Distribution("mmpx-import", _EntryPoint("import-error", None, ImportError("no module named torchy"))),
+        _Distribution(
+            "mmpx-import", _EntryPoint("import-error", None, ImportError("no module named torchy"))
+        ),
         _Distribution("mmpx-exit", _EntryPoint("exits", None, SystemExit(3))),
         _Distribution("mmpx-raises", _EntryPoint("raises", raising_hook)),
         _Distribution("mmpx-unknown", _EntryPoint("unknown", unknown_hook)),
@@ -118,9 +120,13 @@ def test_broken_plugins_are_recorded_and_the_rest_still_works():
 
 
 def test_duplicate_names_are_refused():
-    twin = _plugin("twin", mmpx_cli_commands=lambda: [CliCommand("hello", _hello), CliCommand("train", _hello)])
-    host = _host(_Distribution("mmpx-good", _EntryPoint("good", GOOD)),
-                 _Distribution("mmpx-twin", _EntryPoint("twin", twin)))
+    twin = _plugin(
+        "twin", mmpx_cli_commands=lambda: [CliCommand("hello", _hello), CliCommand("train", _hello)]
+    )
+    host = _host(
+        _Distribution("mmpx-good", _EntryPoint("good", GOOD)),
+        _Distribution("mmpx-twin", _EntryPoint("twin", twin)),
+    )
     owners = {c.name: c.plugin for c in host.cli_commands()}
     assert owners["hello"] == "good"  # first by plugin name wins; the other is reported
     assert owners["train"] == "mmpx.plugins.builtin"  # a plugin cannot replace a built-in command
@@ -133,19 +139,24 @@ def test_switches_block_allow_and_disable():
     dists = [_Distribution("a", _EntryPoint("a", GOOD)), _Distribution("b", _EntryPoint("b", _plugin("b")))]
 
     def status(env):
-        return {p.name: p.status for p in load_plugins(distributions=dists, env=env).plugins() if not p.builtin}
+        return {
+            p.name: p.status for p in load_plugins(distributions=dists, env=env).plugins() if not p.builtin
+        }
 
     assert status({}) == {"a": "loaded", "b": "loaded"}
     assert status({"MMPX_BLOCK_PLUGINS": "a"}) == {"a": "blocked", "b": "loaded"}
     assert status({"MMPX_PLUGINS": "b"}) == {"a": "not-allowed", "b": "loaded"}
     assert status({"MMPX_DISABLE_PLUGIN_AUTOLOAD": "1"}) == {"a": "disabled", "b": "disabled"}
-    assert status({"MMPX_DISABLE_PLUGIN_AUTOLOAD": "1", "MMPX_PLUGINS": "a"}) == {"a": "loaded",
-                                                                                  "b": "disabled"}
+    assert status({"MMPX_DISABLE_PLUGIN_AUTOLOAD": "1", "MMPX_PLUGINS": "a"}) == {
+        "a": "loaded",
+        "b": "disabled",
+    }
 
 
 def test_trace_switch_prints_hook_calls(capsys):
-    host = load_plugins(distributions=[_Distribution("a", _EntryPoint("a", GOOD))],
-                        env={"MMPX_TRACE_PLUGINS": "1"})
+    host = load_plugins(
+        distributions=[_Distribution("a", _EntryPoint("a", GOOD))], env={"MMPX_TRACE_PLUGINS": "1"}
+    )
     host.cli_commands()
     assert "mmpx_cli_commands" in capsys.readouterr().err
 
@@ -154,7 +165,9 @@ def test_register_modules_checks_the_promise():
     """A module that imports without registering the promised name is reported on its plugin."""
     liar = _plugin("liar", mmpx_modules=lambda: [ModuleContribution("MODELS", "NotThere", "json")])
     broken = _plugin("broken", mmpx_modules=lambda: [ModuleContribution("MODELS", "X", "no_such_module_xyz")])
-    host = _host(_Distribution("l", _EntryPoint("liar", liar)), _Distribution("b", _EntryPoint("broken", broken)))
+    host = _host(
+        _Distribution("l", _EntryPoint("liar", liar)), _Distribution("b", _EntryPoint("broken", broken))
+    )
     assert host.register_modules() == []
     errors = {p.name: " ".join(p.errors) for p in host.plugins()}
     assert "did not register 'NotThere'" in errors["liar"]
@@ -167,8 +180,10 @@ def test_module_contribution_validates_registry():
 
 
 def test_plugins_list_json_shows_errors_while_working(monkeypatch):
-    host = _host(_Distribution("mmpx-good", _EntryPoint("good", GOOD)),
-                 _Distribution("mmpx-bad", _EntryPoint("bad", None, ImportError("boom"))))
+    host = _host(
+        _Distribution("mmpx-good", _EntryPoint("good", GOOD)),
+        _Distribution("mmpx-bad", _EntryPoint("bad", None, ImportError("boom"))),
+    )
     monkeypatch.setattr("mmpx.cli.plugins.get_host", lambda: host)
     result = CliRunner().invoke(build_app(host), ["plugins", "list", "--json"])
     table = CliRunner().invoke(build_app(host), ["plugins", "list"])
@@ -181,8 +196,14 @@ def test_plugins_list_json_shows_errors_while_working(monkeypatch):
 def test_discovery_is_not_done_at_import_time():
     from .conftest import run
 
-    result = run([sys.executable, "-c", "import mmpx.cli.main, mmpx.plugins, sys; "
-                  "print(any(m.startswith('mmpx_plugin_example') for m in sys.modules))"])
+    result = run(
+        [
+            sys.executable,
+            "-c",
+            "import mmpx.cli.main, mmpx.plugins, sys; "
+            "print(any(m.startswith('mmpx_plugin_example') for m in sys.modules))",
+        ]
+    )
     assert result.stdout.strip() == "False", result.stderr
 
 

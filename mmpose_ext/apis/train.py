@@ -10,8 +10,8 @@ from __future__ import annotations
 import os.path as osp
 from pathlib import Path
 
-from mmpx.errors import ConfigError
 from mmpose_ext.compat import checkpoint as safe_checkpoint
+from mmpx.errors import ConfigError
 
 
 def parse_cfg_options(options: list[str] | None) -> dict:
@@ -22,7 +22,9 @@ def parse_cfg_options(options: list[str] | None) -> dict:
     for option in options or []:
         key, sep, value = option.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--cfg-options {option!r} is not KEY=VALUE", "e.g. --cfg-options train_cfg.max_epochs=2")
+            raise ConfigError(
+                f"--cfg-options {option!r} is not KEY=VALUE", "e.g. --cfg-options train_cfg.max_epochs=2"
+            )
         parsed[key] = DictAction._parse_iterable(value)
     return parsed
 
@@ -42,8 +44,10 @@ def load_config(config: str | Path, cfg_options: list[str] | None = None):
         cfg = Config.fromfile(str(path))
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise ConfigError(f"config {path} could not be loaded: {type(exc).__name__}: {first}",
-                          "fix that line of the config; `python CONFIG` shows plain syntax errors") from exc
+        raise ConfigError(
+            f"config {path} could not be loaded: {type(exc).__name__}: {first}",
+            "fix that line of the config; `python CONFIG` shows plain syntax errors",
+        ) from exc
     overrides = parse_cfg_options(cfg_options)
     if overrides:
         cfg.merge_from_dict(overrides)
@@ -58,9 +62,8 @@ def _runner(cfg):
 
 
 def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints):
-    from mmpx.plugins.manager import get_host
-
     import mmpose_ext  # noqa: F401  (compatibility fixes, our registries)
+    from mmpx.plugins.manager import get_host
 
     get_host().register_modules()
     cfg = load_config(config, cfg_options)

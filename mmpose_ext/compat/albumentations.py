@@ -30,16 +30,22 @@ def _needed() -> bool:
 def _check() -> tuple[str | None, str | None]:
     version = _version()
     if version is None:
-        return "albumentations is not installed: RTMPose configs' Albumentation transform fails", \
-            f"pip install --no-deps {PIN} qudida"
+        return (
+            "albumentations is not installed: RTMPose configs' Albumentation transform fails",
+            f"pip install --no-deps {PIN} qudida",
+        )
     if _needed():
-        return f"albumentations {version} breaks MMPose's Albumentation transform", \
-            f"pip install --no-deps {PIN} qudida"
+        return (
+            f"albumentations {version} breaks MMPose's Albumentation transform",
+            f"pip install --no-deps {PIN} qudida",
+        )
     try:
         import albumentations  # noqa: F401
     except Exception as exc:  # MMPose swallows this and later says only "albumentations is not installed"
-        return f"albumentations {version} does not import: {type(exc).__name__}: {exc}", \
-            "pip install scipy scikit-image scikit-learn && pip install --no-deps qudida"
+        return (
+            f"albumentations {version} does not import: {type(exc).__name__}: {exc}",
+            "pip install scipy scikit-image scikit-learn && pip install --no-deps qudida",
+        )
     return None, None
 
 

@@ -23,8 +23,8 @@ import os.path as osp
 import pickle
 from contextlib import contextmanager
 
-from mmpx.errors import CheckpointError, UntrustedCheckpointError
 from mmpose_ext.compat._fix import Fix
+from mmpx.errors import CheckpointError, UntrustedCheckpointError
 
 TRUST_ENV = "MMPX_TRUSTED_CHECKPOINTS"
 _STATISTICS = ("min", "max", "current", "mean")
@@ -49,8 +49,25 @@ def allowed_globals() -> tuple:
     from mmengine.logging.history_buffer import HistoryBuffer
 
     multiarray = np._core.multiarray
-    dtypes = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
-              np.float16, np.float32, np.float64, np.longdouble, np.complex64, np.complex128, np.str_, np.bytes_]
+    dtypes = [
+        np.bool_,
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.uint8,
+        np.uint16,
+        np.uint32,
+        np.uint64,
+        np.float16,
+        np.float32,
+        np.float64,
+        np.longdouble,
+        np.complex64,
+        np.complex128,
+        np.str_,
+        np.bytes_,
+    ]
     return (
         np.ndarray,
         np.dtype,

@@ -47,7 +47,7 @@ def get_installed_path(package: str) -> str:
         if spec is None:
             raise
         if spec.origin is None:
-            raise RuntimeError(f"{package} is a namespace package, which is invalid for `get_install_path`")
+            raise RuntimeError(f"{package} is a namespace package, which is invalid for `get_install_path`") from None
         return osp.dirname(spec.origin)
     location = str(dist.locate_file(""))
     possible_path = osp.join(location, package)

@@ -64,7 +64,11 @@ def _patch() -> str:
     transforms = types.ModuleType("torchvision.transforms")
     transforms.ToPILImage = ToPILImage
     shim.transforms = transforms
-    saved = {name: sys.modules.pop(name) for name in ("torchvision", "torchvision.transforms") if name in sys.modules}
+    saved = {
+        name: sys.modules.pop(name)
+        for name in ("torchvision", "torchvision.transforms")
+        if name in sys.modules
+    }
     sys.modules.update({"torchvision": shim, "torchvision.transforms": transforms})
     try:
         import mmpose.visualization  # noqa: F401

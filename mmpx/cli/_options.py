@@ -25,7 +25,9 @@ CfgOptionsOpt = Annotated[
 ]
 # MMPose's tools take `--cfg-options a=1 b=2`; Typer options take one value each, so the pairs after the first
 # land here as extra positional values and are merged by `cfg_options_from`.
-CfgExtraArg = Annotated[list[str] | None, typer.Argument(hidden=True, show_default=False, metavar="KEY=VALUE")]
+CfgExtraArg = Annotated[
+    list[str] | None, typer.Argument(hidden=True, show_default=False, metavar="KEY=VALUE")
+]
 
 
 def cfg_options_from(options: list[str] | None, extra: list[str] | None) -> list[str]:
@@ -34,7 +36,9 @@ def cfg_options_from(options: list[str] | None, extra: list[str] | None) -> list
 
     extra = list(extra or [])
     if extra and not options:
-        raise MmpxError(f"unexpected argument(s): {' '.join(extra)}", "overrides go after --cfg-options KEY=VALUE")
+        raise MmpxError(
+            f"unexpected argument(s): {' '.join(extra)}", "overrides go after --cfg-options KEY=VALUE"
+        )
     stray = [e for e in extra if "=" not in e]
     if stray:
         raise MmpxError(f"unexpected argument(s): {' '.join(stray)}", "each override is KEY=VALUE")

@@ -39,8 +39,11 @@ def list_plugins(
     as_json: JsonOpt = False,
     check: Annotated[
         bool,
-        typer.Option("--check", help="Also import each plugin's modules and check they register what they claim "
-                     "(imports torch and mmpose: a few seconds)."),
+        typer.Option(
+            "--check",
+            help="Also import each plugin's modules and check they register what they claim "
+            "(imports torch and mmpose: a few seconds).",
+        ),
     ] = False,
 ) -> None:
     """List plugins: name, version, status, hooks, what each adds, and any error.

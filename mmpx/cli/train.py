@@ -40,8 +40,15 @@ def train(
     """Train a model from a config. Installed plugins' backbones, datasets, ... are available by name."""
     from mmpose_ext.apis import train as run_train
 
-    run_train(config, work_dir=work_dir, resume=resume, load_from=load_from, amp=amp,
-              cfg_options=cfg_options_from(cfg_options, cfg_extra), trust_checkpoint=trust_checkpoint)
+    run_train(
+        config,
+        work_dir=work_dir,
+        resume=resume,
+        load_from=load_from,
+        amp=amp,
+        cfg_options=cfg_options_from(cfg_options, cfg_extra),
+        trust_checkpoint=trust_checkpoint,
+    )
 
 
 def test(
@@ -56,8 +63,13 @@ def test(
     """Evaluate a checkpoint on the config's test set and print its metrics."""
     from mmpose_ext.apis import test as run_test
 
-    metrics = run_test(config, checkpoint, work_dir=work_dir, cfg_options=cfg_options_from(cfg_options, cfg_extra),
-                       trust_checkpoint=trust_checkpoint)
+    metrics = run_test(
+        config,
+        checkpoint,
+        work_dir=work_dir,
+        cfg_options=cfg_options_from(cfg_options, cfg_extra),
+        trust_checkpoint=trust_checkpoint,
+    )
     text = json.dumps({k: float(v) if hasattr(v, "__float__") else v for k, v in metrics.items()}, indent=2)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

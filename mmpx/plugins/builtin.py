@@ -27,10 +27,13 @@ def mmpx_cli_commands() -> list[CliCommand]:
     return [
         CliCommand("check", check_cli.app, help="Check a dataset before training.", panel=_app.PANEL_DATA),
         CliCommand("data", data_cli.app, help="Dataset utilities: synthetic data.", panel=_app.PANEL_DATA),
-        CliCommand("metainfo", metainfo_cli.app, help="Make and check MMPose metainfo files.",
-                   panel=_app.PANEL_DATA),
+        CliCommand(
+            "metainfo", metainfo_cli.app, help="Make and check MMPose metainfo files.", panel=_app.PANEL_DATA
+        ),
         CliCommand("train", train.train, panel=_app.PANEL_TRAIN),
         CliCommand("test", train.test, panel=_app.PANEL_TRAIN),
         CliCommand("doctor", doctor.doctor, panel=_app.PANEL_ENV),
-        CliCommand("plugins", plugins.app, help="List installed plugins and what they add.", panel=_app.PANEL_ENV),
+        CliCommand(
+            "plugins", plugins.app, help="List installed plugins and what they add.", panel=_app.PANEL_ENV
+        ),
     ]

@@ -93,8 +93,9 @@ class PluginHost:
         Returns:
             The contributions now usable from a config.
         """
-        import mmpose_ext  # noqa: F401  (compatibility fixes before any plugin imports mmpose)
         import mmpose.registry as registries
+
+        import mmpose_ext  # noqa: F401  (compatibility fixes before any plugin imports mmpose)
 
         done = []
         for contrib in self.modules():
@@ -112,7 +113,9 @@ class PluginHost:
             done.append(contrib)
         return done
 
-    def _collect(self, hook_name: str, record_type: type, key=lambda item: (item.name,)) -> list[Contribution]:
+    def _collect(
+        self, hook_name: str, record_type: type, key=lambda item: (item.name,)
+    ) -> list[Contribution]:
         if hook_name in self._cache:
             return self._cache[hook_name]
         found: dict[tuple, Contribution] = {}
@@ -132,13 +135,19 @@ class PluginHost:
                 continue
             for item in items:
                 if not isinstance(item, record_type):
-                    self.record_error(plugin_name, f"{hook_name}: returned {type(item).__name__} "
-                                                   f"{item!r:.60}, expected {record_type.__name__}; ignored")
+                    self.record_error(
+                        plugin_name,
+                        f"{hook_name}: returned {type(item).__name__} "
+                        f"{item!r:.60}, expected {record_type.__name__}; ignored",
+                    )
                     continue
                 k = key(item)
                 if k in found:
-                    self.record_error(plugin_name, f"{hook_name}: {'/'.join(map(str, k))!r} is already "
-                                                   f"contributed by {found[k].plugin}; ignored")
+                    self.record_error(
+                        plugin_name,
+                        f"{hook_name}: {'/'.join(map(str, k))!r} is already "
+                        f"contributed by {found[k].plugin}; ignored",
+                    )
                     continue
                 found[k] = Contribution(plugin_name, item)
         self._cache[hook_name] = [found[k] for k in sorted(found)]
@@ -184,7 +193,9 @@ def _register(pm: pluggy.PluginManager, info: PluginInfo, load) -> None:
     if unknown:
         pm.unregister(plugin)
         info.status = "failed"
-        info.errors.append(f"load: unknown hook(s) {', '.join(unknown)}; known hooks: {', '.join(sorted(known))}")
+        info.errors.append(
+            f"load: unknown hook(s) {', '.join(unknown)}; known hooks: {', '.join(sorted(known))}"
+        )
         return
     info.hooks = hooks
 
