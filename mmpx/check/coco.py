@@ -189,7 +189,7 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
         else:
             groups[lay].append((where, label, ann, kp, size, box))
 
-    from mmpx.check_keypoints import check_keypoint_groups
+    from mmpx.check.keypoints import check_keypoint_groups
 
     out.keypoints = check_keypoint_groups(groups, file, add)
     return out

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from numbers import Real
 
-from mmpx.check_coco import Findings
-from mmpx.check_keypoints import masks_to_problems, scan, to_array
+from mmpx.check.coco import Findings
+from mmpx.check.keypoints import masks_to_problems, scan, to_array
 from mmpx.problems import error
 
 # MMPose's configs/_base_/datasets/mpii.py, for messages when no --metainfo is given

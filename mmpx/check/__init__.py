@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from mmpx.check_coco import Findings, check_coco
-from mmpx.check_coco import image_refs as coco_image_refs
-from mmpx.check_images import find_strip, resolve, verify_images
-from mmpx.check_mpii import check_mpii, describe_json, is_mpii
-from mmpx.check_mpii import image_refs as mpii_image_refs
+from mmpx.check.coco import Findings, check_coco
+from mmpx.check.coco import image_refs as coco_image_refs
+from mmpx.check.images import find_strip, resolve, verify_images
+from mmpx.check.mpii import check_mpii, describe_json, is_mpii
+from mmpx.check.mpii import image_refs as mpii_image_refs
 from mmpx.errors import MmpxError
 from mmpx.metainfo import keypoint_names, load_metainfo, validate_metainfo
 from mmpx.problems import Problem, count, error, warning
