@@ -108,6 +108,10 @@ def describe(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run ``mmpx``; known errors become one line plus a hint and exit code 1."""
+    import warnings
+
+    # mmengine imports pkg_resources, which warns on every run; setup pins setuptools < 81 on purpose
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
     app = build_app(get_host())
     try:
         app(args=argv, prog_name="mmpx")
