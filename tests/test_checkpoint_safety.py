@@ -223,3 +223,36 @@ def test_numpy1_names_are_accepted(tmp_path):
     path.write_bytes(out.getvalue())
     loaded = safe.load(str(path))
     assert loaded["meta"]["sigmas"].tolist() == [0.0, 1.0, 2.0] and loaded["meta"]["seed"] == 7
+
+
+def test_publish_keeps_weights_and_metadata_only(trained, tmp_path):
+    import hashlib
+    import re
+
+    from mmpose.apis import init_model
+
+    config, work = trained
+    result = mmpx("publish", str(work / "epoch_2.pth"), str(tmp_path / "release" / "tiny.pth"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (final,) = (tmp_path / "release").glob("tiny-*.pth")
+    assert re.fullmatch(r"tiny-[0-9a-f]{8}\.pth", final.name)
+    assert final.name[5:13] == hashlib.sha256(final.read_bytes()).hexdigest()[:8]
+    assert not list((tmp_path / "release").glob(".*"))  # no temporary file left behind
+
+    release = safe.load(str(final))
+    assert set(release) == {"state_dict", "meta"}
+    assert release["meta"]["dataset_meta"]["num_keypoints"] == 17 and "cfg" in release["meta"]
+    assert final.stat().st_size < (work / "epoch_2.pth").stat().st_size  # optimizer state dropped
+
+    original = init_model(str(config), str(work / "epoch_2.pth"), device="cpu").state_dict()
+    published = init_model(str(config), str(final), device="cpu").state_dict()
+    assert original.keys() == published.keys()
+    assert all(torch.equal(original[k], published[k]) for k in original)
+
+
+def test_publish_refuses_a_file_without_weights(tmp_path):
+    path = tmp_path / "meta_only.pth"
+    torch.save({"meta": {}}, path)
+    result = mmpx("publish", str(path), str(tmp_path / "out.pth"))
+    assert result.returncode == 1 and "has no 'state_dict'" in result.stderr
+    assert not list(tmp_path.glob("out*"))

@@ -19,7 +19,7 @@ def mmpx_converters() -> list[Converter]:
 
 @hookimpl
 def mmpx_cli_commands() -> list[CliCommand]:
-    from mmpx.cli import _app, doctor, plugins, train
+    from mmpx.cli import _app, doctor, plugins, publish, train
     from mmpx.cli import check as check_cli
     from mmpx.cli import data as data_cli
     from mmpx.cli import metainfo as metainfo_cli
@@ -32,6 +32,7 @@ def mmpx_cli_commands() -> list[CliCommand]:
         ),
         CliCommand("train", train.train, panel=_app.PANEL_TRAIN),
         CliCommand("test", train.test, panel=_app.PANEL_TRAIN),
+        CliCommand("publish", publish.publish, panel=_app.PANEL_DEPLOY),
         CliCommand("doctor", doctor.doctor, panel=_app.PANEL_ENV),
         CliCommand(
             "plugins", plugins.app, help="List installed plugins and what they add.", panel=_app.PANEL_ENV

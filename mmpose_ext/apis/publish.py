@@ -1,0 +1,61 @@
+"""Turn a training checkpoint into a release file: weights and what inference needs, nothing to resume from.
+
+MMPose's ``tools/misc/publish_model.py`` shells out to ``sha256sum`` and loads with plain ``torch.load``; this
+is pure Python (any OS) and loads through the safe loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from mmpose_ext.compat import checkpoint as safe_checkpoint
+from mmpx.errors import CheckpointError
+
+# meta entries that describe the model; the rest of meta (and every top-level key but state_dict) is resume state
+KEEP_META = ("dataset_meta", "cfg", "mmengine_version", "mmpose_version", "experiment_name", "time", "epoch", "iter")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def publish(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write ``OUT-<sha256[:8]>.pth`` with ``state_dict`` and the model's ``meta``; returns its path.
+
+    Drops the optimizer, parameter schedulers, ``message_hub`` and any other resume state. The file is written
+    to a temporary name and renamed once complete, so no half-written release exists.
+
+    Args:
+        checkpoint: a checkpoint written by mmengine (``epoch_N.pth``, ``best_*.pth``).
+        out: the release name, e.g. ``release/rtmpose-t_carpose.pth``; the hash goes before the suffix.
+
+    Raises:
+        CheckpointError: the file has no ``state_dict``.
+        UntrustedCheckpointError: the file needs pickle globals outside the safe-load allow-list.
+    """
+    import torch
+
+    ckpt = safe_checkpoint.load(str(checkpoint), map_location="cpu")
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{checkpoint} has no 'state_dict'", "give a checkpoint written by mmengine's Runner")
+    meta = {k: v for k, v in (ckpt.get("meta") or {}).items() if k in KEEP_META}
+    out = Path(out)
+    stem = out.name[: -len(out.suffix)] if out.suffix == ".pth" else out.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{stem}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save({"state_dict": ckpt["state_dict"], "meta": meta}, tmp)
+        final = out.parent / f"{stem}-{_sha256(Path(tmp))[:8]}.pth"
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return final
