@@ -12,5 +12,6 @@ compat.apply_all()
 
 from mmpose_ext import registry  # noqa: E402, I001  (registries only after the fixes)
 from mmpose_ext import datasets  # noqa: E402  (registers the dataset classes)
+from mmpose_ext import evaluation  # noqa: E402  (registers the metrics)
 
-__all__ = ["__version__", "compat", "datasets", "registry"]
+__all__ = ["__version__", "compat", "datasets", "evaluation", "registry"]

@@ -22,6 +22,9 @@ COMMANDS = [
     ["data", "synth", "carpose"],
     ["train"],
     ["test"],
+    ["eval"],
+    ["compare"],
+    ["publish"],
     ["doctor"],
     ["plugins", "list"],
 ]

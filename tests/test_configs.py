@@ -78,7 +78,13 @@ def test_pose_configs_use_our_datasets():
     for path in CONFIGS:
         cfg = Config.fromfile(str(path))
         dataset = cfg.train_dataloader.dataset
-        if path.parent.name == "humanart":
+        val = cfg.val_dataloader.dataset
+        if path.parent.name == "humanart" and val.type == "IndexedCombinedDataset":  # two splits, one evaluator
+            assert [d.type for d in val.datasets] == ["HumanArtScenesDataset"] * len(val.datasets)
+            assert cfg.val_evaluator.type == "CombinedDatasetEvaluator"
+            assert cfg.val_evaluator.datasets == val.datasets
+            assert all("ann_file" not in m for m in cfg.val_evaluator.metrics)
+        elif path.parent.name == "humanart":
             assert dataset.type == cfg.val_dataloader.dataset.type == "HumanArtScenesDataset"
             assert dataset.groups == cfg.val_dataloader.dataset.groups == [path.stem.split("-")[2]]
             assert "ann_file" not in cfg.val_evaluator  # scored on the selected group only

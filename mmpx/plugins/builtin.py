@@ -21,7 +21,9 @@ def mmpx_converters() -> list[Converter]:
 def mmpx_cli_commands() -> list[CliCommand]:
     from mmpx.cli import _app, doctor, plugins, publish, train
     from mmpx.cli import check as check_cli
+    from mmpx.cli import compare as compare_cli
     from mmpx.cli import data as data_cli
+    from mmpx.cli import eval as eval_cli
     from mmpx.cli import metainfo as metainfo_cli
 
     return [
@@ -32,6 +34,8 @@ def mmpx_cli_commands() -> list[CliCommand]:
         ),
         CliCommand("train", train.train, panel=_app.PANEL_TRAIN),
         CliCommand("test", train.test, panel=_app.PANEL_TRAIN),
+        CliCommand("eval", eval_cli.eval_, panel=_app.PANEL_TRAIN),
+        CliCommand("compare", compare_cli.compare, panel=_app.PANEL_TRAIN),
         CliCommand("publish", publish.publish, panel=_app.PANEL_DEPLOY),
         CliCommand("doctor", doctor.doctor, panel=_app.PANEL_ENV),
         CliCommand(

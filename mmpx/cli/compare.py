@@ -1,0 +1,76 @@
+"""``mmpx compare A.json B.json``: two metric files side by side, with deltas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmpx.errors import MmpxError
+
+MetricsArg = Annotated[Path, typer.Argument(help="Metrics JSON file.", show_default=False)]
+
+
+def compare(
+    a: MetricsArg,
+    b: MetricsArg,
+    names: Annotated[str | None, typer.Option("--names", help="Column names A,B (default: the file names).")] = None,
+    keys: Annotated[
+        str | None, typer.Option("--keys", help="Only metrics matching these globs, comma-separated: '*/coco/AP'.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the table as Markdown.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON.")] = None,
+    fail_below: Annotated[
+        list[str] | None,
+        typer.Option("--fail-below", help="METRIC=DELTA: exit 1 if B - A of METRIC is below DELTA (repeatable).",
+                     show_default=False),
+    ] = None,
+) -> None:
+    """Compare two metric files (mmpx test --out, mmpx eval --out, any metrics JSON): B - A for each metric.
+
+    Metrics only one file has are listed with '-' on the other side.
+    """
+    from mmpx import report
+
+    label_a, label_b = _labels(a, b, names)
+    patterns = keys.split(",") if keys else None
+    rows = report.compare(report.select(report.load_metrics(a), patterns),
+                          report.select(report.load_metrics(b), patterns))
+    if not rows:
+        raise MmpxError(f"no metric matches --keys {keys!r} in {a} or {b}", "see the keys with no --keys")
+    report.print_compare(rows, (label_a, label_b))
+    if markdown is not None:
+        report.write_compare_markdown(rows, markdown, (label_a, label_b), title=f"{label_a} vs {label_b}")
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(dict(a=str(a), b=str(b), names=[label_a, label_b],
+                                            rows=[r.as_dict() for r in rows]), indent=2) + "\n")
+    failures = report.check_deltas(rows, _limits(fail_below or []))
+    if failures:
+        raise MmpxError("; ".join(failures), "the --fail-below limits were not met")
+
+
+def _labels(a: Path, b: Path, names: str | None) -> tuple[str, str]:
+    if names:
+        parts = [n.strip() for n in names.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise MmpxError(f"--names {names!r}: give two names, e.g. --names published,ours")
+        return parts[0], parts[1]
+    if a.name != b.name:
+        return a.name, b.name
+    return str(a), str(b)
+
+
+def _limits(specs: list[str]) -> dict[str, float]:
+    limits = {}
+    for spec in specs:
+        key, sep, value = spec.rpartition("=")
+        try:
+            limits[key] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key:
+            raise MmpxError(f"--fail-below {spec!r}: expected METRIC=DELTA", "e.g. --fail-below coco/AP=-0.01")
+    return limits

@@ -1,0 +1,58 @@
+"""``mmpx eval GT.json PRED.json``: evaluate COCO keypoint predictions from any tool, offline (no torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmpx.errors import MmpxError
+
+GtArg = Annotated[Path, typer.Argument(help="COCO keypoint ground truth (.json).", show_default=False)]
+PredArg = Annotated[Path, typer.Argument(help="COCO keypoint results (.json), e.g. CocoMetric's *.keypoints.json.",
+                                         show_default=False)]
+
+
+def eval_(
+    gt: GtArg,
+    pred: PredArg,
+    metainfo: Annotated[Path | None, typer.Option(help="MMPose metainfo .py (names, sigmas, swaps); "
+                                                       "optional for COCO's 17 keypoints.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Image field to group by (e.g. category; Human-Art: "
+                                                        "scenario, group); several: a,b.")] = None,
+    metrics: Annotated[str, typer.Option(help="Comma-separated: coco, pck, epe, oks_per_keypoint, swap.")] = (
+        "coco,pck,epe,oks_per_keypoint,swap"),
+    pck_thr: Annotated[float, typer.Option(help="PCK threshold (normalised distance).")] = 0.05,
+    pck_norm: Annotated[str, typer.Option(help="PCK normaliser: bbox, torso or head.")] = "bbox",
+    out: Annotated[Path | None, typer.Option(help="Write the results (schema mmpx-eval/1) to this JSON.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown to this file.")] = None,
+) -> None:
+    """Evaluate keypoint predictions: COCO AP/AR (overall, per group), per-keypoint PCK/EPE/OKS AP, swaps.
+
+    The numbers equal those of the GroupedCocoMetric / KeypointBreakdownMetric of a run on the same
+    predictions; definitions in docs/evaluation.md.
+    """
+    from mmpx.evaluation import evaluate
+    from mmpx.evaluation.report import to_markdown, to_tables
+
+    if pck_norm not in ("bbox", "torso", "head"):
+        raise MmpxError(f"--pck-norm {pck_norm!r} is not a PCK normaliser", "use bbox, torso or head")
+    fields = [f.strip() for f in by.split(",") if f.strip()] if by else None
+    result = evaluate(gt, pred, metainfo=metainfo, by=fields[0] if fields and len(fields) == 1 else fields,
+                      metrics=[m.strip() for m in metrics.split(",") if m.strip()], pck_thr=pck_thr,
+                      pck_norm=pck_norm)
+    from rich.console import Console
+
+    console = Console()
+    for table in to_tables(result):
+        console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        console.print(f"results written to {out}", highlight=False)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(to_markdown(result), encoding="utf-8")
+        console.print(f"tables written to {markdown}", highlight=False)

@@ -1,0 +1,119 @@
+"""``mmpx eval``: tables, the --out JSON schema, user errors, and no torch at import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mmpx.errors import MmpxError
+from mmpx.evaluation import STATS_NAMES
+
+OUT_KEYS = {"gt", "pred", "schema", "num_images", "num_predictions", "metrics", "matching", "pck", "keypoints",
+            "swaps", "by", "groups"}
+METRIC_KEYS = [*STATS_NAMES, "PCK", "EPE", "OKS AP (mean per keypoint)", "swap rate"]
+
+
+@pytest.fixture(scope="module")
+def app():
+    from mmpx.cli.main import build_app
+    from mmpx.plugins.manager import load_plugins
+
+    return build_app(load_plugins())
+
+
+@pytest.fixture()
+def files(shared_data, tmp_path):
+    gt_file = shared_data / "mmpose-testdata/humanart/test_humanart.json"
+    gt = json.loads(gt_file.read_text())
+    rng = np.random.default_rng(0)
+    preds = []
+    for ann in gt["annotations"]:
+        k = np.asarray(ann["keypoints"], dtype=float).reshape(-1, 3)
+        k[:, :2] += rng.normal(0, 2, (len(k), 2))
+        k[:, 2] = 0.9
+        preds.append(dict(image_id=ann["image_id"], category_id=1, keypoints=k.ravel().tolist(), score=0.8))
+    pred_file = tmp_path / "pred.json"
+    pred_file.write_text(json.dumps(preds))
+    return gt_file, pred_file, preds
+
+
+def invoke(app, *args):
+    return CliRunner(env={"COLUMNS": "200"}).invoke(app, ["eval", *map(str, args)])
+
+
+def test_eval_writes_the_documented_json(app, files, tmp_path):
+    from mmpx.evaluation import evaluate
+
+    gt_file, pred_file, _ = files
+    out, md = tmp_path / "r.json", tmp_path / "r.md"
+    result = invoke(app, gt_file, pred_file, "--by", "scenario", "--out", out, "--markdown", md)
+    assert result.exit_code == 0, result.output
+    assert "Per keypoint" in result.output and "digital_art" in result.output
+    data = json.loads(out.read_text())
+    assert set(data) == OUT_KEYS and data["schema"] == "mmpx-eval/1" and data["by"] == "scenario"
+    assert list(data["metrics"]) == METRIC_KEYS
+    assert set(data["groups"]) == {"acrobatics", "digital_art", "garage_kits"}
+    for stats in data["groups"].values():
+        assert list(stats) == [*STATS_NAMES, "num_images"]
+    assert set(data["keypoints"][0]) == {"name", "count", "PCK", "EPE", "OKS AP"}
+    assert set(data["swaps"][0]) == {"pair", "swapped", "swapped_pairs", "total", "rate"}
+    assert data == json.loads(json.dumps(evaluate(gt_file, pred_file, by="scenario")))
+    assert "## Per scenario" in md.read_text()
+
+
+def test_eval_metrics_and_pck_options(app, files, tmp_path):
+    gt_file, pred_file, _ = files
+    out = tmp_path / "r.json"
+    result = invoke(app, gt_file, pred_file, "--metrics", "coco", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert list(json.loads(out.read_text())["metrics"]) == list(STATS_NAMES)
+    result = invoke(app, gt_file, pred_file, "--metrics", "pck", "--pck-thr", "0.2", "--pck-norm", "torso",
+                    "--out", out)
+    assert json.loads(out.read_text())["pck"] == dict(thr=0.2, norm="torso")
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "prediction file"),
+    ("unknown_image", "not in the ground truth: 999"),
+    ("keypoint_count", "expected 63 (21 keypoints x 3)"),
+    ("by", "no image has the field 'nope'"),
+    ("metric", "unknown metric(s) bogus"),
+    ("norm", "--pck-norm 'knee'"),
+])
+def test_eval_bad_inputs(app, files, tmp_path, case, message):
+    import mmpose
+
+    gt_file, pred_file, preds = files
+    args = [gt_file, pred_file]
+    if case == "missing":
+        args = [gt_file, tmp_path / "nope.json"]
+    elif case == "unknown_image":
+        pred_file.write_text(json.dumps([*preds, dict(preds[0], image_id=999)]))
+    elif case == "keypoint_count":
+        meta = f"{mmpose.__path__[0]}/.mim/configs/_base_/datasets/humanart21.py"
+        args += ["--metainfo", meta]
+    elif case == "by":
+        args += ["--by", "nope"]
+    elif case == "metric":
+        args += ["--metrics", "coco,bogus"]
+    else:
+        args += ["--pck-norm", "knee"]
+    result = invoke(app, *args)
+    assert isinstance(result.exception, MmpxError), result.output
+    assert message in str(result.exception)
+
+
+def test_eval_imports_no_torch(files):
+    gt_file, pred_file, _ = files
+    code = ("import sys\nfrom mmpx.cli.main import main\ntry:\n    main(['eval', sys.argv[1], sys.argv[2]])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('HEAVY', sorted(m for m in ('torch', 'mmengine', 'mmpose', 'mmpose_ext') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, str(gt_file), str(pred_file)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout
