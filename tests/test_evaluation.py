@@ -162,6 +162,25 @@ def test_per_keypoint_definitions_on_exact_predictions(coco_case, tmp_path):
     assert out["metrics"]["PCK"] < 1.0 and out["metrics"]["EPE"] == 0.0
 
 
+def test_per_keypoint_oks_ap_ignores_what_cocoeval_ignores(coco_case, tmp_path):
+    """Results for every GT (as a tool dumping GT writes them) and a prediction on an instance COCOeval ignores
+    (no labelled keypoints) leave OKS AP at 1.0, as COCO AP; a stray prediction lowers both."""
+    gt, gt_file, _, _, _ = coco_case
+    every = [dict(image_id=a["image_id"], category_id=1, score=1.0, keypoints=a["keypoints"])
+             for a in gt["annotations"]]
+    empty = next(a for a in gt["annotations"] if a["num_keypoints"] == 0)
+    x, y, w, h = empty["bbox"]
+    on_ignored = dict(image_id=empty["image_id"], category_id=1, score=1.0,
+                      keypoints=[x + w / 2, y + h / 2, 1.0] * 17)
+    out = evaluate(gt_file, dump([*every, on_ignored], tmp_path / "p.json"), metrics=["coco", "oks_per_keypoint"])
+    assert out["metrics"]["AP"] == pytest.approx(1.0)
+    assert out["metrics"]["OKS AP (mean per keypoint)"] == pytest.approx(1.0)
+
+    far = dict(on_ignored, keypoints=[5000.0, 5000.0, 1.0] * 17, score=2.0)  # ranked first, matches nothing
+    out = evaluate(gt_file, dump([*every, far], tmp_path / "q.json"), metrics=["coco", "oks_per_keypoint"])
+    assert out["metrics"]["AP"] < 1.0 and out["metrics"]["OKS AP (mean per keypoint)"] < 1.0
+
+
 def _coco_samples(results: list[dict], images: dict) -> list[dict]:
     """Data samples as a top-down run gives CocoMetric: one prediction per GT instance."""
     samples = []

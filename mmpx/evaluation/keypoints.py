@@ -84,12 +84,16 @@ def oks_ap(m: Matching, sigmas: Sequence[float]) -> np.ndarray:
     For keypoint k every prediction is a detection with its instance score. Its keypoint OKS is
     exp(-d^2 / (2 * area * (2 * sigma_k)^2)) against the GT it is matched to (COCO's per-keypoint term, the GT
     area as in xtcocotools). At threshold t it is a true positive if that OKS >= t, a false positive if it is
-    unmatched or below t, and ignored if its GT does not label keypoint k. Positives are the GT instances
-    labelling k. Precision is made monotone and read at 101 recall points, then averaged over
+    unmatched or below t, and ignored if its GT does not label keypoint k, or if it is unmatched and COCOeval
+    would match it to an instance it ignores at threshold t (see :mod:`mmpx.evaluation.matching`). Positives
+    are the GT instances labelling k. Precision is made monotone and read at 101 recall points, then averaged over
     t = 0.50:0.05:0.95, as in ``COCOeval.accumulate``. NaN where no GT labels k.
     """
     sigmas = np.asarray(sigmas, dtype=float)
-    order = np.argsort(-m.pred_score, kind="mergesort")
+    # COCOeval's order: per image (ids ascending) by score, then a stable sort by score over all (ties matter)
+    img_rank = np.unique(m.pred_img, return_inverse=True)[1] if len(m.pred_img) else np.zeros(0, int)
+    per_image = np.lexsort((np.arange(len(m.pred_score)), -m.pred_score, img_rank))
+    order = per_image[np.argsort(-m.pred_score[per_image], kind="mergesort")]
     gt_of = m.pred_gt[order]
     hit = gt_of >= 0
     d2 = np.full((len(order), len(sigmas)), np.inf)
@@ -100,14 +104,16 @@ def oks_ap(m: Matching, sigmas: Sequence[float]) -> np.ndarray:
     ignore[hit] = ~m.gt_vis[gt_of[hit]]
     npos = m.gt_vis.sum(0)
     ap = np.full(len(sigmas), np.nan)
+    # an unmatched prediction that COCOeval would match to an ignored instance at threshold t is ignored there
+    on_ignored = (~hit)[None] & (m.pred_ignore_oks[order][None] >= OKS_THRS[:, None])  # (T, P)
     for k in np.flatnonzero(npos):
-        keep = ~ignore[:, k]
-        tp = oks[keep, k][None] >= OKS_THRS[:, None]  # (T, P')
-        tps, fps = np.cumsum(tp, 1), np.cumsum(~tp, 1)
         precs = []
         for t in range(len(OKS_THRS)):
-            recall = tps[t] / npos[k]
-            precision = tps[t] / np.maximum(tps[t] + fps[t], np.spacing(1))
+            keep = ~ignore[:, k] & ~on_ignored[t]
+            tp = oks[keep, k] >= OKS_THRS[t]
+            tps, fps = np.cumsum(tp), np.cumsum(~tp)
+            recall = tps / npos[k]
+            precision = tps / np.maximum(tps + fps, np.spacing(1))
             precision = np.maximum.accumulate(precision[::-1])[::-1]
             idx = np.searchsorted(recall, REC_THRS, side="left")
             q = np.zeros(len(REC_THRS))

@@ -51,12 +51,9 @@ def to_tables(result: dict) -> list:
 
 def to_markdown(result: dict) -> str:
     """All tables as Markdown."""
-    parts = []
-    for title, header, body in rows(result):
-        lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
+    from mmpx.report import markdown_table
+
+    return "\n\n".join(f"## {title}\n\n{markdown_table(header, body)}" for title, header, body in rows(result)) + "\n"
 
 
 __all__ = ["STATS_NAMES", "rows", "to_markdown", "to_tables"]
