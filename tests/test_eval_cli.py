@@ -117,3 +117,38 @@ def test_eval_imports_no_torch(files):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
+
+
+def test_mmpx_eval_reproduces_a_real_run(tmp_path, tiny_coco):
+    """Train a tiny model, test it with the two metrics writing their results, then `mmpx eval` the file."""
+    import json as _json
+
+    from .conftest import mmpx, write_tiny_config
+
+    gt = _json.loads((tiny_coco / "annotations.json").read_text())
+    for img in gt["images"]:
+        img["half"] = "a" if img["id"] % 2 else "b"
+    ann = tmp_path / "ann.json"
+    ann.write_text(_json.dumps(gt))
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco, max_epochs=1)
+    work = tmp_path / "work"
+    assert mmpx("train", str(config), "--work-dir", str(work)).returncode == 0
+    prefix = tmp_path / "run"
+    with config.open("a") as f:
+        f.write(f"test_evaluator = [dict(type='GroupedCocoMetric', ann_file='{ann}', group_by='half', "
+                f"outfile_prefix='{prefix}'), dict(type='KeypointBreakdownMetric', ann_file='{ann}')]\n")
+    result = mmpx("test", str(config), str(work / "epoch_1.pth"), "--work-dir", str(work), "--out",
+                  str(tmp_path / "run.json"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = _json.loads((tmp_path / "run.json").read_text())
+
+    result = mmpx("eval", str(ann), f"{prefix}.keypoints.json", "--by", "half", "--out", str(tmp_path / "e.json"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    offline = _json.loads((tmp_path / "e.json").read_text())
+    for name in ("AP", "AP .5", "AR"):
+        assert offline["metrics"][name] == pytest.approx(run[f"coco/{name}"], abs=1e-9)
+        for group in ("a", "b"):
+            assert offline["groups"][group][name] == pytest.approx(run[f"coco/{group}/{name}"], abs=1e-9)
+    assert offline["metrics"]["EPE"] > 0  # an untrained model: real, non-trivial numbers
+    assert offline["metrics"]["EPE"] == pytest.approx(run["kpt/EPE"], rel=1e-6)
+    assert offline["metrics"]["PCK"] == pytest.approx(run["kpt/PCK"], abs=1e-9)

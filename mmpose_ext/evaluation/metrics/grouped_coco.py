@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from mmpose.evaluation.metrics import CocoMetric
 
+from mmpose_ext.evaluation.metrics._json import as_json_value
 from mmpose_ext.registry import METRICS
 from mmpx.errors import MmpxError
 from mmpx.evaluation.coco import grouped_coco_metrics
@@ -72,7 +73,7 @@ class GroupedCocoMetric(CocoMetric):
     def results2json(self, keypoints: dict, outfile_prefix: str) -> str:
         # the values CocoMetric writes (a JSON round trip of Python floats is exact), kept to skip re-reading
         self._coco_results = [
-            dict(image_id=inst["img_id"], category_id=inst["category_id"],
+            dict(image_id=as_json_value(inst["img_id"]), category_id=as_json_value(inst["category_id"]),
                  keypoints=np.asarray(inst["keypoints"]).reshape(-1).tolist(), score=float(inst["score"]))
             for instances in keypoints.values() for inst in instances
         ]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from mmpose.evaluation.metrics import CocoMetric
 
+from mmpose_ext.evaluation.metrics._json import as_json_value
 from mmpose_ext.registry import METRICS
 from mmpx.evaluation.api import evaluate_loaded
 
@@ -53,7 +54,7 @@ class KeypointBreakdownMetric(CocoMetric):
     def results2json(self, keypoints: dict, outfile_prefix: str) -> str:
         # the same values CocoMetric writes, kept in memory; the file only when asked for
         self._coco_results = [
-            dict(image_id=inst["img_id"], category_id=inst["category_id"],
+            dict(image_id=as_json_value(inst["img_id"]), category_id=as_json_value(inst["category_id"]),
                  keypoints=np.asarray(inst["keypoints"]).reshape(-1).tolist(), score=float(inst["score"]))
             for instances in keypoints.values() for inst in instances
         ]
@@ -93,7 +94,7 @@ def coco_results(preds: list[dict], keypoint_score_thr: float) -> list[dict]:
             num = (scores > keypoint_score_thr).sum(-1)
             for j in range(len(kpts)):
                 mean = total[j] / int(num[j]) if num[j] else 0  # python int: stays float32
-                out.append(dict(image_id=pred["img_id"], category_id=pred["category_id"],
+                out.append(dict(image_id=as_json_value(pred["img_id"]), category_id=as_json_value(pred["category_id"]),
                                 keypoints=kpts[j].reshape(-1).tolist(),
                                 score=float(pred["bbox_scores"][j] * mean)))
     return out
