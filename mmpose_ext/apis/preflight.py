@@ -1,0 +1,151 @@
+"""Checks a config before the first training step, in seconds: what would otherwise fail after the first batch.
+
+For every dataloader (train, val, test; each sub-dataset of a ``CombinedDataset``): the annotation file and image
+folder exist, the metainfo file exists and is sound, the annotation file passes ``mmpx check data`` (without
+opening images), and its keypoint count matches the metainfo; then the head's output channels match that count;
+``load_from`` and evaluator ``ann_file`` exist. Reuses :mod:`mmpx.check` and :mod:`mmpx.metainfo`.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from pathlib import Path
+
+from mmpx.check import check_data
+from mmpx.metainfo import keypoint_names, load_metainfo
+from mmpx.metainfo_check import validate_metainfo
+from mmpx.problems import ERROR, Problem
+
+LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+
+
+def _mmpose_metainfo_path(path: str) -> str:
+    """MMPose resolves a relative metainfo path missing here under its own configs (``.mim``), so do we."""
+    if osp.isfile(path):
+        return path
+    import mmpose
+
+    candidate = osp.join(osp.dirname(mmpose.__file__), ".mim", path)
+    return candidate if osp.isfile(candidate) else path
+
+
+def _metainfo_file(dataset: dict) -> str | None:
+    """The metainfo file a dataset config uses: its own ``metainfo=dict(from_file=...)`` or its class default."""
+    meta = dataset.get("metainfo")
+    if isinstance(meta, dict) and "from_file" in meta:
+        return _mmpose_metainfo_path(meta["from_file"])
+    from mmpose.registry import DATASETS
+
+    cls = DATASETS.get(dataset.get("type", ""))
+    default = getattr(cls, "METAINFO", None) or {}
+    return _mmpose_metainfo_path(default["from_file"]) if "from_file" in default else None
+
+
+def _datasets(cfg, loader: str) -> list[tuple[str, dict]]:
+    section = cfg.get(loader)
+    if not section or not section.get("dataset"):
+        return []
+    found, stack = [], [(f"{loader}.dataset", section["dataset"])]
+    while stack:
+        where, ds = stack.pop(0)
+        if "datasets" in ds:  # CombinedDataset and friends
+            stack += [(f"{where}.datasets[{i}]", sub) for i, sub in enumerate(ds["datasets"])]
+        elif "dataset" in ds:  # RepeatDataset-style wrappers
+            stack.append((f"{where}.dataset", ds["dataset"]))
+        else:
+            found.append((where, ds))
+    return found
+
+
+def _head_channels(cfg) -> tuple[str, int] | None:
+    head = (cfg.get("model") or {}).get("head") or {}
+    for key in ("out_channels", "num_keypoints"):
+        if isinstance(head.get(key), int):
+            return f"model.head.{key}", head[key]
+    return None
+
+
+def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[Problem], int | None]:
+    def error(field: str, message: str, hint: str, code: str) -> Problem:
+        return Problem(ERROR, config, f"{where}.{field}", message, hint, code)
+
+    problems, num_keypoints = [], None
+    root = ds.get("data_root") or ""
+    meta_path = _metainfo_file(ds)
+    if meta_path is not None:
+        if not osp.isfile(meta_path):
+            problems.append(error("metainfo", f"metainfo file {meta_path} does not exist",
+                                  "fix metainfo=dict(from_file=...)", "metainfo-missing"))
+            meta_path = None
+        else:
+            if meta_path not in seen:
+                info = load_metainfo(meta_path)
+                seen[meta_path] = (info, [p for p in validate_metainfo(info, meta_path) if p.severity == ERROR])
+            info, meta_problems = seen[meta_path]
+            problems += meta_problems
+            num_keypoints = len(keypoint_names(info))
+    ann = ds.get("ann_file")
+    if ann:
+        ann_path = osp.join(root, ann)
+        if not osp.isfile(ann_path):
+            problems.append(error("ann_file", f"annotation file {ann_path} does not exist",
+                                  "check data_root and ann_file (mmpx convert ... writes annotations/*.json)",
+                                  "ann-missing"))
+        elif ann_path.endswith(".json") and (ann_path, meta_path) not in seen:
+            seen[ann_path, meta_path] = True
+            problems += [p for p in check_data(ann_path, metainfo=meta_path) if p.severity == ERROR]
+    img_dir = (ds.get("data_prefix") or {}).get("img")
+    if img_dir is not None and not osp.isdir(osp.join(root, img_dir)):
+        problems.append(error("data_prefix.img", f"image folder {osp.join(root, img_dir)} does not exist",
+                              "check data_root and data_prefix=dict(img=...)", "images-missing"))
+    return problems, num_keypoints
+
+
+def _once(problems: list[Problem]) -> list[Problem]:
+    """One problem per (code, message) once the location is dropped: val and test often share a file."""
+    seen, out = set(), []
+    for p in problems:
+        key = (p.code, p.message.split(" but ")[0] if p.code == "head-keypoints" else p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def preflight(cfg, config: str | Path) -> list[Problem]:
+    """Every problem found in ``cfg`` (loaded from ``config``) before training; empty when it is ready.
+
+    Args:
+        cfg: the loaded mmengine ``Config`` (after ``--cfg-options``).
+        config: its path, named in each problem.
+    """
+    config = str(config)
+    problems, seen, counts = [], {}, []
+    for loader in LOADERS:
+        for where, ds in _datasets(cfg, loader):
+            found, num_keypoints = _check_dataset(config, where, ds, seen)
+            problems += found
+            if num_keypoints is not None:
+                counts.append((where, num_keypoints))
+    head = _head_channels(cfg)
+    if head is not None:
+        for where, num_keypoints in counts:
+            if num_keypoints != head[1]:
+                problems.append(Problem(
+                    ERROR, config, head[0],
+                    f"the head predicts {head[1]} keypoints but {where} has {num_keypoints} (from its metainfo)",
+                    f"set {head[0]}={num_keypoints} (mmpx train --load-from loads the other tensors of a checkpoint "
+                    "trained with another count)", "head-keypoints"))
+    load_from = cfg.get("load_from")
+    if load_from and "://" not in str(load_from) and not osp.isfile(load_from):
+        problems.append(Problem(ERROR, config, "load_from", f"checkpoint {load_from} does not exist",
+                                "fix the path or drop load_from", "load-from-missing"))
+    for key in ("val_evaluator", "test_evaluator"):
+        evaluators = cfg.get(key) or []
+        for i, ev in enumerate(evaluators if isinstance(evaluators, list) else [evaluators]):
+            ann = ev.get("ann_file") if isinstance(ev, dict) else None
+            if ann and not osp.isfile(ann):
+                problems.append(Problem(ERROR, config, f"{key}[{i}].ann_file", f"annotation file {ann} does not exist",
+                                        "fix the path, or drop ann_file to score the dataset's own annotations",
+                                        "evaluator-ann-missing"))
+    return _once(problems)

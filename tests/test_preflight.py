@@ -1,0 +1,70 @@
+"""Preflight: config problems found before the first training step, each once, naming file and field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import mmpose_ext  # noqa: F401  (registries and fixes, as mmpx train has them)
+from mmpose_ext.apis.preflight import preflight
+from mmpose_ext.apis.train import load_config
+from mmpx.metainfo import build_metainfo, write_metainfo
+
+from .conftest import ROOT, write_tiny_config
+
+
+def _codes(problems):
+    return sorted(p.code for p in problems)
+
+
+@pytest.fixture
+def tiny(tmp_path, tiny_coco):
+    return write_tiny_config(tmp_path / "tiny.py", tiny_coco)
+
+
+def test_a_sound_config_has_no_problem(tiny):
+    assert preflight(load_config(tiny), tiny) == []
+
+
+def test_head_channels_must_match_the_keypoints(tiny):
+    problems = preflight(load_config(tiny, ["model.head.out_channels=8"]), tiny)
+    assert _codes(problems) == ["head-keypoints"]  # once, though three loaders disagree
+    assert problems[0].field == "model.head.out_channels"
+    assert "predicts 8 keypoints but train_dataloader.dataset has 17" in problems[0].message
+    assert "out_channels=17" in problems[0].hint
+
+
+def test_missing_files_are_named_once(tiny, tmp_path):
+    cfg = load_config(tiny, ["train_dataloader.dataset.ann_file=nope.json", "load_from=/no/such.pth",
+                             "val_dataloader.dataset.data_prefix.img=gone/"])
+    problems = preflight(cfg, tiny)
+    assert _codes(problems) == ["ann-missing", "images-missing", "load-from-missing"]
+    assert any(p.field == "train_dataloader.dataset.ann_file" and "nope.json" in p.message for p in problems)
+
+
+def test_metainfo_and_annotation_errors_come_from_the_data_checks(tiny, tmp_path, tiny_coco):
+    bad_meta = tmp_path / "meta.py"
+    info = build_metainfo("tiny", [f"k{i}" for i in range(17)])
+    info["keypoint_info"][0]["swap"] = "nonexistent"
+    write_metainfo(bad_meta, info)
+    gt = json.loads((tiny_coco / "annotations.json").read_text())
+    gt["annotations"][0]["keypoints"] = gt["annotations"][0]["keypoints"][:-3]  # 16 keypoints
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(gt))
+    cfg = load_config(tiny, [f"train_dataloader.dataset.metainfo.from_file={bad_meta}",
+                             f"train_dataloader.dataset.ann_file={ann}"])
+    problems = preflight(cfg, tiny)
+    assert any(str(bad_meta) == p.file and "swap" in p.field for p in problems)
+    assert any(p.file == str(ann) and "annotations[0]" in p.field for p in problems)
+
+
+def test_combined_datasets_are_looked_into():
+    config = ROOT / "configs" / "humanart" / "rtmpose-t_humanart-two-scenes-val.py"
+    fields = {p.field for p in preflight(load_config(config), config)}
+    assert "val_dataloader.dataset.datasets[0].ann_file" in fields  # data/HumanArt/... is not on this machine
+
+
+def test_configs_without_files_pass():
+    config = ROOT / "plugins" / "mmpx-plugin-example" / "mmpx_plugin_example" / "configs" / "smoke.py"
+    assert preflight(load_config(config), config) == []
