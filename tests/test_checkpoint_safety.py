@@ -203,6 +203,23 @@ def test_truncated_checkpoint_is_a_clear_error(trained, tmp_path):
         safe.load(str(cut))
 
 
+def test_empty_numpy_arrays_load_and_bytes_is_limited_to_empty(tmp_path):
+    """A metainfo without skeleton puts empty arrays in dataset_meta; protocol 2 writes their data as bytes()."""
+    import numpy as np
+
+    path = tmp_path / "empty.pth"
+    torch.save({"meta": {"dataset_meta": {"skeleton_links": np.zeros((0, 2), dtype=np.int64)}}}, path)
+    assert safe.load(str(path))["meta"]["dataset_meta"]["skeleton_links"].shape == (0, 2)
+
+    class _BigBytes:
+        def __reduce__(self):
+            return (bytes, (10**6,))
+
+    torch.save({"meta": _BigBytes()}, tmp_path / "big.pth")
+    with pytest.raises(UntrustedCheckpointError, match=r"builtins.bytes\(1000000,\)"):
+        safe.load(str(tmp_path / "big.pth"))
+
+
 def test_numpy1_names_are_accepted(tmp_path):
     """Checkpoints written under NumPy 1 (model zoo files) name numpy.core.multiarray, not numpy._core."""
     import numpy as np

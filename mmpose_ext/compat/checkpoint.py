@@ -9,7 +9,9 @@ run code. Instead every loader of mmengine's ``CheckpointLoader`` (which ``load_
 - numpy arrays, scalars and plain dtypes (numeric, bool, str; no object dtype), under their NumPy 1 and 2 names;
 - ``mmengine.logging.history_buffer.HistoryBuffer``;
 - ``getattr``, but only as a protocol-2 pickle uses it for ``HistoryBuffer.min/max/current/mean`` (the
-  buffers' ``statistics_methods``); any other ``getattr`` is refused, so allowing it opens nothing else.
+  buffers' ``statistics_methods``); any other ``getattr`` is refused, so allowing it opens nothing else;
+- ``bytes``, but only called empty, as protocol 2 writes ``b""`` (the data of an empty numpy array, e.g. the
+  skeleton links of a metainfo without a skeleton).
 
 A file that needs anything more is refused with :class:`~mmpx.errors.UntrustedCheckpointError`, which names the
 globals and the opt-in: ``--trust-checkpoint`` on ``mmpx`` commands, or ``MMPX_TRUSTED_CHECKPOINTS=PATH[:PATH]``.
@@ -31,7 +33,7 @@ _STATISTICS = ("min", "max", "current", "mean")
 
 
 class _RefusedGetattr(pickle.UnpicklingError):
-    """A pickle asked for a ``getattr`` outside the ones mmengine checkpoints use."""
+    """A pickle asked for a ``getattr`` (or ``bytes``) call outside the ones mmengine checkpoints use."""
 
 
 def _restricted_getattr(obj, name):
@@ -40,6 +42,13 @@ def _restricted_getattr(obj, name):
     if obj is HistoryBuffer and name in _STATISTICS:
         return getattr(obj, name)
     raise _RefusedGetattr(f"builtins.getattr({getattr(obj, '__qualname__', type(obj).__name__)}, {name!r})")
+
+
+def _empty_bytes(*args):
+    """``bytes()``: how a protocol-2 pickle writes an empty byte string (e.g. an empty numpy array's data)."""
+    if args:
+        raise _RefusedGetattr(f"builtins.bytes{args!r:.60}")
+    return b""
 
 
 @functools.cache
@@ -79,6 +88,7 @@ def allowed_globals() -> tuple:
         *{type(np.dtype(t)) for t in dtypes},
         HistoryBuffer,
         (_restricted_getattr, "builtins.getattr"),
+        (_empty_bytes, "builtins.bytes"),
     )
 
 
