@@ -23,8 +23,8 @@ def _python(code: str):
 
 def test_report_lists_every_fix_and_no_problem():
     names = [s.name for s in compat.report()]
-    assert names == ["pkg_resources", "torchvision", "checkpoint", "albumentations"]
-    assert [s.problem for s in compat.report()] == [None] * 4
+    assert names == ["pkg_resources", "torchvision", "checkpoint", "atomic_save", "albumentations"]
+    assert [s.problem for s in compat.report()] == [None] * 5
     assert mmpose_ext.__version__
 
 

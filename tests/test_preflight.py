@@ -68,3 +68,13 @@ def test_combined_datasets_are_looked_into():
 def test_configs_without_files_pass():
     config = ROOT / "plugins" / "mmpx-plugin-example" / "mmpx_plugin_example" / "configs" / "smoke.py"
     assert preflight(load_config(config), config) == []
+
+
+def test_mmpx_train_stops_before_building_anything(tiny, tmp_path):
+    from .conftest import mmpx
+
+    result = mmpx("train", str(tiny), "--work-dir", str(tmp_path / "w"), "--cfg-options", "model.head.out_channels=8")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "model.head.out_channels: the head predicts 8 keypoints but train_dataloader.dataset has 17" in result.stderr
+    assert "hint: set model.head.out_channels=17" in result.stderr
+    assert not (tmp_path / "w").exists()  # failed before the Runner made its work dir

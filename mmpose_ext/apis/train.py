@@ -76,6 +76,52 @@ def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints):
     return cfg
 
 
+def check_config(cfg, config) -> None:
+    """Run :func:`~mmpose_ext.apis.preflight.preflight`; print every error and raise the first as ConfigError."""
+    from mmpose_ext.apis.preflight import preflight
+    from mmpx.problems import ERROR, print_table
+
+    errors = [p for p in preflight(cfg, config) if p.severity == ERROR]
+    if not errors:
+        return
+    if len(errors) > 1:
+        from rich.console import Console
+
+        print_table(errors, f"preflight: {config}", console=Console(stderr=True))
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more problem(s), listed above)" if len(errors) > 1 else ""
+    raise ConfigError(f"{first.where}: {first.message}{more}", first.hint or "fix the config or the data")
+
+
+def _apply_train_options(cfg, config, load_from, launcher, freeze, seed, deterministic, no_validate, auto_scale_lr):
+    """The options of ``mmpx train`` beyond MMPose's own ``--resume``/``--amp`` (see docs/training.md)."""
+    import os
+
+    if seed is not None or deterministic:
+        cfg.randomness = dict(cfg.get("randomness") or {}, seed=seed, deterministic=deterministic)
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic CUDA matmuls need
+    if no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if auto_scale_lr:
+        if not (cfg.get("auto_scale_lr") or {}).get("base_batch_size"):
+            raise ConfigError(
+                f"--auto-scale-lr: config {config} has no auto_scale_lr.base_batch_size",
+                "add auto_scale_lr = dict(base_batch_size=N), N the total batch size its learning rate is for",
+            )
+        cfg.auto_scale_lr.enable = True
+    cfg.launcher = launcher
+    hooks = [dict(type="PartialLoadHook", checkpoint=str(load_from))] if load_from else []
+    if load_from:
+        cfg.load_from = None  # the hook loads it, after the runner's weight init
+    if freeze:
+        hooks.append(dict(type="FreezeHook", patterns=list(freeze)))
+        if launcher != "none":  # DDP is built before the hook freezes: let it tolerate params without grads
+            cfg.setdefault("model_wrapper_cfg", dict(type="MMDistributedDataParallel", find_unused_parameters=True))
+    if hooks:
+        cfg.custom_hooks = [*(cfg.get("custom_hooks") or []), *hooks]
+
+
 def train(
     config: str | Path,
     work_dir: str | Path | None = None,
@@ -84,6 +130,13 @@ def train(
     amp: bool = False,
     cfg_options: list[str] | None = None,
     trust_checkpoint: bool = False,
+    seed: int | None = None,
+    deterministic: bool = False,
+    no_validate: bool = False,
+    auto_scale_lr: bool = False,
+    launcher: str = "none",
+    freeze: list[str] | None = None,
+    preflight: bool = True,
 ):
     """Train ``config``; returns the mmengine Runner after training.
 
@@ -95,23 +148,40 @@ def train(
         amp: mixed precision (``AmpOptimWrapper``).
         cfg_options: ``KEY=VALUE`` overrides.
         trust_checkpoint: load ``resume``/``load_from`` without the safe-load allow-list.
+        seed, deterministic: ``cfg.randomness`` (mmengine's ``set_randomness``).
+        no_validate: no validation during training (as MMPose's ``tools/train.py --no-validate``).
+        auto_scale_lr: scale the learning rate by batch size / ``auto_scale_lr.base_batch_size``.
+        launcher: ``none``, ``pytorch``, ``slurm`` or ``mpi``.
+        freeze: :class:`~mmpose_ext.engine.FreezeHook` patterns (``backbone``, ``backbone:2``, globs).
+        preflight: check files, metainfo, annotations and head/keypoint agreement before building anything.
+
+    Without ``resume``, ``load_from`` goes through :class:`~mmpose_ext.engine.PartialLoadHook`: every tensor
+    whose name and shape match is loaded and the others are reported (fine-tuning across keypoint counts).
     """
     cfg = _prepare(config, work_dir, cfg_options, False, [])
     if resume:
         cfg.resume = True
-        cfg.load_from = None if resume in (True, "auto") else str(resume)
-    if load_from:
+        if resume in (True, "auto"):  # the newest intact checkpoint: a run killed while saving leaves a bad one
+            from mmpose_ext.apis.resume import latest_good_checkpoint
+
+            cfg.load_from = latest_good_checkpoint(cfg.work_dir)
+        else:
+            cfg.load_from = str(resume)
+    if load_from and resume:
         cfg.load_from = str(load_from)
+    options = dict(seed=seed, deterministic=deterministic, no_validate=no_validate, auto_scale_lr=auto_scale_lr)
+    _apply_train_options(cfg, config, None if resume else load_from, launcher, freeze, **options)
     if amp:
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.setdefault("loss_scale", "dynamic")
     if trust_checkpoint:
-        targets = [cfg.get("load_from")]
-        if resume in (True, "auto"):
-            from mmengine.runner import find_latest_checkpoint
-
-            targets.append(find_latest_checkpoint(cfg.work_dir))
-        safe_checkpoint.trust(*[str(t) for t in targets if t])
+        safe_checkpoint.trust(*[str(t) for t in (cfg.get("load_from"), load_from) if t])
+    if preflight:
+        if load_from and not Path(load_from).is_file():
+            raise ConfigError(f"--load-from: checkpoint {load_from} does not exist", "fix the path")
+        check_config(cfg, config)
+    if not any(h.get("type") == "PlotHook" for h in cfg.get("custom_hooks") or []):
+        cfg.custom_hooks = [*(cfg.get("custom_hooks") or []), dict(type="PlotHook")]  # loss.png, val.png at the end
     runner = _runner(cfg)
     runner.train()
     return runner
@@ -123,8 +193,11 @@ def test(
     work_dir: str | Path | None = None,
     cfg_options: list[str] | None = None,
     trust_checkpoint: bool = False,
+    preflight: bool = True,
 ) -> dict:
     """Evaluate ``checkpoint`` on the config's test set; returns the metrics dict."""
     cfg = _prepare(config, work_dir, cfg_options, trust_checkpoint, [checkpoint])
     cfg.load_from = str(checkpoint)
+    if preflight:
+        check_config(cfg, config)
     return _runner(cfg).test()

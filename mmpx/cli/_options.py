@@ -45,6 +45,13 @@ def cfg_options_from(options: list[str] | None, extra: list[str] | None) -> list
     return [*(options or []), *extra]
 
 
+NoPreflightOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-preflight",
+        help="Skip the checks of files, metainfo, annotations and head/keypoint agreement done before starting.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 TrustCheckpointOpt = Annotated[
     bool,

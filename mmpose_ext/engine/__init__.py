@@ -1,0 +1,24 @@
+"""Training pieces for mmengine's Runner, registered in MMPose's ``HOOKS`` registry.
+
+- :class:`FreezeHook` (``dict(type='FreezeHook', patterns=[...])``): real freezing by parameter name pattern.
+- :class:`PartialLoadHook` (``dict(type='PartialLoadHook', checkpoint=PATH)``): load every tensor whose name and
+  shape match, report the rest (fine-tuning across keypoint counts); :func:`partial_load` does it on a model.
+"""
+
+from mmpose_ext.engine.hooks import (
+    FreezeHook,
+    LoadReport,
+    PartialLoadHook,
+    freeze_summary,
+    partial_load,
+    resolve_freeze_patterns,
+)
+
+__all__ = [
+    "FreezeHook",
+    "LoadReport",
+    "PartialLoadHook",
+    "freeze_summary",
+    "partial_load",
+    "resolve_freeze_patterns",
+]
