@@ -14,6 +14,5 @@ from mmpose_ext import registry  # noqa: E402, I001  (registries only after the 
 from mmpose_ext import datasets  # noqa: E402  (registers the dataset classes)
 from mmpose_ext import evaluation  # noqa: E402  (registers the metrics)
 from mmpose_ext import engine  # noqa: E402  (registers the training hooks)
-from mmpose_ext import hooks  # noqa: E402  (registers PlotHook)
 
-__all__ = ["__version__", "compat", "datasets", "engine", "evaluation", "hooks", "registry"]
+__all__ = ["__version__", "compat", "datasets", "engine", "evaluation", "registry"]

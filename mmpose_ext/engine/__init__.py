@@ -3,6 +3,7 @@
 - :class:`FreezeHook` (``dict(type='FreezeHook', patterns=[...])``): real freezing by parameter name pattern.
 - :class:`PartialLoadHook` (``dict(type='PartialLoadHook', checkpoint=PATH)``): load every tensor whose name and
   shape match, report the rest (fine-tuning across keypoint counts); :func:`partial_load` does it on a model.
+- :class:`PlotHook` (``dict(type='PlotHook')``): loss and validation plots at the end of a run.
 """
 
 from mmpose_ext.engine.hooks import (
@@ -13,11 +14,13 @@ from mmpose_ext.engine.hooks import (
     partial_load,
     resolve_freeze_patterns,
 )
+from mmpose_ext.engine.plot_hook import PlotHook
 
 __all__ = [
     "FreezeHook",
     "LoadReport",
     "PartialLoadHook",
+    "PlotHook",
     "freeze_summary",
     "partial_load",
     "resolve_freeze_patterns",
