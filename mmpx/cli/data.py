@@ -24,6 +24,9 @@ def carpose(
     size: Annotated[int, typer.Option("--size", help="Image width and height in pixels.", min=64)] = 256,
     max_cars: Annotated[int, typer.Option("--max-cars", help="Most cars in one image.", min=1)] = 3,
     image_format: Annotated[str, typer.Option("--format", help="Image format: jpg or png.")] = "jpg",
+    occlusion: Annotated[
+        float, typer.Option("--occlusion", help="Chance that a car gets an occluder in front of it.", min=0, max=1)
+    ] = 0.35,
 ) -> None:
     """Synthetic cars with 8 keypoints (bumper corners, tire centres) in labelme format.
 
@@ -32,7 +35,8 @@ def carpose(
     from mmpx.synth.carpose import KEYPOINTS, synth_carpose
 
     start = time.perf_counter()
-    summary = synth_carpose(out, n=n, seed=seed, size=size, max_cars=max_cars, image_format=image_format)
+    summary = synth_carpose(out, n=n, seed=seed, size=size, max_cars=max_cars, image_format=image_format,
+                           occlusion=occlusion)
     typer.echo(f"wrote {summary.images} images with {summary.cars} cars and {summary.points} keypoints "
                f"({summary.occluded} occluded) to {summary.out} in {time.perf_counter() - start:.1f} s")
     typer.echo(f"keypoints: {','.join(KEYPOINTS)}")

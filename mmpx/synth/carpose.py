@@ -51,10 +51,10 @@ def _camera(rng: np.random.Generator) -> Camera:
     return Camera(az, np.deg2rad(rng.uniform(4, 30)), rng.uniform(7, 14))
 
 
-def render_image(rng: np.random.Generator, size: int = 256,
-                 max_cars: int = 3) -> tuple[np.ndarray, list[dict]]:
+def render_image(rng: np.random.Generator, size: int = 256, max_cars: int = 3,
+                 occlusion: float = 0.35) -> tuple[np.ndarray, list[dict]]:
     """One image (BGR) and its cars: ``bbox`` (x0, y0, x1, y1), ``keypoints`` (8, 2), ``occluded`` and
-    ``inside`` (8,) booleans, in :data:`KEYPOINTS` order."""
+    ``inside`` (8,) booleans, in :data:`KEYPOINTS` order. ``occlusion``: chance of an occluder per car."""
     img = background(rng, size)
     layer = np.zeros((size, size), np.uint8)
     n_cars = int(rng.integers(1, max_cars + 1)) if rng.random() < 0.5 else 1
@@ -73,7 +73,7 @@ def render_image(rng: np.random.Generator, size: int = 256,
         cars.append(dict(lid=lid, kpts=cam.project(car.keypoints()), uv=uv,
                          hidden=np.array([not any(seen[f] for f in faces) for faces in KEYPOINT_FACES])))
     for j, c in enumerate(cars):
-        if rng.random() < 0.35:
+        if rng.random() < occlusion:
             occluder(img, layer, rng, (*c["uv"].min(0), *c["uv"].max(0)), 100 + j)
     if rng.random() < 0.3:
         img = cv2.GaussianBlur(img, (3, 3), 0)
@@ -111,7 +111,7 @@ def to_labelme(image_name: str, size: int, cars: list[dict]) -> dict:
 
 
 def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_cars: int = 3,
-                  image_format: str = "jpg") -> SynthSummary:
+                  image_format: str = "jpg", occlusion: float = 0.35) -> SynthSummary:
     """Write ``n`` images and their labelme JSON files (``000000.jpg`` + ``000000.json``, ...) into ``out``.
 
     Image ``i`` depends only on ``(seed, i)``, so the same seed gives the same files and a larger ``n``
@@ -124,19 +124,21 @@ def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_c
         size: image width and height in pixels.
         max_cars: most cars in one image (half the images have one car).
         image_format: ``jpg`` or ``png``.
+        occlusion: chance (0-1) that a car gets an occluder in front of it.
 
     Raises:
         MmpxError: an argument out of range.
     """
-    if n < 1 or size < 64 or max_cars < 1 or image_format not in ("jpg", "png"):
-        raise MmpxError(f"bad arguments: n={n}, size={size}, max_cars={max_cars}, format={image_format!r}",
-                        "n >= 1, size >= 64, max_cars >= 1, format jpg or png")
+    if n < 1 or size < 64 or max_cars < 1 or image_format not in ("jpg", "png") or not 0 <= occlusion <= 1:
+        raise MmpxError(f"bad arguments: n={n}, size={size}, max_cars={max_cars}, format={image_format!r}, "
+                        f"occlusion={occlusion}", "n >= 1, size >= 64, max_cars >= 1, format jpg or png, "
+                        "occlusion between 0 and 1")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
     n_cars = n_points = n_occluded = 0
     for i in range(n):
-        img, cars = render_image(np.random.default_rng([seed, i]), size, max_cars)
+        img, cars = render_image(np.random.default_rng([seed, i]), size, max_cars, occlusion)
         name = f"{i:06d}.{image_format}"
         if not cv2.imwrite(str(out / name), img, params):
             raise MmpxError(f"could not write {out / name}", "check that the folder is writable")
