@@ -98,7 +98,7 @@ def test_train_command_passes_its_options(monkeypatch, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert seen == dict(
+    expected = dict(
         config=Path("cfg.py"),
         work_dir=tmp_path,
         resume="auto",
@@ -107,6 +107,8 @@ def test_train_command_passes_its_options(monkeypatch, tmp_path):
         cfg_options=["a=1", "d=x", "b.c=[1,2]"],
         trust_checkpoint=True,
     )
+    assert {k: seen[k] for k in expected} == expected
+    assert seen["no_validate"] is False and seen["freeze"] is None and seen["launcher"] == "none"
     # a stray positional is not silently taken as an override
     result = CliRunner().invoke(app, ["train", "cfg.py", "extra"])
     assert result.exit_code != 0 and "unexpected argument(s): extra" in str(result.exception)

@@ -15,6 +15,7 @@ from mmpose_ext.engine.hooks import (
     resolve_freeze_patterns,
 )
 from mmpose_ext.engine.plot_hook import PlotHook
+from mmpose_ext.engine.progress import ProgressHook  # noqa: F401  (registers it)
 
 __all__ = [
     "FreezeHook",

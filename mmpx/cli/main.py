@@ -87,11 +87,13 @@ def build_app(host: PluginHost) -> typer.Typer:
 def report_error(message: str, hint: str | None) -> None:
     """Print one error line (and its hint) to stderr."""
     from rich.console import Console
+    from rich.markup import escape
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    err.print(f"[bold red]error:[/bold red] {message}", markup=True)
+
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True)  # messages may hold [brackets]
     if hint:
-        err.print(f"[bold]hint:[/bold] {hint}", markup=True)
+        err.print(f"[bold]hint:[/bold] {escape(hint)}", markup=True)
 
 
 def describe(exc: BaseException) -> str:

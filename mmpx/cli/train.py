@@ -1,8 +1,13 @@
-"""``mmpx train`` and ``mmpx test``: run a config through mmengine's Runner, as MMPose's tools do."""
+"""``mmpx train`` and ``mmpx test``: run a config through mmengine's Runner, as MMPose's tools do.
+
+``--nproc``/``--nnodes`` re-run the same command under torchrun (``python -m torch.distributed.run ... -m mmpx
+train ... --launcher pytorch``), after this process checked everything once (preflight); see docs/training.md.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +30,86 @@ class Launcher(StrEnum):
     pytorch = "pytorch"
     slurm = "slurm"
     mpi = "mpi"
+
+
+class Device(StrEnum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+DeviceOpt = Annotated[
+    Device | None,
+    typer.Option(
+        "--device", help="Run on the CPU or on CUDA GPUs (default: cuda when a GPU is visible, else cpu).",
+        show_default=False,
+    ),
+]  # fmt: skip
+LauncherOpt = Annotated[
+    Launcher,
+    typer.Option(
+        "--launcher",
+        help="Set when this process is one of several started by someone else: pytorch (torchrun) or slurm (srun). "
+        "--nproc/--nnodes start them for you.",
+    ),
+]
+NprocOpt = Annotated[
+    int, typer.Option("--nproc", help="Processes on this machine (one per GPU with --device cuda), via torchrun.")
+]
+NnodesOpt = Annotated[int, typer.Option("--nnodes", help="Machines taking part; run the command on each.")]
+NodeRankOpt = Annotated[int, typer.Option("--node-rank", help="This machine's rank, 0 to --nnodes - 1.")]
+MasterAddrOpt = Annotated[
+    str | None,
+    typer.Option("--master-addr", help="Address of the --node-rank 0 machine (needed with --nnodes > 1).",
+                 show_default=False),
+]  # fmt: skip
+MasterPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--master-port",
+        help="Rendezvous port (default: a free one on a single machine, 29500 across machines and under slurm).",
+        show_default=False,
+    ),
+]
+
+
+def _early_device(device: Device | None) -> None:
+    """``--device`` before mmpose_ext (mmengine, mmpose: seconds of imports) is imported.
+
+    cpu: mmengine picks its device at import from torch.cuda.is_available(), and CUDA reads CUDA_VISIBLE_DEVICES
+    once, so the GPUs are hidden first (mmpose_ext.apis.launch.hide_cuda, which cannot be imported without
+    mmengine). cuda: fail at once when torch has none; use_device() then checks the GPU count.
+    """
+    if device == Device.cpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    elif device == Device.cuda:
+        import torch
+
+        if not torch.cuda.is_available():
+            from mmpx.errors import MmpxError
+
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise MmpxError(
+                f"--device cuda: torch {torch.__version__} ({build}) sees no CUDA device",
+                "use --device cpu; for a GPU, install a CUDA torch (MMPX_TORCH_INDEX_URL=https://download.pytorch"
+                ".org/whl/cu128 make setup) and check `nvidia-smi` and CUDA_VISIBLE_DEVICES",
+            )
+
+
+def _launch_args(nproc: int, nnodes: int, node_rank: int, master_addr: str | None, master_port: int | None):
+    return dict(nproc=nproc, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port)
+
+
+def _spawn(command: list[str], what: str, launch: dict) -> None:
+    from mmpose_ext.apis.launch import spawn, torchrun_argv
+
+    spawn(torchrun_argv(command, **launch), what)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def train(
@@ -53,9 +138,6 @@ def train(
         bool,
         typer.Option("--auto-scale-lr", help="Scale the lr by batch size / config's auto_scale_lr.base_batch_size."),
     ] = False,
-    launcher: Annotated[
-        Launcher, typer.Option("--launcher", help="Job launcher for distributed training.")
-    ] = Launcher.none,
     freeze: Annotated[
         list[str] | None,
         typer.Option(
@@ -65,28 +147,76 @@ def train(
             show_default=False,
         ),
     ] = None,
+    device: DeviceOpt = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar with epoch, iteration, loss and ETA (default: when stderr is a terminal). "
+            "The full log still goes to the work dir.",
+            show_default=False,
+        ),
+    ] = None,
+    nproc: NprocOpt = 1,
+    nnodes: NnodesOpt = 1,
+    node_rank: NodeRankOpt = 0,
+    master_addr: MasterAddrOpt = None,
+    master_port: MasterPortOpt = None,
+    launcher: LauncherOpt = Launcher.none,
     no_preflight: NoPreflightOpt = False,
     cfg_extra: CfgExtraArg = None,
 ) -> None:
     """Train a model from a config. Installed plugins' backbones, datasets, ... are available by name.
 
     --load-from loads every tensor whose name and shape match and lists the skipped ones, so a checkpoint with
-    another number of keypoints fine-tunes without edits (see docs/training.md).
+    another number of keypoints fine-tunes without edits. --nproc N trains with N processes on this machine
+    (--nnodes/--node-rank/--master-addr for several machines); see docs/training.md.
     """
+    _early_device(device)
+    from mmpose_ext.apis.launch import check_launch, finish_distributed, summary, use_device
+
+    launch = _launch_args(nproc, nnodes, node_rank, master_addr, master_port)
+    check_launch(**launch, launcher=launcher.value)
+    dev = use_device(device.value if device else None, nproc)
+    overrides = cfg_options_from(cfg_options, cfg_extra)
+    options = dict(
+        work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, cfg_options=overrides,
+        trust_checkpoint=trust_checkpoint, seed=seed, deterministic=deterministic, no_validate=no_validate,
+        auto_scale_lr=auto_scale_lr, freeze=freeze, preflight=not no_preflight, progress=progress,
+    )  # fmt: skip
+    if nproc > 1 or nnodes > 1:
+        from mmpose_ext.apis.train import train_config
+
+        train_config(config, **options, launcher="pytorch")  # preflight, once, before any process starts
+        show = progress if progress is not None else _stderr_is_terminal()
+        child = ["train", str(config), "--device", dev, "--no-preflight", "--progress" if show else "--no-progress"]
+        child += _flag("--work-dir", work_dir) + _flag("--resume", resume) + _flag("--load-from", load_from)
+        child += _flag("--seed", seed) + [f"--cfg-options={o}" for o in overrides]
+        child += [f"--freeze={f}" for f in freeze or []]
+        flags = {"--amp": amp, "--trust-checkpoint": trust_checkpoint, "--deterministic": deterministic,
+                 "--no-validate": no_validate, "--auto-scale-lr": auto_scale_lr}  # fmt: skip
+        child += [name for name, on in flags.items() if on]
+        _spawn(child, f"mmpx train {config} with {nnodes * nproc} process(es)", launch)
+        return
     from mmpose_ext.apis import train as run_train
 
-    options = dict(seed=seed, deterministic=deterministic, no_validate=no_validate, auto_scale_lr=auto_scale_lr)
-    options.update(launcher=launcher.value, freeze=freeze, preflight=False if no_preflight else None)
-    run_train(
-        config,
-        work_dir=work_dir,
-        resume=resume,
-        load_from=load_from,
-        amp=amp,
-        cfg_options=cfg_options_from(cfg_options, cfg_extra),
-        trust_checkpoint=trust_checkpoint,
-        **{k: v for k, v in options.items() if v is not None and v is not False and v != "none"},  # the ones set
-    )
+    runner = run_train(config, **options, launcher=launcher.value, device=dev, master_port=master_port)
+    if runner is None:  # a stand-in for the API (plugins, tests) that trains elsewhere
+        return
+    line = summary(runner, config)
+    finish_distributed()
+    if runner.rank == 0:
+        typer.echo(line)
+
+
+def _flag(name: str, value) -> list[str]:
+    return [] if value is None else [f"{name}={value}"]
+
+
+def _stderr_is_terminal() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
 
 
 def test(
@@ -94,24 +224,72 @@ def test(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint to evaluate.", show_default=False)],
     work_dir: WorkDirOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the metrics to this JSON file.")] = None,
+    dump: Annotated[
+        Path | None,
+        typer.Option(
+            "--dump",
+            help="Write every prediction to this .pkl file (a list with one dict per sample, as MMPose's "
+            "tools/test.py --dump: pred_instances.keypoints, keypoint_scores, img_path, ...).",
+            show_default=False,
+        ),
+    ] = None,
+    show_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--show-dir",
+            help="Draw the predicted keypoints on every test image into this folder (one image per test image).",
+            show_default=False,
+        ),
+    ] = None,
     cfg_options: CfgOptionsOpt = None,
     trust_checkpoint: TrustCheckpointOpt = False,
+    device: DeviceOpt = None,
+    nproc: NprocOpt = 1,
+    nnodes: NnodesOpt = 1,
+    node_rank: NodeRankOpt = 0,
+    master_addr: MasterAddrOpt = None,
+    master_port: MasterPortOpt = None,
+    launcher: LauncherOpt = Launcher.none,
     no_preflight: NoPreflightOpt = False,
     cfg_extra: CfgExtraArg = None,
 ) -> None:
-    """Evaluate a checkpoint on the config's test set and print its metrics."""
-    from mmpose_ext.apis import test as run_test
+    """Evaluate a checkpoint on the config's test set and print its metrics.
 
-    metrics = run_test(
-        config,
-        checkpoint,
-        work_dir=work_dir,
-        cfg_options=cfg_options_from(cfg_options, cfg_extra),
-        trust_checkpoint=trust_checkpoint,
-        preflight=not no_preflight,
-    )
+    --dump and --show-dir keep the predictions (as MMPose's tools/test.py); --nproc N splits the test set
+    over N processes.
+    """
+    _early_device(device)
+    from mmpose_ext.apis.launch import check_launch, use_device
+
+    launch = _launch_args(nproc, nnodes, node_rank, master_addr, master_port)
+    check_launch(**launch, launcher=launcher.value)
+    dev = use_device(device.value if device else None, nproc)
+    overrides = cfg_options_from(cfg_options, cfg_extra)
+    options = dict(
+        work_dir=work_dir, cfg_options=overrides, trust_checkpoint=trust_checkpoint, preflight=not no_preflight,
+        dump=dump, show_dir=show_dir,
+    )  # fmt: skip
+    if nproc > 1 or nnodes > 1:
+        from mmpose_ext.apis.train import test_config
+
+        test_config(config, checkpoint, **options, launcher="pytorch")  # preflight, once
+        child = ["test", str(config), str(checkpoint), "--device", dev, "--no-preflight"]
+        child += _flag("--work-dir", work_dir) + _flag("--out", out) + _flag("--dump", dump)
+        child += _flag("--show-dir", show_dir) + [f"--cfg-options={o}" for o in overrides]
+        child += ["--trust-checkpoint"] if trust_checkpoint else []
+        _spawn(child, f"mmpx test {config} with {nnodes * nproc} process(es)", launch)
+        return
+    from mmengine.dist import get_rank
+
+    from mmpose_ext.apis import test as run_test
+    from mmpose_ext.apis.launch import finish_distributed
+
+    metrics = run_test(config, checkpoint, **options, device=dev, launcher=launcher.value, master_port=master_port)
+    rank = get_rank()
+    finish_distributed()
+    if rank != 0:
+        return
     text = json.dumps({k: float(v) if hasattr(v, "__float__") else v for k, v in metrics.items()}, indent=2)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
+        _write_atomic(out, text + "\n")
     typer.echo(text)
