@@ -1,0 +1,203 @@
+"""A top-down MMPose model behind the small interface ``mmpx infer`` drives (shared with the ONNX Runtime model).
+
+``predict(image_bgr, bboxes_xyxy) -> (keypoints (N,K,2), scores (N,K))``, plus ``dataset_meta`` and
+``input_size``. Built on ``mmpose.apis.init_model`` / ``inference_topdown``; the checkpoint is loaded here, so
+that one whose tensors do not fit the config (another keypoint count) is an error and not MMPose's warning
+followed by random head weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mmpx.errors import CheckpointError, ConfigError, MmpxError
+
+
+def load_any_config(config: str | Path, cfg_options: list[str] | None = None):
+    """A config file, or a package config such as ``mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py``."""
+    from mmpose_ext.apis.train import load_config, parse_cfg_options
+
+    text = str(config)
+    if "::" not in text:
+        return load_config(text, cfg_options)
+    import importlib.util
+
+    from mmengine.config import Config
+
+    package, _, inner = text.partition("::")
+    spec = importlib.util.find_spec(package) if package.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"config {text}: no installed package {package!r}",
+                          "e.g. mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py")
+    path = Path(next(iter(spec.submodule_search_locations))) / ".mim" / "configs" / inner
+    if not path.is_file():
+        raise ConfigError(f"config {text}: {package} has no configs/{inner}", f"look in {path.parent.parent}")
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(f"config {text} could not be loaded: {type(exc).__name__}: {first}",
+                          "check the package name and the path inside its configs/ folder") from exc
+    overrides = parse_cfg_options(cfg_options)
+    if overrides:
+        cfg.merge_from_dict(overrides)
+    return cfg
+
+
+def check_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MmpxError(f"--device {device}: CUDA is not available here (torch {torch.__version__})",
+                        "use --device cpu, or install a CUDA build of torch (see README: set-up)")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise MmpxError(f"--device {device!r} is not a device", "use cpu, cuda or cuda:N")
+    return device
+
+
+class TorchPoseModel:
+    """A top-down pose estimator from an MMPose config and (optionally) a checkpoint.
+
+    Args:
+        config: MMPose config file (or ``mmpose::...``).
+        weights: checkpoint; None keeps the random initialisation (tests, smoke runs).
+        device: 'cpu', 'cuda' or 'cuda:N'.
+        cfg_options: ``KEY=VALUE`` overrides applied to the config.
+        batch_size: instances per forward pass (an image with more boxes is run in chunks).
+
+    Raises:
+        ConfigError: the config is missing or does not load, or is not a top-down model.
+        CheckpointError: the checkpoint is missing, unreadable, untrusted, or does not fit the config.
+    """
+
+    def __init__(self, config, weights=None, device: str = "cpu", cfg_options: list[str] | None = None,
+                 batch_size: int = 32) -> None:
+        from mmpose.apis import init_model
+        from mmpose.models import TopdownPoseEstimator
+
+        import mmpose_ext  # noqa: F401  (compatibility fixes and registries before mmpose loads anything)
+
+        cfg = load_any_config(config, cfg_options)
+        if "test_dataloader" not in cfg:
+            raise ConfigError(f"{config} has no test_dataloader, whose pipeline prepares each box",
+                              "use a full MMPose config (with test_dataloader.dataset.pipeline)")
+        pipeline = cfg.test_dataloader.dataset.get("pipeline", [])
+        # a test pipeline that also encodes targets (for a validation loss) needs ground truth inference has not
+        cfg.test_dataloader.dataset.pipeline = [t for t in pipeline if t.get("type") != "GenerateTarget"]
+        self.config = str(config)
+        self.batch_size = max(1, int(batch_size))
+        self.model = init_model(cfg, None, device=check_device(device))  # init_model leaves out init_cfg downloads
+        if not isinstance(self.model, TopdownPoseEstimator):
+            raise ConfigError(f"{config}: model.type is {cfg.model.type!r}; mmpx infer runs top-down models",
+                              "use a top-down config (model.type='TopdownPoseEstimator')")
+        meta_from_ckpt = self._load(weights) if weights is not None else None
+        if meta_from_ckpt is not None:
+            self.model.dataset_meta = meta_from_ckpt
+        self.dataset_meta = self.model.dataset_meta
+        self.num_keypoints = self._head_keypoints()
+        k_meta = int(self.dataset_meta.get("num_keypoints", len(self.dataset_meta.get("keypoint_id2name", {}))))
+        if self.num_keypoints is not None and k_meta != self.num_keypoints:
+            where = f"checkpoint {weights}" if meta_from_ckpt is not None else f"config {config}"
+            raise (CheckpointError if meta_from_ckpt is not None else ConfigError)(
+                f"{where} describes {k_meta} keypoints (metainfo {self.dataset_meta.get('dataset_name')!r}) but "
+                f"the model's head predicts {self.num_keypoints}",
+                "use the config the checkpoint was trained with, or set the dataset metainfo of the config "
+                "to the skeleton its head predicts",
+            )
+        self.num_keypoints = k_meta
+        self.input_size = self._input_size(cfg)
+
+    # -- the shared interface ----------------------------------------------------------------------------------
+
+    def predict(self, image_bgr: np.ndarray, bboxes: np.ndarray):
+        """Keypoints (N,K,2) float32 in image pixels and scores (N,K) float32 for N xyxy boxes."""
+        keypoints, scores, _ = self._run(image_bgr, bboxes, heatmaps=False)
+        return keypoints, scores
+
+    def predict_with_heatmaps(self, image_bgr: np.ndarray, bboxes: np.ndarray):
+        """As :meth:`predict`, plus heatmaps (K,H,W) in image pixels (max over boxes), or None when the head has
+        none to give."""
+        return self._run(image_bgr, bboxes, heatmaps=True)
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _run(self, image_bgr, bboxes, heatmaps: bool):
+        from mmpose.apis import inference_topdown
+        from mmpose.structures import merge_data_samples
+
+        bboxes = np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
+        k = self.num_keypoints
+        if len(bboxes) == 0:
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), None
+        test_cfg = self.model.test_cfg if self.model.test_cfg is not None else {}
+        self.model.test_cfg = test_cfg
+        test_cfg["output_heatmaps"] = heatmaps
+        kpts, scores, maps = [], [], None
+        for start in range(0, len(bboxes), self.batch_size):
+            samples = inference_topdown(self.model, image_bgr, bboxes[start:start + self.batch_size], "xyxy")
+            merged = merge_data_samples(samples)
+            kpts.append(np.asarray(merged.pred_instances.keypoints, np.float32).reshape(-1, k, 2))
+            scores.append(np.asarray(merged.pred_instances.keypoint_scores, np.float32).reshape(-1, k))
+            if heatmaps and "pred_fields" in merged and "heatmaps" in merged.pred_fields:
+                chunk = np.asarray(merged.pred_fields.heatmaps, np.float32)
+                maps = chunk if maps is None else np.maximum(maps, chunk)
+        return np.concatenate(kpts), np.concatenate(scores), maps
+
+    def _load(self, weights) -> dict | None:
+        """Load the checkpoint's weights; every tensor must fit. Returns its dataset_meta, if it has one."""
+        from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
+
+        path = Path(weights)
+        if "://" not in str(weights) and not path.is_file():
+            raise CheckpointError(f"checkpoint {weights} does not exist", "check the --weights path")
+        try:
+            ckpt = _load_checkpoint(str(weights), map_location="cpu")
+        except MmpxError:
+            raise
+        except Exception as exc:
+            raise CheckpointError(f"{weights} is not a readable checkpoint: {type(exc).__name__}: {exc}",
+                                  "pass a .pth written by MMPose / mmpx train") from exc
+        if not isinstance(ckpt, dict):
+            raise CheckpointError(f"{weights} holds a {type(ckpt).__name__}, not a checkpoint dict",
+                                  "pass a .pth written by MMPose / mmpx train")
+        state = ckpt.get("state_dict", ckpt)
+        state = {k.removeprefix("module."): v for k, v in state.items() if hasattr(v, "shape")}
+        own = self.model.state_dict()
+        wrong = [(n, tuple(v.shape), tuple(own[n].shape)) for n, v in state.items()
+                 if n in own and tuple(v.shape) != tuple(own[n].shape)]
+        meta = (ckpt.get("meta") or {}).get("dataset_meta")
+        if wrong:
+            name, got, want = wrong[0]
+            k_ckpt = meta.get("num_keypoints") if isinstance(meta, dict) else None
+            k_model = self._head_keypoints()
+            what = (f"it was trained for {k_ckpt} keypoints and the config's head predicts {k_model}"
+                    if k_ckpt is not None and k_model is not None and k_ckpt != k_model else
+                    f"{len(wrong)} tensor(s) differ in shape, e.g. {name}: {list(got)} in the file, {list(want)} "
+                    "in the model")
+            raise CheckpointError(f"checkpoint {weights} does not fit config {self.config}: {what}",
+                                  "pass the config the checkpoint was trained with (its keypoint count and head)")
+        matched = sum(n in own for n in state)
+        if matched == 0:
+            raise CheckpointError(f"checkpoint {weights} has no tensor named as in config {self.config}",
+                                  "pass the config the checkpoint was trained with")
+        load_state_dict(self.model, state, strict=False)
+        return meta if isinstance(meta, dict) else None
+
+    def _head_keypoints(self) -> int | None:
+        head = getattr(self.model, "head", None)
+        for attr in ("out_channels", "num_keypoints"):
+            value = getattr(head, attr, None)
+            if isinstance(value, int):
+                return value
+        return None
+
+    @staticmethod
+    def _input_size(cfg) -> tuple[int, int]:
+        for step in cfg.test_dataloader.dataset.get("pipeline", []):
+            if step.get("type") == "TopdownAffine":
+                return tuple(int(v) for v in step["input_size"])
+        codec = cfg.get("codec")
+        codec = codec[0] if isinstance(codec, (list, tuple)) else codec
+        return tuple(int(v) for v in codec["input_size"]) if codec else (0, 0)

@@ -1,0 +1,165 @@
+"""``mmpx infer INPUT...``: top-down pose inference on images, folders and videos; drawings and COCO results."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmpx.cli._options import CfgOptionsOpt, TrustCheckpointOpt
+from mmpx.errors import MmpxError
+
+
+class Backend(StrEnum):
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
+class SkeletonStyle(StrEnum):
+    mmpose = "mmpose"
+    openpose = "openpose"
+
+
+def infer(
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Images, videos, or folders (searched recursively for both, in sorted order).", show_default=False)],
+    pose: Annotated[Path | None, typer.Option(
+        "--pose", help="MMPose top-down config (required with --backend torch).", show_default=False)] = None,
+    weights: Annotated[Path | None, typer.Option(
+        "--weights", help="Pose checkpoint (.pth; .onnx with --backend onnxruntime). Without it (torch) the model "
+        "keeps random weights.", show_default=False)] = None,
+    det_config: Annotated[str | None, typer.Option(
+        "--det-config", help="mmdet config of the detector that finds the boxes (a file or "
+        "mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py).", show_default=False)] = None,
+    det_weights: Annotated[Path | None, typer.Option(
+        "--det-weights", help="Detector checkpoint (random weights without it).", show_default=False)] = None,
+    det_cat_id: Annotated[list[int] | None, typer.Option(
+        "--det-cat-id", help="Detector class index kept, 0-based (COCO: 0 person, 2 car); repeat for several. "
+        "Default 0.", show_default=False)] = None,
+    whole_image: Annotated[bool, typer.Option(
+        "--whole-image", help="No detector: one box, the whole image (for crops of one object).")] = False,
+    bbox_thr: Annotated[float, typer.Option("--bbox-thr", help="Keep detections scoring above this.")] = 0.3,
+    nms_thr: Annotated[float, typer.Option("--nms-thr", help="IoU above which overlapping detections are "
+                                                             "merged (NMS); 1 turns NMS off.")] = 0.3,
+    kpt_thr: Annotated[float, typer.Option("--kpt-thr", help="Draw keypoints scoring at least this.")] = 0.3,
+    radius: Annotated[int, typer.Option("--radius", help="Keypoint radius in pixels.", min=1)] = 3,
+    thickness: Annotated[int, typer.Option("--thickness", help="Link line width in pixels.", min=1)] = 1,
+    draw_bbox: Annotated[bool, typer.Option("--draw-bbox", help="Draw each box.")] = False,
+    draw_heatmap: Annotated[bool, typer.Option(
+        "--draw-heatmap", help="Overlay the predicted heatmaps (max over keypoints; torch backend).")] = False,
+    show_kpt_idx: Annotated[bool, typer.Option("--show-kpt-idx", help="Write each keypoint's index.")] = False,
+    skeleton_style: Annotated[SkeletonStyle, typer.Option(
+        "--skeleton-style", help="mmpose: lines; openpose: OpenPose's limbs (and colours, for COCO and "
+        "wholebody).")] = SkeletonStyle.mmpose,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out-dir", help="Write drawn images and videos here under the same relative names (videos as .mp4).",
+        show_default=False)] = None,
+    save_json: Annotated[Path | None, typer.Option(
+        "--save-json", help="Write every instance as COCO keypoint results (with file_name) to this file.",
+        show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", help="Instances per forward pass (torch backend).", min=1)] = 32,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    backend: Annotated[Backend, typer.Option(
+        "--backend", help="torch (config + .pth) or onnxruntime (an .onnx from mmpx export).")] = Backend.torch,
+    cfg_options: CfgOptionsOpt = None,
+    trust_checkpoint: TrustCheckpointOpt = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not show the progress bar.")] = False,
+) -> None:
+    """Estimate poses on images, folders and videos with a top-down model; draw them and/or save COCO results.
+
+    Boxes come from a detector (--det-config) or, with --whole-image, are the whole image: a pose model never
+    silently gets a person detector. Unreadable images or videos are skipped and listed; the exit code is then 1.
+    """
+    from rich.console import Console
+
+    from mmpose_ext.infer.inputs import collect
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    sources, ignored = collect(inputs)
+    _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json, draw_heatmap)
+    import mmpose_ext  # noqa: F401  (compatibility fixes, safe checkpoint loading)
+    from mmpose_ext.compat.checkpoint import trust
+    from mmpose_ext.infer.detector import MMDetDetector, WholeImage
+    from mmpose_ext.infer.runner import DrawOptions, run
+
+    if trust_checkpoint:
+        trust(*[str(p) for p in (weights, det_weights) if p is not None])
+    model = _pose_model(backend, pose, weights, device, cfg_options, batch_size)
+    if draw_heatmap and out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
+        raise MmpxError(f"--draw-heatmap: the {backend.value} backend gives no heatmaps",
+                        "use --backend torch with --pose and --weights")
+    if whole_image:
+        boxes = WholeImage()
+    else:
+        boxes = MMDetDetector(det_config, det_weights, device=device, cat_ids=det_cat_id or [0], bbox_thr=bbox_thr,
+                              nms_thr=nms_thr)
+    draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
+                       draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value)
+    summary = run(sources, model, boxes, out_dir=out_dir, save_json=save_json, draw=draw,
+                  progress=not no_progress)
+
+    parts = [f"{summary.images} image(s)"]
+    if summary.videos:
+        parts.append(f"{summary.videos} video(s) ({summary.frames} frames)")
+    done = summary.images + summary.frames
+    rate = f", {done / summary.seconds:.1f} images/s" if summary.seconds > 0 and done else ""
+    console.print(f"done: {', '.join(parts)}, {summary.instances} instance(s) in {summary.seconds:.1f} s{rate}; "
+                  f"boxes: {boxes.name}; {model.dataset_meta.get('dataset_name', '?')} skeleton, "
+                  f"{len(model.dataset_meta.get('keypoint_id2name', {}))} keypoints")
+    if out_dir is not None:
+        console.print(f"drawn: {len(summary.outputs)} file(s) in {out_dir}")
+    if summary.json_path:
+        console.print(f"results: {len(summary.records)} record(s) in {summary.json_path}")
+    if ignored:
+        console.print(f"ignored {ignored} file(s) in the folders that are neither images nor videos")
+    if summary.skipped:
+        console.print(f"[yellow]skipped {len(summary.skipped)} unreadable input(s):[/yellow]")
+        for path, why in summary.skipped:
+            console.print(f"  {path}: {why}")
+        raise typer.Exit(1)
+
+
+def _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json,
+                   draw_heatmap) -> None:
+    """Option combinations that cannot work, found before any model is loaded."""
+    if backend == Backend.torch and pose is None:
+        raise MmpxError("--pose CONFIG is required with the torch backend",
+                        "e.g. --pose configs/carpose/rtmpose-t_carpose-256x256.py --weights best.pth")
+    if backend == Backend.onnxruntime and (weights is None or weights.suffix.lower() != ".onnx"):
+        raise MmpxError("--backend onnxruntime needs --weights MODEL.onnx (with its MODEL.json beside it)",
+                        "export one with `mmpx export`")
+    if weights is not None and "://" not in str(weights) and not weights.is_file():
+        raise MmpxError(f"--weights {weights} does not exist", "check the path")
+    if det_weights is not None and det_config is None:
+        raise MmpxError("--det-weights given without --det-config", "pass the detector's config with --det-config")
+    if det_config is not None and whole_image:
+        raise MmpxError("--det-config and --whole-image both given", "use one way of finding boxes")
+    if det_config is None and not whole_image:
+        raise MmpxError(
+            "no detector given: mmpx infer does not guess one (a pose model never silently gets a person detector)",
+            "pass --det-config DET_CONFIG [--det-weights DET.pth] [--det-cat-id N] to detect the objects, or "
+            "--whole-image to use each whole image as one box",
+        )
+    if out_dir is None and save_json is None:
+        raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos) and/or --save-json FILE",
+                        "e.g. --out-dir out/ --save-json out/results.json")
+    if draw_heatmap and out_dir is None:
+        raise MmpxError("--draw-heatmap draws into --out-dir, which is not given", "add --out-dir DIR")
+
+
+def _pose_model(backend, pose, weights, device, cfg_options, batch_size):
+    if backend == Backend.onnxruntime:
+        try:
+            from mmpose_ext.deploy.ort import OnnxPoseModel
+        except ImportError as exc:
+            raise MmpxError(f"--backend onnxruntime: mmpose_ext.deploy.ort does not import ({exc})",
+                            "run `mmpx doctor`; use --backend torch meanwhile") from exc
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
+        return OnnxPoseModel(str(weights), providers=providers)
+    from mmpose_ext.infer.model import TorchPoseModel
+
+    return TorchPoseModel(pose, None if weights is None else str(weights), device=device,
+                          cfg_options=cfg_options, batch_size=batch_size)
