@@ -1,0 +1,104 @@
+"""CPU throughput of ``OnnxPoseModel.predict`` vs MMPose's ``inference_topdown`` (torch eager), side by side.
+
+RTMPose-t COCO 256x192 (seeded random weights with randomised BatchNorm statistics; speed does not depend on
+the values), exported with a dynamic batch; the 4 COCO val images of ../shared/data/mmpose-testdata with their
+14 GT boxes; flip test as the config has it (on). Both backends get the same number of threads.
+
+    OMP_NUM_THREADS=N .venv/bin/python benchmarks/infer_onnx.py [--threads N] [--repeat 7] [--flip/--no-flip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "mmpose-testdata" / "coco"
+sys.path.insert(0, str(ROOT))
+
+
+def load_samples():
+    import cv2
+
+    ann = json.loads((DATA / "test_coco.json").read_text())
+    samples = []
+    for image in ann["images"]:
+        boxes = [a["bbox"] for a in ann["annotations"] if a["image_id"] == image["id"]]
+        xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], dtype=np.float32)
+        samples.append((cv2.imread(str(DATA / image["file_name"])), xyxy))
+    return samples
+
+
+def timed(fn, samples, warmup: int, repeat: int) -> float:
+    """Median seconds for one pass over all images."""
+    for _ in range(warmup):
+        for image, boxes in samples:
+            fn(image, boxes)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for image, boxes in samples:
+            fn(image, boxes)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both (default: all cores)")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="flip test")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data beside the checkout")
+
+    import torch
+
+    import mmpose_ext  # noqa: F401  (compatibility fixes before mmpose)
+
+    torch.set_num_threads(args.threads)
+    from mmpose.apis import inference_topdown, init_model
+
+    from mmpose_ext.deploy.export import export_onnx
+    from mmpose_ext.deploy.ort import OnnxPoseModel
+    from tests.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
+
+    samples = load_samples()
+    instances = sum(len(b) for _, b in samples)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "rtmpose-t.py"
+        config.write_text(RTMPOSE_CONFIG)
+        ckpt = make_checkpoint(config, Path(tmp) / "rtmpose-t.pth")
+        onnx_path = export_onnx(config, ckpt, dynamic_batch=True).onnx_path
+        torch_model = init_model(str(config), str(ckpt), device="cpu")
+        torch_model.test_cfg["flip_test"] = args.flip
+        ort_model = OnnxPoseModel(onnx_path, threads=args.threads, flip_test=args.flip)
+
+        def run_torch(image, boxes):
+            return inference_topdown(torch_model, image, boxes)
+
+        t_torch = timed(run_torch, samples, args.warmup, args.repeat)
+        t_ort = timed(ort_model.predict, samples, args.warmup, args.repeat)
+
+    load = os.getloadavg()[0]
+    print(f"RTMPose-t COCO 256x192, {len(samples)} images, {instances} instances, flip_test={args.flip}, "
+          f"threads={args.threads} for both (torch.set_num_threads, ORT intra_op_num_threads), "
+          f"{os.cpu_count()} cores, load average {load:.2f}, median of {args.repeat} passes after {args.warmup} "
+          "warm-up")
+    print(f"{'backend':<34}{'instances/s':>12}{'images/s':>10}{'ms/image':>10}")
+    for name, t in (("mmpose inference_topdown (torch)", t_torch), ("OnnxPoseModel.predict (ORT)", t_ort)):
+        print(f"{name:<34}{instances / t:>12.1f}{len(samples) / t:>10.2f}{1000 * t / len(samples):>10.1f}")
+    print(f"speed-up: {t_torch / t_ort:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""Export a top-down MMPose model to ONNX plus a JSON sidecar with everything decoding and drawing need.
+
+The ONNX graph is backbone + neck + head ``forward`` on a normalised N x 3 x H x W input and returns the raw
+head outputs (SimCC x/y vectors or heatmaps); cropping, normalisation, flip test and decoding stay outside the
+graph, done by :class:`mmpose_ext.deploy.ort.OnnxPoseModel` exactly as MMPose does them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmpx.errors import CheckpointError, ConfigError, MmpxError
+
+SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
+SIDECAR_VERSION = 1
+# head type -> (kind, output names); the heads whose forward() returns exactly these tensors
+SUPPORTED_HEADS = {
+    "RTMCCHead": ("simcc", ["simcc_x", "simcc_y"]),
+    "RTMWHead": ("simcc", ["simcc_x", "simcc_y"]),
+    "SimCCHead": ("simcc", ["simcc_x", "simcc_y"]),
+    "HeatmapHead": ("heatmap", ["heatmaps"]),
+    "ViPNASHead": ("heatmap", ["heatmaps"]),
+}
+SUPPORTED_TEXT = "top-down models (TopdownPoseEstimator) with a head of type " + ", ".join(SUPPORTED_HEADS)
+DEFAULT_OPSET = 17
+
+
+@dataclass
+class ExportResult:
+    onnx_path: Path
+    sidecar_path: Path
+    sidecar: dict
+    max_abs_diff: float  # ONNX Runtime vs torch on a random input, checked at export
+
+
+def json_safe(value):
+    """numpy arrays/scalars, tuples and int-keyed dicts to plain JSON types."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, type):
+        return value.__name__
+    return str(value)
+
+
+def _pipeline_step(pipeline, name: str) -> dict | None:
+    for step in pipeline or []:
+        if step.get("type") == name:
+            return dict(step)
+    return None
+
+
+def check_supported(cfg, config) -> tuple[str, list[str], dict, dict]:
+    """Raise a clear error unless ``cfg`` is a top-down model with a supported head; returns what export needs."""
+    model_type = cfg.model.get("type")
+    head = cfg.model.get("head") or {}
+    head_type = head.get("type")
+    if model_type != "TopdownPoseEstimator" or head_type not in SUPPORTED_HEADS:
+        raise MmpxError(
+            f"{config}: model type {model_type} with head {head_type} is not supported for ONNX export",
+            f"mmpx export onnx supports {SUPPORTED_TEXT}",
+        )
+    if not head.get("decoder"):
+        raise ConfigError(f"{config}: model.head.decoder is not set", "set model.head.decoder to the codec config")
+    try:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+    except AttributeError:
+        pipeline = None
+    affine = _pipeline_step(pipeline, "TopdownAffine")
+    if affine is None:
+        raise ConfigError(
+            f"{config}: test_dataloader.dataset.pipeline has no TopdownAffine step",
+            "export needs the top-down test pipeline (GetBBoxCenterScale, TopdownAffine) to know the crop",
+        )
+    center_scale = _pipeline_step(pipeline, "GetBBoxCenterScale") or {}
+    kind, outputs = SUPPORTED_HEADS[head_type]
+    return kind, outputs, affine, center_scale
+
+
+def _load_state_dict(model, checkpoint: Path):
+    """The checkpoint's state dict, loaded strictly; a mismatch names the differing keys."""
+    from mmengine.runner import CheckpointLoader
+
+    try:
+        ckpt = CheckpointLoader.load_checkpoint(str(checkpoint), map_location="cpu")
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(
+            f"{checkpoint} is not a readable checkpoint: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            "give a .pth file written by mmpx train / MMPose",
+        ) from exc
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{checkpoint} holds a {type(ckpt).__name__}, not a checkpoint dict")
+    state = ckpt.get("state_dict", ckpt)
+    state = {k.removeprefix("module."): v for k, v in state.items() if hasattr(v, "shape")}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state
+              and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
+            if items:
+                parts.append(f"{len(items)} {label} ({', '.join(items[:3])}{', ...' if len(items) > 3 else ''})")
+        raise CheckpointError(
+            f"checkpoint {checkpoint} does not match the config's model: {'; '.join(parts)}",
+            "pass the config the checkpoint was trained with (its work dir holds a copy)",
+        )
+    model.load_state_dict(state, strict=True)
+    return ckpt
+
+
+def _dataset_meta(ckpt: dict, cfg, config) -> dict:
+    """As ``mmpose.apis.init_model``: the checkpoint's dataset_meta, else the config's datasets' metainfo."""
+    from mmpose.apis.inference import dataset_meta_from_config
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    meta = (ckpt.get("meta") or {}).get("dataset_meta")
+    if meta:
+        return meta if "keypoint_id2name" in meta else parse_pose_metainfo(meta)
+    for mode in ("train", "val", "test"):
+        meta = dataset_meta_from_config(cfg, dataset_mode=mode)
+        if meta:
+            return meta
+    raise ConfigError(
+        f"{config}: no dataset metainfo in the checkpoint or the config's datasets",
+        "set train_dataloader.dataset.metainfo = dict(from_file='path/to/metainfo.py')",
+    )
+
+
+class _Network:
+    """Builds the exported module lazily (torch imported only here)."""
+
+    @staticmethod
+    def wrap(model):
+        import torch
+
+        class PoseNetwork(torch.nn.Module):
+            """backbone + neck + head forward: the raw head outputs for a normalised batch."""
+
+            def __init__(self, pose_model):
+                super().__init__()
+                self.model = pose_model
+
+            def forward(self, inputs):
+                out = self.model.head.forward(self.model.extract_feat(inputs))
+                return tuple(out) if isinstance(out, (tuple, list)) else out
+
+        return PoseNetwork(model).eval()
+
+
+def _torch_export(net, example, path, outputs, dynamic_batch, opset) -> str:
+    """TorchScript exporter first (fast, reliable for CSPNeXt/RTMCC and ResNet/heatmap heads); dynamo if it fails."""
+    import warnings
+
+    import torch
+
+    errors = []
+    for dynamo in (False, True):
+        kwargs = dict(input_names=["input"], output_names=outputs, opset_version=opset, dynamo=dynamo)
+        if dynamic_batch and not dynamo:
+            kwargs["dynamic_axes"] = {"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}}
+        if dynamo:
+            kwargs["external_data"] = False  # one file, so the atomic rename covers all of it
+        if dynamic_batch and dynamo:
+            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1, max=4096)},)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(net, (example,), str(path), **kwargs)
+            return "dynamo" if dynamo else "torchscript"
+        except Exception as exc:
+            errors.append(f"{'dynamo' if dynamo else 'torchscript'}: {type(exc).__name__}: {str(exc)[:300]}")
+    raise MmpxError("torch.onnx.export failed with both exporters: " + " | ".join(errors),
+                    "try another --opset (e.g. 17 or 18); run with --debug for the traceback")
+
+
+def _verify(path: Path, net, example, outputs) -> float:
+    """onnx.checker plus one ONNX Runtime run compared with torch; returns the max abs difference."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    onnx.checker.check_model(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": example.numpy()})
+    with torch.no_grad():
+        ref = net(example)
+    ref = ref if isinstance(ref, tuple) else (ref,)
+    worst = 0.0
+    for name, a, b in zip(outputs, got, ref, strict=True):
+        b = b.numpy()
+        diff = float(np.abs(a - b).max())
+        if a.shape != b.shape or diff > 1e-3 * max(1.0, float(np.abs(b).max())):
+            raise MmpxError(f"ONNX output {name!r} differs from torch: shape {a.shape} vs {b.shape}, max diff {diff}",
+                            "report this model; try another --opset")
+        worst = max(worst, diff)
+    return worst
+
+
+def _umask_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (mkstemp makes them 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_atomically(onnx_tmp: Path, onnx_path: Path, sidecar: dict, sidecar_path: Path) -> None:
+    """Both files appear or neither: the sidecar is staged first, then both are renamed into place."""
+    fd, json_tmp = tempfile.mkstemp(prefix=f".{sidecar_path.name}.", suffix=".tmp", dir=sidecar_path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(sidecar, f, indent=2)
+            f.write("\n")
+        for staged in (json_tmp, onnx_tmp):
+            os.chmod(staged, _umask_mode())
+        os.replace(onnx_tmp, onnx_path)
+        try:
+            os.replace(json_tmp, sidecar_path)
+        except BaseException:
+            onnx_path.unlink(missing_ok=True)
+            raise
+    finally:
+        Path(json_tmp).unlink(missing_ok=True)
+
+
+def sidecar_path_for(onnx_path: str | Path) -> Path:
+    return Path(onnx_path).with_suffix(".json")
+
+
+def export_onnx(
+    config: str | Path,
+    checkpoint: str | Path,
+    out: str | Path | None = None,
+    dynamic_batch: bool = False,
+    opset: int = DEFAULT_OPSET,
+    cfg_options: list[str] | None = None,
+    trust_checkpoint: bool = False,
+) -> ExportResult:
+    """Export ``checkpoint`` of ``config`` to ``out`` (default: the checkpoint's path with ``.onnx``) + sidecar.
+
+    Raises:
+        ConfigError: missing/broken config, no metainfo, no top-down test pipeline.
+        CheckpointError: missing/unreadable checkpoint or one that does not match the config's model.
+        MmpxError: unsupported model (names the supported ones) or a failed export/verification.
+    """
+    config, checkpoint = Path(config), Path(checkpoint)
+    if not config.is_file():
+        raise ConfigError(f"config file {config} does not exist", "check the path (configs are .py files)")
+    if not checkpoint.is_file():
+        raise CheckpointError(
+            f"checkpoint {checkpoint} does not exist", "check the path (e.g. work_dirs/NAME/epoch_N.pth)"
+        )
+    if not 7 <= opset <= 23:
+        raise MmpxError(f"--opset {opset} is out of range", "use an ONNX opset between 7 and 23 (default 17)")
+    onnx_path = Path(out) if out is not None else checkpoint.with_suffix(".onnx")
+    if onnx_path.suffix != ".onnx":
+        raise MmpxError(f"--out {onnx_path} must end in .onnx", "the sidecar is written beside it as NAME.json")
+    sidecar_path = sidecar_path_for(onnx_path)
+
+    import mmpose_ext  # noqa: F401  (compatibility fixes: safe checkpoint loading, registries)
+    from mmpose_ext.apis.train import load_config
+    from mmpose_ext.compat import checkpoint as safe_checkpoint
+    from mmpx.plugins.manager import get_host
+
+    get_host().register_modules()
+    cfg = load_config(config, cfg_options)
+    kind, outputs, affine, center_scale = check_supported(cfg, config)
+    if trust_checkpoint:
+        safe_checkpoint.trust(str(checkpoint))
+
+    import mmpose
+    import torch
+    from mmpose.apis import init_model
+
+    cfg.model.backbone.init_cfg = None  # weights come from the checkpoint; never download
+    model = init_model(cfg, None, device="cpu")
+    ckpt = _load_state_dict(model, checkpoint)
+    meta = _dataset_meta(ckpt, cfg, config)
+
+    w, h = (int(v) for v in affine["input_size"])
+    net = _Network.wrap(model)
+    example = torch.randn(2 if dynamic_batch else 1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        probe = net(example)
+    probe = probe if isinstance(probe, tuple) else (probe,)
+    num_out = probe[0].shape[1]
+    expected = meta["num_keypoints"] * (3 if cfg.model.head.decoder.get("heatmap_type") == "combined" else 1)
+    if num_out != expected:
+        raise ConfigError(
+            f"the head outputs {num_out} channels but the dataset metainfo has {meta['num_keypoints']} keypoints",
+            "set the head's out_channels to the number of keypoints in the metainfo",
+        )
+
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{onnx_path.name}.", suffix=".tmp.onnx", dir=onnx_path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        exporter = _torch_export(net, example, tmp, outputs, dynamic_batch, opset)
+        max_diff = _verify(tmp, net, example, outputs)
+        preprocessor = cfg.model.get("data_preprocessor") or {}
+        sidecar = {
+            "format": SIDECAR_FORMAT,
+            "version": SIDECAR_VERSION,
+            "onnx": onnx_path.name,
+            "input": {
+                "name": "input",
+                "shape": ["batch" if dynamic_batch else 1, 3, h, w],
+                "size": [w, h],
+                "dynamic_batch": bool(dynamic_batch),
+                "dtype": "float32",
+            },
+            "outputs": [
+                {"name": name, "shape": ["batch" if dynamic_batch else 1, *list(t.shape[1:])]}
+                for name, t in zip(outputs, probe, strict=True)
+            ],
+            "head": {"type": cfg.model.head.type, "kind": kind},
+            "preprocess": {
+                "mean": json_safe(preprocessor.get("mean")),
+                "std": json_safe(preprocessor.get("std")),
+                "bgr_to_rgb": bool(preprocessor.get("bgr_to_rgb", False) or preprocessor.get("rgb_to_bgr", False)),
+                "bbox_padding": float(center_scale.get("padding", 1.25)),
+                "use_udp": bool(affine.get("use_udp", False)),
+            },
+            "codec": json_safe(dict(cfg.model.head.decoder)),
+            "test_cfg": json_safe(dict(cfg.model.get("test_cfg") or {})),
+            "dataset_meta": json_safe(meta),
+            "source": {
+                "config": str(config),
+                "checkpoint": str(checkpoint),
+                "opset": opset,
+                "exporter": exporter,
+                "mmpose": mmpose.__version__,
+                "torch": torch.__version__,
+                "max_abs_diff_vs_torch": max_diff,
+            },
+        }
+        _write_atomically(tmp, onnx_path, sidecar, sidecar_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(onnx_path, sidecar_path, sidecar, max_diff)
