@@ -4,25 +4,22 @@
 VENV ?= .venv
 MMPX := $(VENV)/bin/mmpx
 WORK ?= work_dirs/quickstart
-SMOKE := plugins/mmpx-plugin-example/mmpx_plugin_example/configs/smoke.py
 
 .PHONY: setup quickstart test lint bench
 
 setup:
 	bash scripts/setup.sh
 
-# Until `mmpx quickstart` exists: check the environment, train the example plugin's smoke config on CPU, test it.
+# Check the environment, then synthesise car keypoints, convert, check, train on the CPU, test, plot, draw, report.
 quickstart: setup
 	$(MMPX) doctor
-	$(MMPX) train $(SMOKE) --work-dir $(WORK)
-	$(MMPX) test $(SMOKE) "$$(cat $(WORK)/last_checkpoint)" --work-dir $(WORK)/test \
-		--out $(WORK)/metrics.json
+	$(MMPX) quickstart --work-dir $(WORK)
 
 test: setup
 	$(VENV)/bin/python -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check mmpx mmpose_ext tests plugins benchmarks
+	$(VENV)/bin/ruff check mmpx mmpose_ext tests plugins benchmarks scripts configs
 
 bench: setup
 	$(VENV)/bin/python benchmarks/cli_startup.py

@@ -19,11 +19,12 @@ def mmpx_converters() -> list[Converter]:
 
 @hookimpl
 def mmpx_cli_commands() -> list[CliCommand]:
-    from mmpx.cli import _app, doctor, plugins, publish, train
+    from mmpx.cli import _app, browse, doctor, infer, plot, plugins, publish, quickstart, train
     from mmpx.cli import check as check_cli
     from mmpx.cli import compare as compare_cli
     from mmpx.cli import data as data_cli
     from mmpx.cli import eval as eval_cli
+    from mmpx.cli import export as export_cli
     from mmpx.cli import metainfo as metainfo_cli
 
     return [
@@ -32,10 +33,18 @@ def mmpx_cli_commands() -> list[CliCommand]:
         CliCommand(
             "metainfo", metainfo_cli.app, help="Make and check MMPose metainfo files.", panel=_app.PANEL_DATA
         ),
+        CliCommand("browse", browse.browse, panel=_app.PANEL_DATA),
+        CliCommand("quickstart", quickstart.quickstart, panel=_app.PANEL_TRAIN),
         CliCommand("train", train.train, panel=_app.PANEL_TRAIN),
         CliCommand("test", train.test, panel=_app.PANEL_TRAIN),
         CliCommand("eval", eval_cli.eval_, panel=_app.PANEL_TRAIN),
         CliCommand("compare", compare_cli.compare, panel=_app.PANEL_TRAIN),
+        CliCommand("plot", plot.plot, panel=_app.PANEL_TRAIN),
+        CliCommand("infer", infer.infer, panel=_app.PANEL_DEPLOY),
+        CliCommand(
+            "export", export_cli.app, help="Export a trained model (ONNX with a decoding sidecar).",
+            panel=_app.PANEL_DEPLOY,
+        ),
         CliCommand("publish", publish.publish, panel=_app.PANEL_DEPLOY),
         CliCommand("doctor", doctor.doctor, panel=_app.PANEL_ENV),
         CliCommand(

@@ -1,0 +1,58 @@
+"""`mmpx quickstart`: every stage for real on a small synthetic set (1 epoch); the accuracy target itself is
+shown by benchmarks/quickstart.py (5 minutes of training do not belong in the suite)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+
+from mmpose_ext.apis.quickstart import MARKER, _prepare_work_dir
+from mmpx.errors import MmpxError
+from tests.conftest import mmpx
+
+
+@pytest.mark.slow
+def test_quickstart_runs_every_stage(tmp_path):
+    work = tmp_path / "qs"
+    res = mmpx("quickstart", "--work-dir", str(work), "--images", "40", "--epochs", "1", env={"OMP_NUM_THREADS": "1", "COLUMNS": "250"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads((work / MARKER).read_text())
+    assert report["data"]["images"] == 40
+    assert report["data"]["train"]["instances"] + report["data"]["val"]["instances"] == 40  # one car per image
+    assert set(report["seconds"]) >= {"synth", "convert", "check", "train", "test", "draw", "total"}
+    metrics = json.loads((work / "metrics.json").read_text())
+    assert 0.0 <= metrics["PCK"] <= 1.0 and "coco/AP" in metrics
+    assert metrics == report["metrics"]
+    for key in ("checkpoint", "config", "loss_plot", "val_plot", "contact_sheet"):
+        assert (work / report["paths"][key]).is_file(), key
+    drawn = sorted((work / "predictions").glob("*.jpg"))
+    assert len(drawn) == 9  # 8 validation images and the contact sheet
+    assert cv2.imread(str(work / "predictions" / "contact_sheet.jpg")).shape[:2] == (512, 1024)  # 2 rows of 4
+    assert "PCK@0.05 (bbox)" in res.stdout and str(work / "metrics.json") in res.stdout.replace("\n", "")
+
+
+def test_work_dir_of_an_earlier_quickstart_is_replaced(tmp_path):
+    work = tmp_path / "qs"
+    work.mkdir()
+    (work / MARKER).write_text("{}")
+    (work / "old.txt").write_text("from an earlier run")
+    _prepare_work_dir(work)
+    assert sorted(p.name for p in work.iterdir()) == [MARKER]
+
+
+def test_foreign_work_dir_is_refused_and_left_alone(tmp_path):
+    (tmp_path / "mine.txt").write_text("precious")
+    with pytest.raises(MmpxError, match="not an earlier quickstart"):
+        _prepare_work_dir(tmp_path)
+    assert (tmp_path / "mine.txt").read_text() == "precious"
+    res = mmpx("quickstart", "--work-dir", str(tmp_path))
+    assert res.returncode == 1 and "not an earlier quickstart" in res.stderr and "Traceback" not in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_bad_options_are_refused(tmp_path):
+    res = mmpx("quickstart", "--work-dir", str(tmp_path / "x"), "--images", "3")
+    assert res.returncode == 2 and "--images" in res.stderr
+    assert not (tmp_path / "x").exists()
