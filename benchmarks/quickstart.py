@@ -7,7 +7,7 @@ Runs the real command in a subprocess (`--repeat` times), reads WORK/quickstart.
 stage times, PCK and AP, and both ratios to the target. Run it on an idle machine: other jobs on the two cores
 slow torch a lot.
 
-Usage: python benchmarks/quickstart.py [--repeat 1] [--work-dir DIR]
+Usage: python benchmarks/quickstart.py [--repeat 1] [--seeds 0 1 ...] [--work-dir DIR]
 """
 
 from __future__ import annotations
@@ -29,22 +29,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary folder, removed after")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (data and training)")
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp) / "quickstart"
-        for run in range(1, args.repeat + 1):
+        runs = [(seed, r) for seed in args.seeds for r in range(1, args.repeat + 1)]
+        for seed, run in runs:
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "mmpx", "quickstart", "--work-dir", str(work)],
-                                  capture_output=True, text=True)
+            proc = subprocess.run([sys.executable, "-m", "mmpx", "quickstart", "--work-dir", str(work),
+                                   "--seed", str(seed)], capture_output=True, text=True)
             wall = time.perf_counter() - start
             if proc.returncode != 0:
                 sys.exit(f"mmpx quickstart failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
             report = json.loads((work / "quickstart.json").read_text())
             pck, ap = report["metrics"]["PCK"], report["metrics"]["coco/AP"]
             stages = ", ".join(f"{k} {v:.1f} s" for k, v in report["seconds"].items() if k != "total")
-            print(f"run {run}: wall {wall:.1f} s (in-process {report['seconds']['total']:.1f} s: {stages})")
+            print(f"seed {seed} run {run}: wall {wall:.1f} s (in-process {report['seconds']['total']:.1f} s: {stages})")
             print(f"  PCK@0.05 (bbox) {pck:.3f}  COCO AP {ap:.3f}  on {report['data']['val']['instances']} "
                   f"validation cars")
             print(f"  time / target {wall / TARGET_SECONDS:.2f} ({wall:.0f} s vs {TARGET_SECONDS:.0f} s), "

@@ -126,6 +126,21 @@ def draw_predictions(config: Path, checkpoint: Path, data: Path, out: Path, n: i
     return [*paths, sheet]
 
 
+def stop_loader_workers(runner) -> None:
+    """End the training and validation loaders' persistent workers now that training is over.
+
+    Left to garbage collection, torch joined each one with its 5 s timeout (10 s here, measured); a process that
+    exits (``mmpx train``) does not pay this, the quickstart goes on to test and would.
+    """
+    for loop in (runner.train_loop, getattr(runner, "_val_loop", None)):
+        iterator = getattr(getattr(loop, "dataloader", None), "_iterator", None)
+        workers = getattr(iterator, "_workers", None) or []
+        for worker in workers:
+            worker.terminate()
+        if workers:
+            iterator._shutdown_workers()
+
+
 def best_checkpoint(run_dir: Path) -> Path:
     """The run's best checkpoint by validation PCK (``save_best``), else its last one."""
     best = sorted(run_dir.glob("best_PCK_epoch_*.pth"), key=lambda p: p.stat().st_mtime)
@@ -168,6 +183,7 @@ def run_quickstart(work_dir: str | Path = "work_dirs/quickstart", images: int = 
 
     config = write_config(work, work / "data", epochs)
     runner = train(config, work_dir=work / "train", seed=seed, device=device)
+    stop_loader_workers(runner)
     del runner
     checkpoint = best_checkpoint(work / "train")
     t = stage("train", t)
