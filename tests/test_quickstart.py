@@ -16,7 +16,8 @@ from tests.conftest import mmpx
 @pytest.mark.slow
 def test_quickstart_runs_every_stage(tmp_path):
     work = tmp_path / "qs"
-    res = mmpx("quickstart", "--work-dir", str(work), "--images", "40", "--epochs", "1", env={"OMP_NUM_THREADS": "1", "COLUMNS": "250"})
+    env = {"OMP_NUM_THREADS": "1", "COLUMNS": "250"}  # wide enough that the report's paths print whole
+    res = mmpx("quickstart", "--work-dir", str(work), "--images", "40", "--epochs", "1", env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads((work / MARKER).read_text())
     assert report["data"]["images"] == 40
