@@ -99,6 +99,15 @@ def _launch_args(nproc: int, nnodes: int, node_rank: int, master_addr: str | Non
     return dict(nproc=nproc, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port)
 
 
+def _setup_launch(device, launcher, nproc, nnodes, node_rank, master_addr, master_port) -> tuple[dict, str]:
+    """Check the launch options and apply --device; returns the launch arguments and the device in use."""
+    from mmpose_ext.apis.launch import check_launch, use_device
+
+    launch = _launch_args(nproc, nnodes, node_rank, master_addr, master_port)
+    check_launch(**launch, launcher=launcher.value)
+    return launch, use_device(device.value if device else None, nproc)
+
+
 def _spawn(command: list[str], what: str, launch: dict) -> None:
     from mmpose_ext.apis.launch import spawn, torchrun_argv
 
@@ -173,11 +182,9 @@ def train(
     (--nnodes/--node-rank/--master-addr for several machines); see docs/training.md.
     """
     _early_device(device)
-    from mmpose_ext.apis.launch import check_launch, finish_distributed, summary, use_device
+    from mmpose_ext.apis.launch import finish_distributed, summary
 
-    launch = _launch_args(nproc, nnodes, node_rank, master_addr, master_port)
-    check_launch(**launch, launcher=launcher.value)
-    dev = use_device(device.value if device else None, nproc)
+    launch, dev = _setup_launch(device, launcher, nproc, nnodes, node_rank, master_addr, master_port)
     overrides = cfg_options_from(cfg_options, cfg_extra)
     options = dict(
         work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, cfg_options=overrides,
@@ -259,11 +266,7 @@ def test(
     over N processes.
     """
     _early_device(device)
-    from mmpose_ext.apis.launch import check_launch, use_device
-
-    launch = _launch_args(nproc, nnodes, node_rank, master_addr, master_port)
-    check_launch(**launch, launcher=launcher.value)
-    dev = use_device(device.value if device else None, nproc)
+    launch, dev = _setup_launch(device, launcher, nproc, nnodes, node_rank, master_addr, master_port)
     overrides = cfg_options_from(cfg_options, cfg_extra)
     options = dict(
         work_dir=work_dir, cfg_options=overrides, trust_checkpoint=trust_checkpoint, preflight=not no_preflight,
