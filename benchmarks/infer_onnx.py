@@ -5,6 +5,10 @@ the values), exported with a dynamic batch; the 4 COCO val images of ../shared/d
 14 GT boxes; flip test as the config has it (on). Both backends get the same number of threads.
 
     OMP_NUM_THREADS=N .venv/bin/python benchmarks/infer_onnx.py [--threads N] [--repeat 7] [--flip/--no-flip]
+        [--int8]
+
+--int8 adds a third row: the same ONNX model quantised by `mmpx export int8` (calibrated on the crops of the same
+14 boxes). Random weights say nothing about int8 accuracy; docs/export.md measures that on a trained model.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="flip test")
+    parser.add_argument("--int8", action="store_true", help="also time the int8-quantised model")
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data beside the checkout")
@@ -88,16 +93,26 @@ def main() -> None:
 
         t_torch = timed(run_torch, samples, args.warmup, args.repeat)
         t_ort = timed(ort_model.predict, samples, args.warmup, args.repeat)
+        rows = [("mmpose inference_topdown (torch)", t_torch), ("OnnxPoseModel.predict (ORT)", t_ort)]
+        if args.int8:
+            from mmpose_ext.deploy.quantize import quantize_onnx
+
+            coco = DATA / "test_coco.json"
+            int8_path = quantize_onnx(onnx_path, coco, DATA, calib_crops=instances).onnx_path
+            int8_model = OnnxPoseModel(int8_path, threads=args.threads, flip_test=args.flip)
+            rows.append(("OnnxPoseModel.predict (ORT, int8)", timed(int8_model.predict, samples, args.warmup,
+                                                                   args.repeat)))
 
     load = os.getloadavg()[0]
     print(f"RTMPose-t COCO 256x192, {len(samples)} images, {instances} instances, flip_test={args.flip}, "
           f"threads={args.threads} for both (torch.set_num_threads, ORT intra_op_num_threads), "
           f"{os.cpu_count()} cores, load average {load:.2f}, median of {args.repeat} passes after {args.warmup} "
           "warm-up")
-    print(f"{'backend':<34}{'instances/s':>12}{'images/s':>10}{'ms/image':>10}")
-    for name, t in (("mmpose inference_topdown (torch)", t_torch), ("OnnxPoseModel.predict (ORT)", t_ort)):
-        print(f"{name:<34}{instances / t:>12.1f}{len(samples) / t:>10.2f}{1000 * t / len(samples):>10.1f}")
-    print(f"speed-up: {t_torch / t_ort:.2f}x")
+    print(f"{'backend':<36}{'instances/s':>12}{'images/s':>10}{'ms/image':>10}")
+    for name, t in rows:
+        print(f"{name:<36}{instances / t:>12.1f}{len(samples) / t:>10.2f}{1000 * t / len(samples):>10.1f}")
+    for name, t in rows[1:]:
+        print(f"speed-up of {name} over torch: {t_torch / t:.2f}x")
 
 
 if __name__ == "__main__":

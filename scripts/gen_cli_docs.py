@@ -29,6 +29,7 @@ COMMANDS = [
     ["plot"],
     ["infer"],
     ["export", "onnx"],
+    ["export", "int8"],
     ["publish"],
     ["doctor"],
     ["plugins", "list"],

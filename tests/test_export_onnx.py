@@ -336,3 +336,37 @@ def test_ort_bad_inputs(rtmpose_onnx, tmp_path):
     model = OnnxPoseModel(rtmpose_onnx)
     with pytest.raises(MmpxError, match="H x W x 3"):
         model.predict(np.zeros((10, 10), np.uint8), np.zeros((1, 4), np.float32))
+
+
+def test_int8_quantisation(heatmap, tiny_coco, tmp_path):
+    import cv2
+    import onnx
+
+    from mmpose_ext.deploy.export import export_onnx
+    from mmpose_ext.deploy.ort import OnnxPoseModel
+
+    config, ckpt = heatmap
+    fp32 = export_onnx(config, ckpt, out=tmp_path / "hm.onnx", dynamic_batch=True).onnx_path
+    before = fp32.read_bytes()
+    calib = ["--calib-ann", str(tiny_coco / "annotations.json"), "--calib-images", str(tiny_coco / "images")]
+    proc = mmpx("export", "int8", str(fp32), *calib, "--calib-crops", "4", env={"OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = tmp_path / "hm.int8.onnx"
+    assert "int8 vs fp32 on 102 keypoints" in proc.stdout  # 6 instances x 17 keypoints, every one measured
+    assert fp32.read_bytes() == before
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    sc = json.loads(out.with_suffix(".json").read_text())
+    assert sc["onnx"] == out.name and sc["quantization"]["calibration"]["crops"] == 4
+    agree = sc["quantization"]["agreement_with_fp32"]
+    assert agree["keypoints"] == 102 and 0 <= agree["within_0_05_bbox"] <= 1 and agree["mean_px"] >= 0
+    image = cv2.imread(str(tiny_coco / "images" / "000.png"))
+    kpts, scores = OnnxPoseModel(out).predict(image, np.array([[4, 4, 80, 80]], np.float32))
+    assert kpts.shape == (1, 17, 2) and scores.shape == (1, 17) and np.isfinite(kpts).all()
+    # bad inputs: nothing written, one clear line
+    proc = mmpx("export", "int8", str(fp32), *calib, "--out", str(fp32))
+    assert proc.returncode == 1 and "is the fp32 model itself" in proc.stderr and fp32.read_bytes() == before
+    proc = mmpx("export", "int8", str(fp32), "--calib-ann", str(tmp_path / "nope.json"), "--calib-images",
+                str(tiny_coco / "images"), "--out", str(tmp_path / "x.onnx"))
+    assert proc.returncode == 1 and "nope.json does not exist" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "x.json").exists()
