@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmpose_ext.apis.plots import plot_scalars, read_scalars
 from mmpx.errors import MmpxError
+from mmpx.plots import plot_scalars, read_scalars
 
 from .conftest import mmpx, write_tiny_config
 
@@ -120,7 +120,7 @@ def test_x_axis_choice_on_a_real_run(run, tmp_path, capsys):
 def test_epoch_mapping_on_hand_written_file(tmp_path, monkeypatch):
     src = _write(tmp_path / "scalars.json", EPOCH_RUN)
     drawn = {}
-    import mmpose_ext.apis.plots as plots
+    import mmpx.plots as plots
 
     real = plots._figure
 

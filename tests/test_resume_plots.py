@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import mmpose_ext  # noqa: F401  (applies the fixes under test, registers PlotHook)
-from mmpose_ext.apis.plots import plot_run, read_scalars
 from mmpose_ext.apis.resume import checkpoint_problem, latest_good_checkpoint
 from mmpose_ext.compat import atomic_save
+from mmpx.plots import plot_run, read_scalars
 
 from .conftest import make_tiny_coco, mmpx, write_tiny_config
 

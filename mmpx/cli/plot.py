@@ -57,7 +57,7 @@ def plot(
     """Plot training losses and validation metrics of a run (validation metrics against epochs, which MMPose's
     analyze_logs cannot do). Prints the PNGs written and the series in each.
     """
-    from mmpose_ext.apis.plots import plot_scalars
+    from mmpx.plots import plot_scalars
 
     patterns = [p.strip() for value in keys or [] for p in value.split(",") if p.strip()]
     as_file = out is not None and out.suffix.lower() == ".png"
