@@ -2,24 +2,35 @@
 # nothing changed). Variables: PYTHON (default python3.11), MMPX_TORCH_INDEX_URL (a CUDA torch), see
 # scripts/setup.sh.
 VENV ?= .venv
+CORE_VENV ?= .venv-core
 MMPX := $(VENV)/bin/mmpx
 WORK ?= work_dirs/quickstart
 
-.PHONY: setup quickstart test lint bench
+.PHONY: setup setup-core quickstart test test-core lint bench
 
 setup:
 	bash scripts/setup.sh
+
+# A second venv without torch/mmengine/mmcv/mmpose/mmdet for the core tier (docs/architecture.md).
+setup-core:
+	MMPX_CORE_VENV=$(CORE_VENV) bash scripts/setup-core.sh
 
 # Check the environment, then synthesise car keypoints, convert, check, train on the CPU, test, plot, draw, report.
 quickstart: setup
 	$(MMPX) doctor
 	$(MMPX) quickstart --work-dir $(WORK)
 
-test: setup
+# The whole suite in the full venv, then the core tier (tests/core) again in the venv without the training stack.
+test: setup setup-core
 	$(VENV)/bin/python -m pytest
+	$(MAKE) --no-print-directory test-core
+
+test-core: setup-core
+	$(CORE_VENV)/bin/python -m pytest tests/core -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check mmpx mmpose_ext tests plugins benchmarks scripts configs
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: setup
 	$(VENV)/bin/python benchmarks/cli_startup.py

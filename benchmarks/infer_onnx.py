@@ -74,7 +74,7 @@ def main() -> None:
     from mmpose.apis import inference_topdown, init_model
 
     from mmpose_ext.deploy.export import export_onnx
-    from mmpose_ext.deploy.ort import OnnxPoseModel
+    from mmpx.runtime.ort import OnnxPoseModel
     from tests.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
 
     samples = load_samples()
@@ -95,7 +95,7 @@ def main() -> None:
         t_ort = timed(ort_model.predict, samples, args.warmup, args.repeat)
         rows = [("mmpose inference_topdown (torch)", t_torch), ("OnnxPoseModel.predict (ORT)", t_ort)]
         if args.int8:
-            from mmpose_ext.deploy.quantize import quantize_onnx
+            from mmpx.runtime.quantize import quantize_onnx
 
             coco = DATA / "test_coco.json"
             int8_path = quantize_onnx(onnx_path, coco, DATA, calib_crops=instances).onnx_path

@@ -55,8 +55,8 @@ def main() -> None:
 
     import mmpose_ext  # noqa: F401  (compatibility fixes before the export loads the checkpoint)
     from mmpose_ext.deploy.export import export_onnx
-    from mmpose_ext.deploy.ort import OnnxPoseModel
-    from mmpose_ext.deploy.quantize import quantize_onnx
+    from mmpx.runtime.ort import OnnxPoseModel
+    from mmpx.runtime.quantize import quantize_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(paths["config"], paths["checkpoint"], out=Path(tmp) / "model.onnx",

@@ -16,8 +16,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmpx import atomic
 from mmpx.errors import MmpxError
-from mmpx.metainfo_check import validate_metainfo
+from mmpx.check.metainfo_rules import validate_metainfo
 
 __all__ = [
     "build_metainfo", "dumps", "infer_swaps", "keypoint_names", "load_metainfo", "metainfo_from_coco",
@@ -140,17 +141,7 @@ def dumps(info: dict) -> str:
 
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic.write_text(path, text)
 
 
 def write_metainfo(path: str | Path, info: dict) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from mmpx.atomic import atomic_open
 from mmpx.errors import MmpxError
 
 _NOT_METRICS = {"step", "epoch", "iter", "time", "data_time", "lr", "memory"}
@@ -200,15 +201,8 @@ def _x_values(scalars: RunScalars, group: str, xs: list[float], x: str | None) -
 
 
 def _atomic_savefig(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mmpx-tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png")
 
 
 def _figure(panels: list[tuple[str, str, str, dict]], path: Path) -> Plot:

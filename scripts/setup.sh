@@ -90,17 +90,9 @@ pip_ install -c "$PINS" mmengine addict pyyaml yapf opencv-python pillow matplot
   pycocotools shapely terminaltables six tqdm rich termcolor scikit-image scikit-learn onnx onnxruntime onnxscript
 pip_ install -c "$PINS" --no-deps mmpose mmdet albumentations qudida
 
-# The xtcocotools wheel is built against NumPy 1, and its source uses np.NPY_OWNDATA, which NumPy 2 removed
-# (its mask functions fail). Build it here from the sdist with the rename pycocotools made (a few seconds).
-if ! "$VENV/bin/python" -c 'import numpy as np, xtcocotools.mask as m; m.area(m.encode(np.asfortranarray(np.ones((2, 2), np.uint8))))' 2>/dev/null; then
-  say "building xtcocotools against NumPy 2"
-  tmp=$(mktemp -d)
-  pip_ download -c "$PINS" --no-deps --no-binary :all: -d "$tmp" xtcocotools
-  tar -xzf "$tmp"/xtcocotools-*.tar.gz -C "$tmp"
-  sed -i 's/np\.NPY_OWNDATA/np.NPY_ARRAY_OWNDATA/g' "$tmp"/xtcocotools-*/xtcocotools/_mask.pyx
-  pip_ install --no-build-isolation --no-deps --force-reinstall "$(ls -d "$tmp"/xtcocotools-*/)"
-  rm -rf "$tmp"
-fi
+# The xtcocotools wheel is built against NumPy 1 and fails with NumPy 2: build it from the sdist (a few seconds).
+say "checking xtcocotools against NumPy 2"
+bash "$ROOT/scripts/xtcocotools.sh" "$VENV" "$PINS"
 
 say "installing mmpose-ext (editable) with its test tools, and the example plugin"
 pip_ install -c "$PINS" -e "$ROOT[test]"

@@ -11,7 +11,7 @@ import pytest
 from mmpose_ext.visual.browse import STRIP, browse
 from mmpx.errors import MmpxError
 
-from .conftest import mmpx, write_tiny_config
+from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from mmpx import __version__
 from mmpx.cli.main import build_app
 from mmpx.plugins.manager import load_plugins
 
-from .conftest import mmpx, run, write_tiny_config
+from tests.helpers import mmpx, run, write_tiny_config
 
 
 def test_version_both_ways():
@@ -115,7 +115,7 @@ def test_train_command_passes_its_options(monkeypatch, tmp_path):
 
 
 def test_cli_reference_is_up_to_date():
-    from .conftest import ROOT
+    from tests.helpers import ROOT
 
     result = run([sys.executable, str(ROOT / "scripts" / "gen_cli_docs.py"), "--check"])
     assert result.returncode == 0, result.stderr

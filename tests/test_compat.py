@@ -14,7 +14,7 @@ from mmpose_ext import compat
 from mmpose_ext.compat import pkg_resources as pkg_fix
 from mmpose_ext.compat import torchvision as tv_fix
 
-from .conftest import mmpx, run
+from tests.helpers import mmpx, run
 
 
 def _python(code: str):

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 
 import mmpose_ext  # noqa: F401  (what custom_imports does)
 
-from .conftest import ROOT, mmpx
+from tests.helpers import ROOT, mmpx
 
 CONFIGS = sorted((ROOT / "configs").rglob("*.py"))
 CONFIG_IDS = [str(p.relative_to(ROOT / "configs")) for p in CONFIGS]

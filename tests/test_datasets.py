@@ -17,7 +17,7 @@ from mmpose_ext.registry import DATASETS
 from mmpx.errors import MmpxError
 from mmpx.metainfo import infer_swaps, keypoint_names, load_metainfo
 
-from .conftest import run
+from tests.helpers import run
 
 HUMANART = "mmpose-testdata/humanart"
 CAR_KEYPOINTS = ["left_front_bumper", "right_front_bumper", "left_rear_bumper", "right_rear_bumper",

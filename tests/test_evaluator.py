@@ -18,7 +18,7 @@ import mmpose_ext  # noqa: F401  (registers the evaluator, as custom_imports doe
 from mmpose_ext.registry import DATASETS, EVALUATORS, METRICS, MODELS, TRANSFORMS
 from mmpx.errors import MmpxError
 
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 CONFIG = ROOT / "configs" / "humanart" / "rtmpose-t_humanart-two-scenes-val.py"
 GROUPS = ("real_human", "2D_virtual_human")

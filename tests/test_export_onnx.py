@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import mmpose_ext  # noqa: F401  (compatibility fixes before any mmpose import below)
-from tests.conftest import ROOT, mmpx, write_tiny_config
+from tests.helpers import ROOT, mmpx, write_tiny_config
 
 RTMPOSE_CONFIG = """
 _base_ = ['mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py']
@@ -109,7 +109,7 @@ def torch_reference(config, checkpoint, cfg_options, flip_test, samples):
 
 
 def assert_parity(onnx_path, reference, samples, flip_test):
-    from mmpose_ext.deploy.ort import OnnxPoseModel
+    from mmpx.runtime.ort import OnnxPoseModel
 
     model = OnnxPoseModel(onnx_path, threads=1, flip_test=flip_test)
     all_kpts = []
@@ -167,7 +167,7 @@ def test_rtmpose_sidecar(rtmpose_onnx):
     onnx.checker.check_model(model)
     assert [i.name for i in model.graph.input] == ["input"]
 
-    from mmpose_ext.deploy.ort import OnnxPoseModel
+    from mmpx.runtime.ort import OnnxPoseModel
 
     pose = OnnxPoseModel(rtmpose_onnx)
     assert pose.input_size == (192, 256)
@@ -252,7 +252,7 @@ def test_numpy_decoders_match_mmpose():
 
 def test_backend_imports_no_torch(rtmpose_onnx, coco, shared_data):
     """The deploy package loaded on its own (no mmpose_ext, torch or mmpose) predicts the same keypoints."""
-    from mmpose_ext.deploy.ort import OnnxPoseModel
+    from mmpx.runtime.ort import OnnxPoseModel
 
     image = shared_data / "mmpose-testdata" / "coco" / "000000197388.jpg"
     boxes = coco[3][1]
@@ -321,7 +321,7 @@ def test_export_bad_inputs(rtmpose, heatmap, tmp_path, capsys):
 
 
 def test_ort_bad_inputs(rtmpose_onnx, tmp_path):
-    from mmpose_ext.deploy.ort import OnnxPoseModel
+    from mmpx.runtime.ort import OnnxPoseModel
     from mmpx.errors import MmpxError
 
     with pytest.raises(MmpxError, match="does not exist"):
@@ -343,7 +343,7 @@ def test_int8_quantisation(heatmap, tiny_coco, tmp_path):
     import onnx
 
     from mmpose_ext.deploy.export import export_onnx
-    from mmpose_ext.deploy.ort import OnnxPoseModel
+    from mmpx.runtime.ort import OnnxPoseModel
 
     config, ckpt = heatmap
     fp32 = export_onnx(config, ckpt, out=tmp_path / "hm.onnx", dynamic_batch=True).onnx_path

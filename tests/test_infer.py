@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mmpose_ext.visual.draw import contact_sheet, draw_heatmap, draw_pose
+from mmpx.draw import contact_sheet, draw_heatmap, draw_pose
 from mmpx.cli.main import build_app
 from mmpx.errors import CheckpointError, MmpxError
 from mmpx.plugins.manager import load_plugins
 
-from .conftest import ROOT, make_tiny_coco, mmpx, write_tiny_config
+from tests.helpers import ROOT, make_tiny_coco, mmpx, write_tiny_config
 
 CARPOSE_META = ROOT / "mmpose_ext" / "datasets" / "metainfo" / "carpose.py"
 DET_CONFIG = ROOT / "configs" / "carpose" / "rtmdet-tiny_carpose.py"
@@ -337,7 +337,7 @@ def test_detector_class_out_of_range(models, coco_images):
 
 
 def test_onnxruntime_backend_matches_torch(models, coco_images, tmp_path):
-    """--backend onnxruntime builds mmpose_ext.deploy.ort.OnnxPoseModel from an exported .onnx + sidecar."""
+    """--backend onnxruntime builds mmpx.runtime.ort.OnnxPoseModel from an exported .onnx + sidecar."""
     from mmpose_ext.deploy.export import export_onnx
 
     onnx = export_onnx(models["car8.py"], models["car8.pth"], tmp_path / "car8.onnx").onnx_path

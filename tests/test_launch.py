@@ -14,7 +14,7 @@ from mmpose_ext.apis import launch
 from mmpose_ext.compat.checkpoint import load as safe_load
 from mmpx.errors import MmpxError
 
-from .conftest import mmpx, write_tiny_config
+from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1"}
 

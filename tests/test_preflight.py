@@ -11,7 +11,7 @@ from mmpose_ext.apis.preflight import preflight
 from mmpose_ext.apis.train import load_config
 from mmpx.metainfo import build_metainfo, write_metainfo
 
-from .conftest import ROOT, write_tiny_config
+from tests.helpers import ROOT, write_tiny_config
 
 
 def _codes(problems):
@@ -71,7 +71,7 @@ def test_configs_without_files_pass():
 
 
 def test_mmpx_train_stops_before_building_anything(tiny, tmp_path):
-    from .conftest import mmpx
+    from tests.helpers import mmpx
 
     result = mmpx("train", str(tiny), "--work-dir", str(tmp_path / "w"), "--cfg-options", "model.head.out_channels=8")
     assert result.returncode == 1 and "Traceback" not in result.stderr

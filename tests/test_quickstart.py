@@ -8,9 +8,9 @@ import json
 import cv2
 import pytest
 
-from mmpose_ext.apis.quickstart import MARKER, _prepare_work_dir
+from mmpx.app.quickstart import MARKER, _prepare_work_dir
 from mmpx.errors import MmpxError
-from tests.conftest import mmpx
+from tests.helpers import mmpx
 
 
 @pytest.mark.slow

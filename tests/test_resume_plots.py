@@ -20,7 +20,7 @@ from mmpose_ext.apis.resume import checkpoint_problem, latest_good_checkpoint
 from mmpose_ext.compat import atomic_save
 from mmpx.plots import plot_run, read_scalars
 
-from .conftest import make_tiny_coco, mmpx, write_tiny_config
+from tests.helpers import make_tiny_coco, mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -19,7 +19,7 @@ from mmpose_ext.apis.launch import free_port
 from mmpose_ext.apis.train import test_config as build_test_config
 from mmpx.errors import ConfigError
 
-from .conftest import ROOT, mmpx, write_tiny_config
+from tests.helpers import ROOT, mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1"}
 IMAGES = [f"{i:03d}" for i in range(6)]

@@ -15,7 +15,7 @@ import mmpose_ext  # noqa: F401  (registers the hooks)
 from mmpose_ext.compat.checkpoint import load as safe_load
 from mmpx.errors import CheckpointError, ConfigError
 
-from .conftest import mmpx, write_tiny_config
+from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1"}
 LOSS = re.compile(r"Epoch\(train\)\s+\[(\d+)\]\[(\d+)/\d+\].*?\sloss: ([0-9.e+-]+)")

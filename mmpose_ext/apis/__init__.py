@@ -3,7 +3,7 @@
 from mmpose_ext.apis.preflight import preflight
 from mmpose_ext.apis.publish import publish
 from mmpose_ext.apis.resume import latest_good_checkpoint
-from mmpose_ext.apis.train import load_config, test, train
+from mmpose_ext.apis.train import RunOptions, load_config, test, train
 from mmpx.plots import plot_run
 
-__all__ = ["latest_good_checkpoint", "load_config", "plot_run", "preflight", "publish", "test", "train"]
+__all__ = ["RunOptions", "latest_good_checkpoint", "load_config", "plot_run", "preflight", "publish", "test", "train"]

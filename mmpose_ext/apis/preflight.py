@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mmpx.check import check_data
 from mmpx.metainfo import keypoint_names, load_metainfo
-from mmpx.metainfo_check import validate_metainfo
-from mmpx.problems import ERROR, Problem
+from mmpx.check.metainfo_rules import validate_metainfo
+from mmpx.check.problems import ERROR, Problem
 
 LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 
@@ -34,7 +34,7 @@ def _metainfo_file(dataset: dict) -> str | None:
     meta = dataset.get("metainfo")
     if isinstance(meta, dict) and "from_file" in meta:
         return _mmpose_metainfo_path(meta["from_file"])
-    from mmpose.registry import DATASETS
+    from mmpose_ext.registry import DATASETS
 
     cls = DATASETS.get(dataset.get("type", ""))
     default = getattr(cls, "METAINFO", None) or {}

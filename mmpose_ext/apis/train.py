@@ -9,50 +9,71 @@ from __future__ import annotations
 
 import os.path as osp
 import sys
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from mmpose_ext.compat import checkpoint as safe_checkpoint
+from mmpose_ext.config import load_config, parse_cfg_options
 from mmpx.errors import ConfigError
 
 
-def parse_cfg_options(options: list[str] | None) -> dict:
-    """``KEY=VALUE`` strings to a dict, with values parsed as mmengine's ``--cfg-options`` parses them."""
-    from mmengine.config import DictAction
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of :func:`train` and :func:`test` (``mmpx train`` / ``mmpx test``), in one place.
 
-    parsed = {}
-    for option in options or []:
-        key, sep, value = option.partition("=")
-        if not sep or not key:
-            raise ConfigError(
-                f"--cfg-options {option!r} is not KEY=VALUE", "e.g. --cfg-options train_cfg.max_epochs=2"
-            )
-        parsed[key] = DictAction._parse_iterable(value)
-    return parsed
+    Shared:
+        work_dir: run folder; default ``work_dirs/<config stem>`` (as MMPose's tools).
+        cfg_options: ``KEY=VALUE`` overrides.
+        trust_checkpoint: load the named checkpoint(s) without the safe-load allow-list.
+        preflight: check files, metainfo, annotations and head/keypoint agreement before building anything.
+        device: ``cpu`` or ``cuda``; default cuda when available. See :func:`~mmpose_ext.apis.launch.use_device`
+            (from Python, prefer ``CUDA_VISIBLE_DEVICES=''`` before importing torch for a CPU run on a GPU host).
+        launcher: ``none``, ``pytorch`` or ``slurm`` (``mpi`` on GPUs only): this process is one of several
+            started by torchrun / srun. ``mmpx train --nproc N`` starts them for you.
+        master_port: with ``launcher='slurm'``, the rendezvous port (``MASTER_PORT``, default 29500).
 
+    Training only:
+        resume: ``True``/``"auto"`` resumes from the latest checkpoint in ``work_dir``; a path resumes from it.
+        load_from: initial weights (not optimizer state), through :class:`~mmpose_ext.engine.PartialLoadHook`.
+        amp: mixed precision (``AmpOptimWrapper``).
+        seed, deterministic: ``cfg.randomness`` (mmengine's ``set_randomness``).
+        no_validate: no validation during training (as MMPose's ``tools/train.py --no-validate``).
+        auto_scale_lr: scale the learning rate by batch size / ``auto_scale_lr.base_batch_size``.
+        freeze: :class:`~mmpose_ext.engine.FreezeHook` patterns (``backbone``, ``backbone:2``, globs).
+        progress: add :class:`~mmpose_ext.engine.ProgressHook`; default: when stderr is a terminal.
 
-def load_config(config: str | Path, cfg_options: list[str] | None = None):
-    """Load a config file (it may inherit ``mmpose::`` bases) and apply overrides.
-
-    Raises:
-        ConfigError: the file is missing or does not load, naming the file and the reason.
+    Testing only:
+        dump: write every prediction to this pickle (MMPose's ``tools/test.py --dump``).
+        show_dir: draw the predictions on every test image into this folder.
     """
-    from mmengine.config import Config
 
-    path = Path(config)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist", "check the path (configs are .py files)")
-    try:
-        cfg = Config.fromfile(str(path))
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ConfigError(
-            f"config {path} could not be loaded: {type(exc).__name__}: {first}",
-            "fix that line of the config; `python CONFIG` shows plain syntax errors",
-        ) from exc
-    overrides = parse_cfg_options(cfg_options)
-    if overrides:
-        cfg.merge_from_dict(overrides)
-    return cfg
+    work_dir: str | Path | None = None
+    cfg_options: list[str] | None = None
+    trust_checkpoint: bool = False
+    preflight: bool = True
+    device: str | None = None
+    launcher: str = "none"
+    master_port: int | None = None
+    resume: str | bool | None = None
+    load_from: str | Path | None = None
+    amp: bool = False
+    seed: int | None = None
+    deterministic: bool = False
+    no_validate: bool = False
+    auto_scale_lr: bool = False
+    freeze: list[str] | None = None
+    progress: bool | None = None
+    dump: str | Path | None = None
+    show_dir: str | Path | None = None
+
+    @classmethod
+    def of(cls, options: RunOptions | None = None, **changes) -> RunOptions:
+        """``options`` (default: all defaults) with ``changes``; an unknown name is a TypeError naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return replace(options or cls(), **changes)
 
 
 def _runner(cfg):
@@ -68,10 +89,8 @@ def _runner(cfg):
 
 def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints):
     import mmpose_ext  # noqa: F401  (compatibility fixes, our registries)
-    from mmpx.plugins.manager import get_host
 
-    get_host().register_modules()
-    cfg = load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)  # registers the plugins' classes too
     if work_dir is not None:
         cfg.work_dir = str(work_dir)
     elif cfg.get("work_dir") is None:
@@ -84,7 +103,7 @@ def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints):
 def check_config(cfg, config) -> None:
     """Run :func:`~mmpose_ext.apis.preflight.preflight`; print every error and raise the first as ConfigError."""
     from mmpose_ext.apis.preflight import preflight
-    from mmpx.problems import ERROR, print_table
+    from mmpx.check.problems import ERROR, print_table
 
     errors = [p for p in preflight(cfg, config) if p.severity == ERROR]
     if not errors:
@@ -98,163 +117,104 @@ def check_config(cfg, config) -> None:
     raise ConfigError(f"{first.where}: {first.message}{more}", first.hint or "fix the config or the data")
 
 
-def _apply_train_options(cfg, config, load_from, launcher, freeze, seed, deterministic, no_validate, auto_scale_lr):
+def _apply_train_options(cfg, config, o: RunOptions, load_from) -> None:
     """The options of ``mmpx train`` beyond MMPose's own ``--resume``/``--amp`` (see docs/training.md)."""
     import os
 
-    if seed is not None or deterministic:
-        cfg.randomness = dict(cfg.get("randomness") or {}, seed=seed, deterministic=deterministic)
-        if deterministic:
+    if o.seed is not None or o.deterministic:
+        cfg.randomness = dict(cfg.get("randomness") or {}, seed=o.seed, deterministic=o.deterministic)
+        if o.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic CUDA matmuls need
-    if no_validate:
+    if o.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    if auto_scale_lr:
+    if o.auto_scale_lr:
         if not (cfg.get("auto_scale_lr") or {}).get("base_batch_size"):
             raise ConfigError(
                 f"--auto-scale-lr: config {config} has no auto_scale_lr.base_batch_size",
                 "add auto_scale_lr = dict(base_batch_size=N), N the total batch size its learning rate is for",
             )
         cfg.auto_scale_lr.enable = True
-    cfg.launcher = launcher
+    cfg.launcher = o.launcher
     hooks = [dict(type="PartialLoadHook", checkpoint=str(load_from))] if load_from else []
     if load_from:
         cfg.load_from = None  # the hook loads it, after the runner's weight init
-    if freeze:
-        hooks.append(dict(type="FreezeHook", patterns=list(freeze)))
-        if launcher != "none":  # DDP is built before the hook freezes: let it tolerate params without grads
+    if o.freeze:
+        hooks.append(dict(type="FreezeHook", patterns=list(o.freeze)))
+        if o.launcher != "none":  # DDP is built before the hook freezes: let it tolerate params without grads
             cfg.setdefault("model_wrapper_cfg", dict(type="MMDistributedDataParallel", find_unused_parameters=True))
     if hooks:
         cfg.custom_hooks = [*(cfg.get("custom_hooks") or []), *hooks]
 
 
-def train_config(
-    config: str | Path,
-    work_dir: str | Path | None = None,
-    resume: str | bool | None = None,
-    load_from: str | Path | None = None,
-    amp: bool = False,
-    cfg_options: list[str] | None = None,
-    trust_checkpoint: bool = False,
-    seed: int | None = None,
-    deterministic: bool = False,
-    no_validate: bool = False,
-    auto_scale_lr: bool = False,
-    launcher: str = "none",
-    freeze: list[str] | None = None,
-    preflight: bool = True,
-    progress: bool | None = None,
-):
-    """The config :func:`train` runs, checked (``preflight``) but not run; arguments as for :func:`train`."""
-    cfg = _prepare(config, work_dir, cfg_options, False, [])
-    if resume:
+def train_config(config: str | Path, options: RunOptions | None = None, **changes):
+    """The config :func:`train` runs, checked (``preflight``) but not run; options as for :func:`train`."""
+    from mmpose_ext.engine.atomic_checkpoint import use_atomic_checkpoints
+
+    o = RunOptions.of(options, **changes)
+    cfg = _prepare(config, o.work_dir, o.cfg_options, False, [])
+    if o.resume:
         cfg.resume = True
-        if resume in (True, "auto"):  # the newest intact checkpoint: a run killed while saving leaves a bad one
+        if o.resume in (True, "auto"):  # the newest intact checkpoint: a run killed while saving leaves a bad one
             from mmpose_ext.apis.resume import latest_good_checkpoint
 
             cfg.load_from = latest_good_checkpoint(cfg.work_dir)
         else:
-            cfg.load_from = str(resume)
-    if load_from and resume:
-        cfg.load_from = str(load_from)
-    options = dict(seed=seed, deterministic=deterministic, no_validate=no_validate, auto_scale_lr=auto_scale_lr)
-    _apply_train_options(cfg, config, None if resume else load_from, launcher, freeze, **options)
-    if amp:
+            cfg.load_from = str(o.resume)
+    if o.load_from and o.resume:
+        cfg.load_from = str(o.load_from)
+    _apply_train_options(cfg, config, o, None if o.resume else o.load_from)
+    if o.amp:
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.setdefault("loss_scale", "dynamic")
-    if trust_checkpoint:
-        safe_checkpoint.trust(*[str(t) for t in (cfg.get("load_from"), load_from) if t])
-    if preflight:
-        if load_from and not Path(load_from).is_file():
-            raise ConfigError(f"--load-from: checkpoint {load_from} does not exist", "fix the path")
+    if o.trust_checkpoint:
+        safe_checkpoint.trust(*[str(t) for t in (cfg.get("load_from"), o.load_from) if t])
+    if o.preflight:
+        if o.load_from and not Path(o.load_from).is_file():
+            raise ConfigError(f"--load-from: checkpoint {o.load_from} does not exist", "fix the path")
         check_config(cfg, config)
+    use_atomic_checkpoints(cfg)  # a run killed while saving leaves the previous checkpoint whole
     hooks = list(cfg.get("custom_hooks") or [])
     if not any(h.get("type") == "PlotHook" for h in hooks):
         hooks.append(dict(type="PlotHook"))  # loss.png, val.png at the end
-    if progress is None:
-        progress = sys.stderr.isatty()
+    progress = sys.stderr.isatty() if o.progress is None else o.progress
     if progress and not any(h.get("type") == "ProgressHook" for h in hooks):
         hooks.append(dict(type="ProgressHook"))  # a bar on a terminal, plain lines elsewhere; rank 0 only
     cfg.custom_hooks = hooks
     return cfg
 
 
-def train(
-    config: str | Path,
-    work_dir: str | Path | None = None,
-    resume: str | bool | None = None,
-    load_from: str | Path | None = None,
-    amp: bool = False,
-    cfg_options: list[str] | None = None,
-    trust_checkpoint: bool = False,
-    seed: int | None = None,
-    deterministic: bool = False,
-    no_validate: bool = False,
-    auto_scale_lr: bool = False,
-    launcher: str = "none",
-    freeze: list[str] | None = None,
-    preflight: bool = True,
-    device: str | None = None,
-    progress: bool | None = None,
-    master_port: int | None = None,
-):
+def train(config: str | Path, options: RunOptions | None = None, **changes):
     """Train ``config``; returns the mmengine Runner after training.
 
     Args:
         config: config file path.
-        work_dir: run folder; default ``work_dirs/<config stem>`` (as MMPose's tools).
-        resume: ``True``/``"auto"`` resumes from the latest checkpoint in ``work_dir``; a path resumes from it.
-        load_from: initial weights (not optimizer state).
-        amp: mixed precision (``AmpOptimWrapper``).
-        cfg_options: ``KEY=VALUE`` overrides.
-        trust_checkpoint: load ``resume``/``load_from`` without the safe-load allow-list.
-        seed, deterministic: ``cfg.randomness`` (mmengine's ``set_randomness``).
-        no_validate: no validation during training (as MMPose's ``tools/train.py --no-validate``).
-        auto_scale_lr: scale the learning rate by batch size / ``auto_scale_lr.base_batch_size``.
-        launcher: ``none``, ``pytorch`` or ``slurm`` (``mpi`` on GPUs only): this process is one of several
-            started by torchrun / srun. ``mmpx train --nproc N`` starts them for you.
-        freeze: :class:`~mmpose_ext.engine.FreezeHook` patterns (``backbone``, ``backbone:2``, globs).
-        preflight: check files, metainfo, annotations and head/keypoint agreement before building anything.
-        device: ``cpu`` or ``cuda``; default cuda when available. See :func:`~mmpose_ext.apis.launch.use_device`
-            (from Python, prefer ``CUDA_VISIBLE_DEVICES=''`` before importing torch for a CPU run on a GPU host).
-        progress: add :class:`~mmpose_ext.engine.ProgressHook`; default: when stderr is a terminal.
-        master_port: with ``launcher='slurm'``, the rendezvous port (``MASTER_PORT``, default 29500).
+        options: a :class:`RunOptions`; keyword arguments (``work_dir=...``, ``seed=...``) change single fields.
 
     Without ``resume``, ``load_from`` goes through :class:`~mmpose_ext.engine.PartialLoadHook`: every tensor
     whose name and shape match is loaded and the others are reported (fine-tuning across keypoint counts).
+    Checkpoints are written by :class:`~mmpose_ext.engine.AtomicCheckpointHook`.
     """
     from mmpose_ext.apis.launch import setup_distributed, use_device
 
-    device = use_device(device)
-    cfg = train_config(
-        config, work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, cfg_options=cfg_options,
-        trust_checkpoint=trust_checkpoint, seed=seed, deterministic=deterministic, no_validate=no_validate,
-        auto_scale_lr=auto_scale_lr, launcher=launcher, freeze=freeze, preflight=preflight, progress=progress,
-    )  # fmt: skip
-    setup_distributed(cfg, launcher, device, master_port)
+    o = RunOptions.of(options, **changes)
+    device = use_device(o.device)
+    cfg = train_config(config, o)
+    setup_distributed(cfg, o.launcher, device, o.master_port)
     runner = _runner(cfg)
     runner.train()
     return runner
 
 
-def test_config(
-    config: str | Path,
-    checkpoint: str | Path,
-    work_dir: str | Path | None = None,
-    cfg_options: list[str] | None = None,
-    trust_checkpoint: bool = False,
-    preflight: bool = True,
-    dump: str | Path | None = None,
-    show_dir: str | Path | None = None,
-    launcher: str = "none",
-):
+def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions | None = None, **changes):
     """The config :func:`test` runs (``dump``/``show_dir`` pointing at their temporary places), checked."""
-    cfg = _prepare(config, work_dir, cfg_options, trust_checkpoint, [checkpoint])
+    o = RunOptions.of(options, **changes)
+    cfg = _prepare(config, o.work_dir, o.cfg_options, o.trust_checkpoint, [checkpoint])
     if not Path(checkpoint).is_file():
         raise ConfigError(f"checkpoint {checkpoint} does not exist", "give the path of a .pth file (see the work dir)")
     cfg.load_from = str(checkpoint)
-    cfg.launcher = launcher
-    if dump is not None:
-        dump = Path(dump)
+    cfg.launcher = o.launcher
+    if o.dump is not None:
+        dump = Path(o.dump)
         if dump.suffix not in (".pkl", ".pickle"):
             raise ConfigError(f"--dump {dump}: the file must end in .pkl or .pickle", f"e.g. --dump {dump.stem}.pkl")
         if dump.is_dir():
@@ -262,8 +222,8 @@ def test_config(
         partial = str(_partial(dump))
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type="DumpResults", out_file_path=partial)]  # as MMPose --dump
-    if show_dir is not None:
-        show_dir = Path(show_dir)
+    if o.show_dir is not None:
+        show_dir = Path(o.show_dir)
         if show_dir.exists() and not show_dir.is_dir():
             raise ConfigError(f"--show-dir {show_dir} exists and is not a folder", "give a folder path")
         vis = (cfg.get("default_hooks") or {}).get("visualization")
@@ -276,7 +236,7 @@ def test_config(
         # absolute: PoseVisualizationHook re-joins work_dir/timestamp/out_dir on every test iteration, which
         # nests a relative folder one level deeper per batch; an absolute one survives the join unchanged
         vis.update(enable=True, out_dir=str(_partial(show_dir).resolve()), interval=1, show=False)
-    if preflight:
+    if o.preflight:
         check_config(cfg, config)
     return cfg
 
@@ -338,26 +298,14 @@ def _draw_on_every_rank(runner) -> None:
             hook.after_test_iter = after_test_iter
 
 
-def test(
-    config: str | Path,
-    checkpoint: str | Path,
-    work_dir: str | Path | None = None,
-    cfg_options: list[str] | None = None,
-    trust_checkpoint: bool = False,
-    preflight: bool = True,
-    dump: str | Path | None = None,
-    show_dir: str | Path | None = None,
-    device: str | None = None,
-    launcher: str = "none",
-    master_port: int | None = None,
-) -> dict:
+def test(config: str | Path, checkpoint: str | Path, options: RunOptions | None = None, **changes) -> dict:
     """Evaluate ``checkpoint`` on the config's test set; returns the metrics dict (on every rank).
 
     Args:
-        dump: write every prediction (a list of dicts, one per sample: ``pred_instances.keypoints`` ...) to this
-            pickle, through mmengine's ``DumpResults`` evaluator as MMPose's ``tools/test.py --dump``.
-        show_dir: draw the predictions on every test image into this folder (MMPose's ``PoseVisualizationHook``).
-        device, launcher, master_port: as for :func:`train`.
+        options: a :class:`RunOptions` (keyword arguments change single fields). ``dump`` writes every
+            prediction (a list of dicts, one per sample: ``pred_instances.keypoints`` ...) to a pickle, through
+            mmengine's ``DumpResults`` evaluator as MMPose's ``tools/test.py --dump``; ``show_dir`` draws the
+            predictions on every test image (MMPose's ``PoseVisualizationHook``).
 
     Both outputs appear only when the test finished: they are written beside their place and moved into it.
     """
@@ -365,16 +313,17 @@ def test(
 
     from mmpose_ext.apis.launch import setup_distributed, use_device
 
-    device = use_device(device)
-    dump = Path(dump) if dump is not None else None
-    show_dir = Path(show_dir).resolve() if show_dir is not None else None
-    cfg = test_config(config, checkpoint, work_dir, cfg_options, trust_checkpoint, preflight, dump, show_dir, launcher)
+    o = RunOptions.of(options, **changes)
+    device = use_device(o.device)
+    dump = Path(o.dump) if o.dump is not None else None
+    show_dir = Path(o.show_dir).resolve() if o.show_dir is not None else None
+    cfg = test_config(config, checkpoint, o, dump=dump, show_dir=show_dir)
     main = os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) == "0"
     if main:  # before the rendezvous, so no other rank has drawn yet
         _clear_partial(dump, show_dir)
         if dump is not None:
             dump.parent.mkdir(parents=True, exist_ok=True)
-    setup_distributed(cfg, launcher, device, master_port)
+    setup_distributed(cfg, o.launcher, device, o.master_port)
     try:
         runner = _runner(cfg)
         if show_dir is not None:

@@ -1,24 +1,25 @@
 """Fixes that make mmengine 0.10.7, mmcv 2.1 and mmpose 1.3.2 work on today's torch, NumPy and setuptools.
 
 Each fix is narrow, checks whether the installed versions need it, and does nothing where they don't.
-``import mmpose_ext`` applies them all (that is what ``custom_imports`` runs); ``mmpx doctor`` shows them.
-Why each exists: docs/troubleshooting.md. ``atomic_save`` is not a compatibility fix but mends mmengine the same
-way: checkpoints and ``last_checkpoint`` are written atomically, so a killed run resumes (docs/runs.md).
+``import mmpose_ext`` applies them (that is what ``custom_imports`` runs): only the fixes without which MMPose
+cannot import or load a checkpoint. ``mmpx doctor`` lists each one, whether it is active and why it exists; the
+reasons are in docs/troubleshooting.md. Behaviour changes that are not needed to import (atomic checkpoint
+writes) are explicit hooks instead (``AtomicCheckpointHook``), never a side effect of importing.
 """
 
 from __future__ import annotations
 
-from mmpose_ext.compat import albumentations, atomic_save, checkpoint, pkg_resources, torchvision
+from mmpose_ext.compat import albumentations, checkpoint, pkg_resources, torchvision
 from mmpose_ext.compat._fix import Fix, FixStatus
 
 # Order matters: pkg_resources before anything resolves ``mmpose::`` config bases; torchvision before the first
-# import of mmpose.visualization.
-FIXES: tuple[Fix, ...] = (pkg_resources.FIX, torchvision.FIX, checkpoint.FIX, atomic_save.FIX, albumentations.FIX)
+# import of mmpose.visualization. albumentations only checks (it patches nothing).
+FIXES: tuple[Fix, ...] = (pkg_resources.FIX, torchvision.FIX, checkpoint.FIX, albumentations.FIX)
 
 
-def apply_all() -> list[FixStatus]:
-    """Apply every fix that the installed versions need. Idempotent."""
-    return [fix.apply() for fix in FIXES]
+def apply_all() -> list[str]:
+    """Apply every fix that the installed versions need; returns the names of those now applied. Idempotent."""
+    return [fix.name for fix in FIXES if fix.apply()]
 
 
 def report() -> list[FixStatus]:

@@ -39,11 +39,12 @@ class Fix:
     _applied: bool = False
     _detail: str = ""
 
-    def apply(self) -> FixStatus:
+    def apply(self) -> bool:
+        """Patch if needed (once); True when the patch is in place. Runs no ``check`` (that is for doctor)."""
         if not self._applied and self.patch is not None and self.needed():
             self._detail = self.patch()
             self._applied = True
-        return self.status()
+        return self._applied
 
     def status(self) -> FixStatus:
         needed = self.needed()

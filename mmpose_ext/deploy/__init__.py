@@ -1,16 +1,37 @@
-"""Deployment: ONNX export (``export_onnx``) and the ONNX Runtime backend (``OnnxPoseModel``).
+"""Deployment, torch side: ONNX export (``export_onnx``) and MMPose codecs for the ONNX runtime (``build_codec``).
 
-Names load lazily: ``OnnxPoseModel`` and the numpy decoders need no torch; only ``export_onnx`` does.
+The ONNX Runtime model and its numpy decoders moved to the torch-free core: :class:`mmpx.runtime.OnnxPoseModel`.
+``mmpose_ext.deploy.OnnxPoseModel`` keeps working for one release, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
-__all__ = ["OnnxPoseModel", "export_onnx"]
+__all__ = ["OnnxPoseModel", "build_codec", "export_onnx"]
+
+
+def build_codec(codec_cfg: dict):
+    """MMPose's codec class for ``codec_cfg`` (for ``OnnxPoseModel(codec_builder=...)``)."""
+    import mmpose_ext  # noqa: F401  (compatibility fixes before mmpose imports)
+    from mmpose.registry import KEYPOINT_CODECS
+    from mmpose.utils import register_all_modules
+
+    register_all_modules(init_default_scope=False)
+    return KEYPOINT_CODECS.build(dict(codec_cfg))
 
 
 def __getattr__(name: str):
     if name == "OnnxPoseModel":
-        from .ort import OnnxPoseModel
+        import warnings
+
+        from mmpose_ext._moved import REMOVED_IN
+
+        warnings.warn(
+            f"mmpose_ext.deploy.OnnxPoseModel moved to mmpx.runtime.OnnxPoseModel (no torch needed there); the old "
+            f"name goes away in {REMOVED_IN}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from mmpx.runtime.ort import OnnxPoseModel
 
         return OnnxPoseModel
     if name == "export_onnx":

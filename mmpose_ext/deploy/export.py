@@ -2,7 +2,7 @@
 
 The ONNX graph is backbone + neck + head ``forward`` on a normalised N x 3 x H x W input and returns the raw
 head outputs (SimCC x/y vectors or heatmaps); cropping, normalisation, flip test and decoding stay outside the
-graph, done by :class:`mmpose_ext.deploy.ort.OnnxPoseModel` exactly as MMPose does them.
+graph, done by :class:`mmpx.runtime.ort.OnnxPoseModel` exactly as MMPose does them.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmpx.atomic import write_pair
 from mmpx.errors import CheckpointError, ConfigError, MmpxError
+from mmpx.runtime.ort import SIDECAR_FORMAT, sidecar_path_for
 
-SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
 SIDECAR_VERSION = 1
 # head type -> (kind, output names); the heads whose forward() returns exactly these tensors
 SUPPORTED_HEADS = {
@@ -214,36 +215,6 @@ def _verify(path: Path, net, example, outputs) -> float:
     return worst
 
 
-def _umask_mode() -> int:
-    """The mode a plain ``open()`` would give a new file (mkstemp makes them 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write_atomically(onnx_tmp: Path, onnx_path: Path, sidecar: dict, sidecar_path: Path) -> None:
-    """Both files appear or neither: the sidecar is staged first, then both are renamed into place."""
-    fd, json_tmp = tempfile.mkstemp(prefix=f".{sidecar_path.name}.", suffix=".tmp", dir=sidecar_path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(sidecar, f, indent=2)
-            f.write("\n")
-        for staged in (json_tmp, onnx_tmp):
-            os.chmod(staged, _umask_mode())
-        os.replace(onnx_tmp, onnx_path)
-        try:
-            os.replace(json_tmp, sidecar_path)
-        except BaseException:
-            onnx_path.unlink(missing_ok=True)
-            raise
-    finally:
-        Path(json_tmp).unlink(missing_ok=True)
-
-
-def sidecar_path_for(onnx_path: str | Path) -> Path:
-    return Path(onnx_path).with_suffix(".json")
-
-
 def export_onnx(
     config: str | Path,
     checkpoint: str | Path,
@@ -274,13 +245,10 @@ def export_onnx(
         raise MmpxError(f"--out {onnx_path} must end in .onnx", "the sidecar is written beside it as NAME.json")
     sidecar_path = sidecar_path_for(onnx_path)
 
-    import mmpose_ext  # noqa: F401  (compatibility fixes: safe checkpoint loading, registries)
-    from mmpose_ext.apis.train import load_config
     from mmpose_ext.compat import checkpoint as safe_checkpoint
-    from mmpx.plugins.manager import get_host
+    from mmpose_ext.config import load_config
 
-    get_host().register_modules()
-    cfg = load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)  # plugins registered, overrides applied
     kind, outputs, affine, center_scale = check_supported(cfg, config)
     if trust_checkpoint:
         safe_checkpoint.trust(str(checkpoint))
@@ -311,7 +279,7 @@ def export_onnx(
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{onnx_path.name}.", suffix=".tmp.onnx", dir=onnx_path.parent)
     os.close(fd)
-    tmp = Path(tmp)
+    tmp, json_tmp = Path(tmp), None
     try:
         exporter = _torch_export(net, example, tmp, outputs, dynamic_batch, opset)
         max_diff = _verify(tmp, net, example, outputs)
@@ -352,7 +320,13 @@ def export_onnx(
                 "max_abs_diff_vs_torch": max_diff,
             },
         }
-        _write_atomically(tmp, onnx_path, sidecar, sidecar_path)
+        fd, name = tempfile.mkstemp(prefix=f".{sidecar_path.name}.", suffix=".tmp", dir=sidecar_path.parent)
+        json_tmp = Path(name)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(sidecar, indent=2) + "\n")
+        write_pair(tmp, onnx_path, json_tmp, sidecar_path)  # both appear or neither
     finally:
         tmp.unlink(missing_ok=True)
+        if json_tmp is not None:
+            json_tmp.unlink(missing_ok=True)
     return ExportResult(onnx_path, sidecar_path, sidecar, max_diff)

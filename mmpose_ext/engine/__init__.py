@@ -4,7 +4,11 @@
 - :class:`PartialLoadHook` (``dict(type='PartialLoadHook', checkpoint=PATH)``): load every tensor whose name and
   shape match, report the rest (fine-tuning across keypoint counts); :func:`partial_load` does it on a model.
 - :class:`PlotHook` (``dict(type='PlotHook')``): loss and validation plots at the end of a run.
+- :class:`AtomicCheckpointHook` (``default_hooks.checkpoint.type='AtomicCheckpointHook'``): mmengine's
+  CheckpointHook whose checkpoints and ``last_checkpoint`` are never half-written (``mmpx train`` uses it).
 """
+
+from mmpose_ext.engine.atomic_checkpoint import AtomicCheckpointHook, use_atomic_checkpoints
 
 from mmpose_ext.engine.hooks import (
     FreezeHook,
@@ -18,6 +22,7 @@ from mmpose_ext.engine.plot_hook import PlotHook
 from mmpose_ext.engine.progress import ProgressHook  # noqa: F401  (registers it)
 
 __all__ = [
+    "AtomicCheckpointHook",
     "FreezeHook",
     "LoadReport",
     "PartialLoadHook",
@@ -25,4 +30,5 @@ __all__ = [
     "freeze_summary",
     "partial_load",
     "resolve_freeze_patterns",
+    "use_atomic_checkpoints",
 ]

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from mmengine.hooks import Hook
-from mmpose.registry import HOOKS
+from mmpose_ext.registry import HOOKS
 
 from mmpx.errors import CheckpointError, ConfigError
 

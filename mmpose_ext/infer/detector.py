@@ -1,20 +1,14 @@
-"""Boxes for the top-down model: an mmdet detector (kept categories, score threshold, NMS) or the whole image."""
+"""Boxes for the top-down model from an mmdet detector (kept categories, score threshold, NMS).
+
+The whole-image box source needs no torch: :class:`mmpx.infer.boxes.WholeImage` (re-exported here).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from mmpx.errors import CheckpointError, MmpxError
-
-
-class WholeImage:
-    """One box, the whole image, score 1."""
-
-    name = "whole image"
-
-    def __call__(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h, w = image_bgr.shape[:2]
-        return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
+from mmpx.infer.boxes import WholeImage  # noqa: F401  (its old place)
 
 
 class MMDetDetector:

@@ -16,34 +16,10 @@ from mmpx.errors import CheckpointError, ConfigError, MmpxError
 
 
 def load_any_config(config: str | Path, cfg_options: list[str] | None = None):
-    """A config file, or a package config such as ``mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py``."""
-    from mmpose_ext.apis.train import load_config, parse_cfg_options
+    """A config file or a package config (``mmdet::rtmdet/...py``): :func:`mmpose_ext.config.load_config`."""
+    from mmpose_ext.config import load_config
 
-    text = str(config)
-    if "::" not in text:
-        return load_config(text, cfg_options)
-    import importlib.util
-
-    from mmengine.config import Config
-
-    package, _, inner = text.partition("::")
-    spec = importlib.util.find_spec(package) if package.isidentifier() else None
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"config {text}: no installed package {package!r}",
-                          "e.g. mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py")
-    path = Path(next(iter(spec.submodule_search_locations))) / ".mim" / "configs" / inner
-    if not path.is_file():
-        raise ConfigError(f"config {text}: {package} has no configs/{inner}", f"look in {path.parent.parent}")
-    try:
-        cfg = Config.fromfile(str(path))
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ConfigError(f"config {text} could not be loaded: {type(exc).__name__}: {first}",
-                          "check the package name and the path inside its configs/ folder") from exc
-    overrides = parse_cfg_options(cfg_options)
-    if overrides:
-        cfg.merge_from_dict(overrides)
-    return cfg
+    return load_config(config, cfg_options)
 
 
 def check_device(device: str) -> str:

@@ -1,5 +1,5 @@
-"""Drawing helpers shared by ``mmpx infer`` and ``mmpx browse`` (numpy + cv2 only)."""
+"""Drawing for ``mmpx browse``. The drawing functions moved to the torch-free :mod:`mmpx.draw`."""
 
-from mmpose_ext.visual.draw import contact_sheet, draw_heatmap, draw_pose
+from mmpx.draw import contact_sheet, draw_heatmap, draw_pose
 
 __all__ = ["draw_pose", "draw_heatmap", "contact_sheet"]

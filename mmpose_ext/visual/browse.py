@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mmpx.atomic import replace_dir
 from mmpx.errors import ConfigError, MmpxError
 
 PHASES = ("train", "val", "test")
@@ -57,12 +58,9 @@ class BrowseResult:
 
 def build_dataset(config: str | Path, phase: str, cfg_options: list[str] | None = None):
     """Build ``<phase>_dataloader.dataset`` of a config, with mmpose-ext and the plugins registered."""
-    import mmpose_ext  # noqa: F401  (compatibility fixes, our registries)
-    from mmpose_ext.apis.train import load_config
-    from mmpx.plugins.manager import get_host
+    from mmpose_ext.config import load_config
 
-    get_host().register_modules()
-    cfg = load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)  # plugins registered, overrides applied
     key = f"{phase}_dataloader"
     loader = cfg.get(key)
     if not loader or not loader.get("dataset"):
@@ -72,7 +70,7 @@ def build_dataset(config: str | Path, phase: str, cfg_options: list[str] | None 
             f"this config has: --phase {' or '.join(present)}" if present else "add a dataloader with a dataset",
         )
     from mmengine.registry import init_default_scope
-    from mmpose.registry import DATASETS
+    from mmpose_ext.registry import DATASETS
 
     init_default_scope(cfg.get("default_scope") or "mmpose")
     spec = loader["dataset"]
@@ -150,10 +148,10 @@ def browse(
             labels.append(f"{index} {name}")
         if not drawn:
             raise MmpxError(f"every sample of {phase} was filtered out by its pipeline", "try --mode original")
-        from mmpose_ext.visual.draw import contact_sheet
+        from mmpx.draw import contact_sheet
 
         _write_jpg(tmp / "contact_sheet.jpg", contact_sheet(drawn, cols=min(4, len(drawn)), cell=256, labels=labels))
-        _swap_in(tmp, final)
+        replace_dir(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
@@ -180,7 +178,7 @@ def _load_image(info: dict, index: int) -> np.ndarray:
 
 
 def _draw_original(info: dict, metainfo: dict, index: int, name: str):
-    from mmpose_ext.visual.draw import draw_pose
+    from mmpx.draw import draw_pose
 
     image = _load_image(info, index)
     scale = _scale(image.shape)
@@ -199,7 +197,7 @@ def _draw_original(info: dict, metainfo: dict, index: int, name: str):
 
 
 def _draw_transformed(dataset, info: dict, metainfo: dict, index: int, name: str):
-    from mmpose_ext.visual.draw import draw_heatmap, draw_pose
+    from mmpx.draw import draw_heatmap, draw_pose
 
     results, before_pack = info, None
     for transform in getattr(dataset.pipeline, "transforms", [dataset.pipeline]):
@@ -335,18 +333,6 @@ def _write_jpg(path: Path, image: np.ndarray) -> None:
     if not ok:
         raise MmpxError(f"could not encode {path.name} as JPEG", "is the image empty?")
     path.write_bytes(data.tobytes())
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by the finished ``tmp`` folder: a reader sees the old set or the new one, never a mix."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".mmpx-old-{final.name}-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["BrowseResult", "SampleView", "browse", "build_dataset"]

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from numbers import Real
 
-from mmpx.problems import Problem, error, warning
+from mmpx.check.problems import Problem, error, warning
 
 TOP_KEYS = ("images", "annotations", "categories")
 TOL = 1.0  # pixels a box or keypoint may stray past an edge (rounding of annotation tools)

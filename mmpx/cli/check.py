@@ -41,7 +41,7 @@ def data(
     Exit code 1 when there are errors, 0 with only warnings.
     """
     from mmpx.check import check_data_report
-    from mmpx.problems import print_table
+    from mmpx.check.problems import print_table
 
     if as_json:
         report = check_data_report(ann, images, metainfo)

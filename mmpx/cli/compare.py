@@ -32,7 +32,7 @@ def compare(
 
     Metrics only one file has are listed with '-' on the other side.
     """
-    from mmpx import report
+    from mmpx import metric_tables as report
 
     label_a, label_b = _labels(a, b, names)
     patterns = keys.split(",") if keys else None

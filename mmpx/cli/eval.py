@@ -35,7 +35,7 @@ def eval_(
     predictions; definitions in docs/evaluation.md.
     """
     from mmpx.evaluation import evaluate
-    from mmpx.evaluation.report import to_markdown, to_tables
+    from mmpx.evaluation.tables import to_markdown, to_tables
 
     if pck_norm not in ("bbox", "torso", "head"):
         raise MmpxError(f"--pck-norm {pck_norm!r} is not a PCK normaliser", "use bbox, torso or head")

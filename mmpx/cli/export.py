@@ -74,7 +74,7 @@ def int8(
     on every instance of it and prints how far apart their keypoints are (also kept in the sidecar): int8 trades
     accuracy for speed, unlike the fp32 export. Use the result with mmpx infer --backend onnxruntime.
     """
-    from mmpose_ext.deploy.quantize import quantize_onnx
+    from mmpx.runtime.quantize import quantize_onnx
 
     result = quantize_onnx(model, calib_ann, calib_images, out=out, calib_crops=calib_crops)
     a = result.agreement

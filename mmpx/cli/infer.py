@@ -75,18 +75,18 @@ def infer(
     """
     from rich.console import Console
 
-    from mmpose_ext.infer.inputs import collect
+    from mmpx.infer.boxes import WholeImage
+    from mmpx.infer.inputs import collect
+    from mmpx.infer.runner import DrawOptions, run
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     sources, ignored = collect(inputs)
     _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json, draw_heatmap)
-    import mmpose_ext  # noqa: F401  (compatibility fixes, safe checkpoint loading)
-    from mmpose_ext.compat.checkpoint import trust
-    from mmpose_ext.infer.detector import MMDetDetector, WholeImage
-    from mmpose_ext.infer.runner import DrawOptions, run
+    if backend == Backend.torch or not whole_image:  # the torch side; ONNX + whole image needs none of it
+        from mmpose_ext.compat.checkpoint import trust  # imports mmpose_ext: the fixes, safe checkpoint loading
 
-    if trust_checkpoint:
-        trust(*[str(p) for p in (weights, det_weights) if p is not None])
+        if trust_checkpoint:
+            trust(*[str(p) for p in (weights, det_weights) if p is not None])
     model = _pose_model(backend, pose, weights, device, cfg_options, batch_size)
     if draw_heatmap and out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
         raise MmpxError(f"--draw-heatmap: the {backend.value} backend gives no heatmaps",
@@ -94,6 +94,8 @@ def infer(
     if whole_image:
         boxes = WholeImage()
     else:
+        from mmpose_ext.infer.detector import MMDetDetector
+
         boxes = MMDetDetector(det_config, det_weights, device=device, cat_ids=det_cat_id or [0], bbox_thr=bbox_thr,
                               nms_thr=nms_thr)
     draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
@@ -150,15 +152,22 @@ def _check_options(pose, weights, det_config, det_weights, whole_image, backend,
         raise MmpxError("--draw-heatmap draws into --out-dir, which is not given", "add --out-dir DIR")
 
 
+def _mmpose_codec(codec_cfg: dict):
+    """MMPose's own codec, for the few without a numpy decoder (only then is mmpose imported)."""
+    from mmpose_ext.deploy import build_codec
+
+    return build_codec(codec_cfg)
+
+
 def _pose_model(backend, pose, weights, device, cfg_options, batch_size):
     if backend == Backend.onnxruntime:
         try:
-            from mmpose_ext.deploy.ort import OnnxPoseModel
+            from mmpx.runtime.ort import OnnxPoseModel
         except ImportError as exc:
-            raise MmpxError(f"--backend onnxruntime: mmpose_ext.deploy.ort does not import ({exc})",
+            raise MmpxError(f"--backend onnxruntime: mmpx.runtime.ort does not import ({exc})",
                             "run `mmpx doctor`; use --backend torch meanwhile") from exc
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
-        return OnnxPoseModel(str(weights), providers=providers)
+        return OnnxPoseModel(str(weights), providers=providers, codec_builder=_mmpose_codec)
     from mmpose_ext.infer.model import TorchPoseModel
 
     return TorchPoseModel(pose, None if weights is None else str(weights), device=device,

@@ -18,7 +18,22 @@ HELP = """mmpose-ext: MMPose, end to end for your own keypoint data.
 From labelled files to a trained, evaluated, exported model. Run [bold]mmpx doctor[/bold] first on a new machine.
 """
 
-_state = {"debug": bool(os.environ.get("MMPX_DEBUG"))}
+_state: dict = {"debug": bool(os.environ.get("MMPX_DEBUG")), "argv": None}
+_ROOT_FLAGS = ("--debug",)
+
+
+def command_argv() -> list[str]:
+    """The running command's line as the user typed it, from the command's name on (root flags left out).
+
+    ``mmpx train --nproc N`` hands this to its torchrun children, so every option reaches them unchanged.
+    """
+    argv = _state["argv"]
+    if argv is None:
+        raise RuntimeError("command_argv() is only known inside mmpx's main()")
+    argv = list(argv)
+    while argv and argv[0] in _ROOT_FLAGS:
+        argv.pop(0)
+    return argv
 
 
 def _version(value: bool) -> None:
@@ -114,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # mmengine imports pkg_resources, which warns on every run; setup pins setuptools < 81 on purpose
     warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    _state["argv"] = list(sys.argv[1:] if argv is None else argv)
     app = build_app(get_host())
     try:
         app(args=argv, prog_name="mmpx")

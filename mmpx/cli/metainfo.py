@@ -56,7 +56,7 @@ def check(
     Exit code 1 when there are errors, 0 with only warnings.
     """
     from mmpx.metainfo import load_metainfo, validate_metainfo
-    from mmpx.problems import count, print_table
+    from mmpx.check.problems import count, print_table
 
     info = load_metainfo(file)
     problems = validate_metainfo(info, str(file))

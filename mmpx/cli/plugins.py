@@ -53,7 +53,9 @@ def list_plugins(
     """
     host = get_host()
     if check:
-        host.register_modules()
+        from mmpose_ext.plugins import register_plugin_modules
+
+        register_plugin_modules(host)
     rows = plugin_rows(host)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

@@ -32,7 +32,7 @@ def quickstart(
     """
     from rich.console import Console
 
-    from mmpose_ext.apis.quickstart import run_quickstart
+    from mmpx.app.quickstart import run_quickstart
 
     console = Console(stderr=True)
     report = run_quickstart(work_dir, images=images, epochs=epochs, seed=seed, device=device,

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from mmpx.atomic import write_text
 from mmpx.cli._options import (
     CfgExtraArg,
     CfgOptionsOpt,
@@ -95,30 +96,46 @@ def _early_device(device: Device | None) -> None:
             )
 
 
-def _launch_args(nproc: int, nnodes: int, node_rank: int, master_addr: str | None, master_port: int | None):
-    return dict(nproc=nproc, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port)
-
-
 def _setup_launch(device, launcher, nproc, nnodes, node_rank, master_addr, master_port) -> tuple[dict, str]:
     """Check the launch options and apply --device; returns the launch arguments and the device in use."""
     from mmpose_ext.apis.launch import check_launch, use_device
 
-    launch = _launch_args(nproc, nnodes, node_rank, master_addr, master_port)
+    launch = dict(nproc=nproc, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port)
     check_launch(**launch, launcher=launcher.value)
     return launch, use_device(device.value if device else None, nproc)
 
 
-def _spawn(command: list[str], what: str, launch: dict) -> None:
+# What the parent consumes: the children get the rest of the command line as the user typed it.
+_LAUNCH_VALUES = ("--nproc", "--nnodes", "--node-rank", "--master-addr", "--master-port", "--device", "--launcher")
+_LAUNCH_FLAGS = ("--no-preflight", "--progress", "--no-progress")
+
+
+def child_argv(argv: list[str], *extra: str) -> list[str]:
+    """The command line a torchrun child runs: ``argv`` less the launch options, plus ``extra``.
+
+    Everything else (every current and future option of train/test) passes through untouched.
+    """
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _LAUNCH_VALUES:
+            skip = "=" not in arg
+            continue
+        if arg in _LAUNCH_FLAGS:
+            continue
+        out.append(arg)
+    return [*out, *extra]
+
+
+def _spawn(device: str, what: str, launch: dict, *extra: str) -> None:
     from mmpose_ext.apis.launch import spawn, torchrun_argv
+    from mmpx.cli.main import command_argv
 
+    command = child_argv(command_argv(), "--device", device, "--no-preflight", *extra)
     spawn(torchrun_argv(command, **launch), what)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def train(
@@ -182,42 +199,33 @@ def train(
     (--nnodes/--node-rank/--master-addr for several machines); see docs/training.md.
     """
     _early_device(device)
+    from mmpose_ext.apis import RunOptions
     from mmpose_ext.apis.launch import finish_distributed, summary
 
     launch, dev = _setup_launch(device, launcher, nproc, nnodes, node_rank, master_addr, master_port)
-    overrides = cfg_options_from(cfg_options, cfg_extra)
-    options = dict(
-        work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, cfg_options=overrides,
-        trust_checkpoint=trust_checkpoint, seed=seed, deterministic=deterministic, no_validate=no_validate,
-        auto_scale_lr=auto_scale_lr, freeze=freeze, preflight=not no_preflight, progress=progress,
+    options = RunOptions(
+        work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, cfg_options=cfg_options_from(cfg_options,
+        cfg_extra), trust_checkpoint=trust_checkpoint, seed=seed, deterministic=deterministic,
+        no_validate=no_validate, auto_scale_lr=auto_scale_lr, freeze=freeze, preflight=not no_preflight,
+        progress=progress, launcher=launcher.value, device=dev, master_port=master_port,
     )  # fmt: skip
     if nproc > 1 or nnodes > 1:
         from mmpose_ext.apis.train import train_config
 
-        train_config(config, **options, launcher="pytorch")  # preflight, once, before any process starts
+        train_config(config, options, launcher="pytorch")  # preflight, once, before any process starts
         show = progress if progress is not None else _stderr_is_terminal()
-        child = ["train", str(config), "--device", dev, "--no-preflight", "--progress" if show else "--no-progress"]
-        child += _flag("--work-dir", work_dir) + _flag("--resume", resume) + _flag("--load-from", load_from)
-        child += _flag("--seed", seed) + [f"--cfg-options={o}" for o in overrides]
-        child += [f"--freeze={f}" for f in freeze or []]
-        flags = {"--amp": amp, "--trust-checkpoint": trust_checkpoint, "--deterministic": deterministic,
-                 "--no-validate": no_validate, "--auto-scale-lr": auto_scale_lr}  # fmt: skip
-        child += [name for name, on in flags.items() if on]
-        _spawn(child, f"mmpx train {config} with {nnodes * nproc} process(es)", launch)
+        _spawn(dev, f"mmpx train {config} with {nnodes * nproc} process(es)", launch,
+               "--progress" if show else "--no-progress")
         return
     from mmpose_ext.apis import train as run_train
 
-    runner = run_train(config, **options, launcher=launcher.value, device=dev, master_port=master_port)
+    runner = run_train(config, options)
     if runner is None:  # a stand-in for the API (plugins, tests) that trains elsewhere
         return
     line = summary(runner, config)
     finish_distributed()
     if runner.rank == 0:
         typer.echo(line)
-
-
-def _flag(name: str, value) -> list[str]:
-    return [] if value is None else [f"{name}={value}"]
 
 
 def _stderr_is_terminal() -> bool:
@@ -266,33 +274,31 @@ def test(
     over N processes.
     """
     _early_device(device)
+    from mmpose_ext.apis import RunOptions
+
     launch, dev = _setup_launch(device, launcher, nproc, nnodes, node_rank, master_addr, master_port)
-    overrides = cfg_options_from(cfg_options, cfg_extra)
-    options = dict(
-        work_dir=work_dir, cfg_options=overrides, trust_checkpoint=trust_checkpoint, preflight=not no_preflight,
-        dump=dump, show_dir=show_dir,
+    options = RunOptions(
+        work_dir=work_dir, cfg_options=cfg_options_from(cfg_options, cfg_extra), trust_checkpoint=trust_checkpoint,
+        preflight=not no_preflight, dump=dump, show_dir=show_dir, launcher=launcher.value, device=dev,
+        master_port=master_port,
     )  # fmt: skip
     if nproc > 1 or nnodes > 1:
         from mmpose_ext.apis.train import test_config
 
-        test_config(config, checkpoint, **options, launcher="pytorch")  # preflight, once
-        child = ["test", str(config), str(checkpoint), "--device", dev, "--no-preflight"]
-        child += _flag("--work-dir", work_dir) + _flag("--out", out) + _flag("--dump", dump)
-        child += _flag("--show-dir", show_dir) + [f"--cfg-options={o}" for o in overrides]
-        child += ["--trust-checkpoint"] if trust_checkpoint else []
-        _spawn(child, f"mmpx test {config} with {nnodes * nproc} process(es)", launch)
+        test_config(config, checkpoint, options, launcher="pytorch")  # preflight, once
+        _spawn(dev, f"mmpx test {config} with {nnodes * nproc} process(es)", launch)
         return
     from mmengine.dist import get_rank
 
     from mmpose_ext.apis import test as run_test
     from mmpose_ext.apis.launch import finish_distributed
 
-    metrics = run_test(config, checkpoint, **options, device=dev, launcher=launcher.value, master_port=master_port)
+    metrics = run_test(config, checkpoint, options)
     rank = get_rank()
     finish_distributed()
     if rank != 0:
         return
     text = json.dumps({k: float(v) if hasattr(v, "__float__") else v for k, v in metrics.items()}, indent=2)
     if out is not None:
-        _write_atomic(out, text + "\n")
+        write_text(out, text + "\n")
     typer.echo(text)

@@ -2,13 +2,13 @@
 
 Pure Python (json, os; PIL only where image sizes are read): ``mmpx convert`` must start fast and never
 import torch, mmengine or mmpose. Each converter is a plain function returning a
-:class:`~mmpx.convert.report.Report`; ``mmpx/cli/convert.py`` wraps them as commands.
+:class:`~mmpx.convert.summary.Report`; ``mmpx/cli/convert.py`` wraps them as commands.
 """
 
 from __future__ import annotations
 
 from mmpx.convert.labelme import convert_labelme
-from mmpx.convert.report import Report
+from mmpx.convert.summary import Report
 from mmpx.convert.to_yolo import convert_to_yolo
 from mmpx.convert.yolo import convert_yolo
 

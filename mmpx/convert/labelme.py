@@ -25,7 +25,7 @@ from mmpx.convert.labelme_group import group_instances
 from mmpx.convert.labelme_images import ImageHandler, find_json_files
 from mmpx.convert.labelme_read import read_labelme
 from mmpx.convert.output import IMAGE_MODES, coco_category, skeleton_and_swaps, staged_output, val_indices
-from mmpx.convert.report import FileProblem, Report
+from mmpx.convert.summary import FileProblem, Report
 from mmpx.errors import MmpxError
 from mmpx.metainfo import build_metainfo, keypoint_names, load_metainfo, write_metainfo
 
@@ -161,7 +161,7 @@ def convert_labelme(
 
     Raises:
         MmpxError: bad options, no JSON files, no keypoints at all, ``out`` exists; with ``strict``, the first
-            bad file (a :class:`~mmpx.convert.report.FileProblem` naming it).
+            bad file (a :class:`~mmpx.convert.summary.FileProblem` naming it).
 
     Examples:
         >>> convert_labelme("labelme/", "coco/", keypoints="nose,left_eye,right_eye")  # doctest: +SKIP

@@ -9,7 +9,7 @@ instance per ``group_id`` whose box is derived from its points with :data:`PAD_R
 from __future__ import annotations
 
 from mmpx.convert.labelme_read import LabelmeFile, Point, Rect
-from mmpx.convert.report import FileProblem
+from mmpx.convert.summary import FileProblem
 
 # A derived box is the points' extent grown on every side by 10% of its larger side (at least 1 px, so a lone
 # point still gets a box), then clipped to the image: enough context for a top-down model's crop.

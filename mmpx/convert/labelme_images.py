@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from mmpx.convert.output import STAGING_MARK, ImagePlacer
-from mmpx.convert.report import FileProblem
+from mmpx.convert.summary import FileProblem
 
 _WINDOWS_ABS = re.compile(r"^(?:[A-Za-z]:/|//)")
 _MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"BM", ".bmp"), (b"GIF8", ".gif"), (b"RIFF", ".webp"))

@@ -1,6 +1,6 @@
 """Read one labelme JSON file (labelme 3.x to 6.x) into rectangles, points and counts of other shapes.
 
-Every problem raises :class:`~mmpx.convert.report.FileProblem` naming the file and what to fix. This is the
+Every problem raises :class:`~mmpx.convert.summary.FileProblem` naming the file and what to fix. This is the
 converter's hot loop (thousands of files a second), hence plain tuples and few calls per shape.
 """
 
@@ -11,7 +11,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from mmpx.convert.report import FileProblem
+from mmpx.convert.summary import FileProblem
 
 # Coordinates may stick out of the image by this much (a click on the border pixel's far edge, rounding); they
 # are clipped to the image. Farther out is an error.

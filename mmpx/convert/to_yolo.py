@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from mmpx.convert.output import ImagePlacer, staged_output
-from mmpx.convert.report import Report
+from mmpx.convert.summary import Report
 from mmpx.convert.yolo_yaml import pose_yaml_text
 from mmpx.errors import MmpxError
 from mmpx.metainfo import infer_swaps, keypoint_names, load_metainfo

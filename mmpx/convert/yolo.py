@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mmpx.convert.coco_writer import CocoSplitWriter, annotation_text
 from mmpx.convert.output import ImagePlacer, coco_category, staged_output
-from mmpx.convert.report import Report
+from mmpx.convert.summary import Report
 from mmpx.convert.yolo_yaml import YoloSpec, read_pose_yaml
 from mmpx.errors import MmpxError
 from mmpx.metainfo import build_metainfo, write_metainfo

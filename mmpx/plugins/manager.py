@@ -29,8 +29,9 @@ from mmpx.plugins import hookspecs
 from mmpx.plugins.types import CliCommand, Contribution, Converter, ModuleContribution
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
-# mmpose-ext's own features, loaded through the same hooks as third-party plugins.
-BUILTIN_PLUGINS = ("mmpx.plugins.builtin",)
+# mmpose-ext's own commands, loaded by name through the same hooks as third-party plugins (the core never
+# imports the command line; it only knows the module's name, as it knows entry points').
+BUILTIN_PLUGINS = ("mmpx.cli.builtin",)
 
 
 @dataclass
@@ -54,7 +55,7 @@ def _names(value: str | None) -> set[str]:
     return {n.strip() for n in (value or "").split(",") if n.strip()}
 
 
-def _short_error(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" ({frame[0].filename}:{frame[0].lineno})" if frame else ""
     return f"{type(exc).__name__}: {exc}{where}"
@@ -84,35 +85,6 @@ class PluginHost:
         """Dataset converters (:class:`~mmpx.plugins.types.Converter`)."""
         return self._collect("mmpx_converters", Converter)
 
-    def register_modules(self) -> list[Contribution]:
-        """Import every contributed module so its classes are in MMPose's registries.
-
-        Applies mmpose-ext's compatibility fixes first. A module that fails to import, or imports without
-        registering the name it promised, is recorded on its plugin and skipped.
-
-        Returns:
-            The contributions now usable from a config.
-        """
-        import mmpose.registry as registries
-
-        import mmpose_ext  # noqa: F401  (compatibility fixes before any plugin imports mmpose)
-
-        done = []
-        for contrib in self.modules():
-            item = contrib.item
-            try:
-                importlib.import_module(item.module)
-                registry = getattr(registries, item.registry)
-                if item.name not in registry.module_dict:
-                    raise LookupError(
-                        f"importing {item.module} did not register {item.name!r} in mmpose's {item.registry}"
-                    )
-            except Exception as exc:  # a broken plugin module must not stop the others
-                self.record_error(contrib.plugin, f"mmpx_modules: {_short_error(exc)}")
-                continue
-            done.append(contrib)
-        return done
-
     def _collect(
         self, hook_name: str, record_type: type, key=lambda item: (item.name,)
     ) -> list[Contribution]:
@@ -131,7 +103,7 @@ class PluginHost:
             try:
                 items = [item for records in caller() for item in records or []]
             except Exception as exc:
-                self.record_error(plugin_name, f"{hook_name}: {_short_error(exc)}")
+                self.record_error(plugin_name, f"{hook_name}: {short_error(exc)}")
                 continue
             for item in items:
                 if not isinstance(item, record_type):
@@ -181,7 +153,7 @@ def _register(pm: pluggy.PluginManager, info: PluginInfo, load) -> None:
     except BaseException as exc:  # noqa: B036 (a plugin calling sys.exit at import must not end mmpx)
         if isinstance(exc, KeyboardInterrupt):
             raise
-        info.status, info.errors = "failed", [f"load: {_short_error(exc)}"]
+        info.status, info.errors = "failed", [f"load: {short_error(exc)}"]
         return
     known = {name for name in dir(hookspecs) if name.startswith("mmpx_")}
     hooks = sorted(impl.name for impl in pm.get_hookcallers(plugin) or [] if impl.name.startswith("mmpx_"))

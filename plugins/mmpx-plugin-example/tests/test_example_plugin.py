@@ -216,7 +216,9 @@ def test_plugin_is_discovered_through_its_installed_entry_point():
     assert modules == {("MODELS", "ExampleTinyNet"), ("DATASETS", "ExampleShapesDataset")}
     assert [c.name for c in host.cli_commands() if c.plugin == "example"] == ["example-info"]
     assert [c.name for c in host.converters() if c.plugin == "example"] == ["example-shapes"]
-    registered = {c.name for c in host.register_modules() if c.plugin == "example"}
+    from mmpose_ext.plugins import register_plugin_modules
+
+    registered = {c.name for c in register_plugin_modules(host) if c.plugin == "example"}
     assert registered == {"ExampleTinyNet", "ExampleShapesDataset"} and info.errors == []
 
 

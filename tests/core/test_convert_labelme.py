@@ -19,7 +19,7 @@ from mmpx.convert.labelme_group import PAD_RATIO
 from mmpx.errors import MmpxError
 from mmpx.plugins.manager import load_plugins
 
-from .conftest import run
+from tests.helpers import run
 
 KPTS = "nose,left-front-tire,right-front-tire"
 
@@ -467,6 +467,7 @@ def test_workers_give_the_same_output(tmp_path):
     assert reports[0].skipped == reports[1].skipped and len(reports[0].skipped) == 1
 
 
+@pytest.mark.stack
 def test_inferred_names_metainfo_and_loaders(tmp_path):
     src = _dataset(tmp_path / "src", 4)
     report = convert(src, tmp_path / "out", category="car")

@@ -16,7 +16,7 @@ from mmpx.synth._car import Camera, Car
 from mmpx.synth._scene import KEYPOINT_FACES
 from mmpx.synth.carpose import KEYPOINTS, synth_carpose
 
-from .conftest import mmpx, run
+from tests.helpers import mmpx, run
 
 
 @pytest.fixture(scope="module")

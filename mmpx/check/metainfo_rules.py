@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from numbers import Real
 
-from mmpx.problems import Problem, error, warning
+from mmpx.check.problems import Problem, error, warning
 
 REQUIRED_KEYS = ("dataset_name", "keypoint_info", "skeleton_info", "joint_weights", "sigmas")
 KEYPOINT_TYPES = ("", "upper", "lower")

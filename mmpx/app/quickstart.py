@@ -14,6 +14,7 @@ machine. The work dir holds everything it made::
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -24,7 +25,15 @@ from pathlib import Path
 
 from mmpx.errors import MmpxError
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "carpose_quickstart.py"
+def _library_dir() -> Path:
+    """mmpose_ext's folder, found without importing it (that costs torch + mmpose)."""
+    spec = importlib.util.find_spec("mmpose_ext")
+    if spec is None or not spec.submodule_search_locations:
+        raise MmpxError("mmpose_ext is not installed", "run `make setup` (scripts/setup.sh)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+CONFIG = _library_dir() / "configs" / "carpose_quickstart.py"  # installed with the library
 MARKER = "quickstart.json"
 SHOWN = 8  # validation images drawn
 
@@ -98,7 +107,7 @@ def draw_predictions(config: Path, checkpoint: Path, data: Path, out: Path, n: i
     import numpy as np
     from mmpose.apis import inference_topdown, init_model
 
-    from mmpose_ext.visual.draw import contact_sheet, draw_pose
+    from mmpx.draw import contact_sheet, draw_pose
 
     model = init_model(str(config), str(checkpoint), device=device)
     ann = json.loads((data / "annotations" / "val.json").read_text())

@@ -17,7 +17,7 @@ from mmpx.plugins import hookimpl, hookspecs
 from mmpx.plugins.manager import load_plugins
 from mmpx.plugins.types import CliCommand, Converter, ModuleContribution
 
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 
 class _EntryPoint:
@@ -129,10 +129,10 @@ def test_duplicate_names_are_refused():
     )
     owners = {c.name: c.plugin for c in host.cli_commands()}
     assert owners["hello"] == "good"  # first by plugin name wins; the other is reported
-    assert owners["train"] == "mmpx.plugins.builtin"  # a plugin cannot replace a built-in command
+    assert owners["train"] == "mmpx.cli.builtin"  # a plugin cannot replace a built-in command
     errors = {p.name: p.errors for p in host.plugins()}["twin"]
     assert any("'hello' is already contributed by good" in e for e in errors)
-    assert any("'train' is already contributed by mmpx.plugins.builtin" in e for e in errors)
+    assert any("'train' is already contributed by mmpx.cli.builtin" in e for e in errors)
 
 
 def test_switches_block_allow_and_disable():
@@ -161,14 +161,17 @@ def test_trace_switch_prints_hook_calls(capsys):
     assert "mmpx_cli_commands" in capsys.readouterr().err
 
 
+@pytest.mark.stack
 def test_register_modules_checks_the_promise():
     """A module that imports without registering the promised name is reported on its plugin."""
+    from mmpose_ext.plugins import register_plugin_modules
+
     liar = _plugin("liar", mmpx_modules=lambda: [ModuleContribution("MODELS", "NotThere", "json")])
     broken = _plugin("broken", mmpx_modules=lambda: [ModuleContribution("MODELS", "X", "no_such_module_xyz")])
     host = _host(
         _Distribution("l", _EntryPoint("liar", liar)), _Distribution("b", _EntryPoint("broken", broken))
     )
-    assert host.register_modules() == []
+    assert register_plugin_modules(host) == []
     errors = {p.name: " ".join(p.errors) for p in host.plugins()}
     assert "did not register 'NotThere'" in errors["liar"]
     assert "no_such_module_xyz" in errors["broken"]
@@ -194,7 +197,7 @@ def test_plugins_list_json_shows_errors_while_working(monkeypatch):
 
 
 def test_discovery_is_not_done_at_import_time():
-    from .conftest import run
+    from tests.helpers import run
 
     result = run(
         [
@@ -221,7 +224,7 @@ def test_every_hook_is_documented_with_its_signature():
 
 
 def test_every_hook_has_a_test():
-    tests = "".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
+    tests = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
     tests += "".join(p.read_text() for p in (ROOT / "plugins").glob("*/tests/test_*.py"))
     for name in HOOKS:
         assert tests.count(name) >= 2, f"{name} is not exercised by any test"

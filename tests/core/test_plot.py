@@ -13,7 +13,7 @@ import pytest
 from mmpx.errors import MmpxError
 from mmpx.plots import plot_scalars, read_scalars
 
-from .conftest import mmpx, write_tiny_config
+from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -67,6 +67,7 @@ def run(tmp_path_factory, tiny_coco):
     return root / "work"
 
 
+@pytest.mark.stack
 @pytest.mark.slow
 def test_cli_defaults_on_a_real_run(run, tmp_path):
     work = tmp_path / "work"
@@ -82,6 +83,7 @@ def test_cli_defaults_on_a_real_run(run, tmp_path):
     assert not list(work.glob(".mmpx-tmp-*"))
 
 
+@pytest.mark.stack
 @pytest.mark.slow
 def test_keys_select_series_and_single_file(run, tmp_path, capsys):
     out = tmp_path / "curves.png"
@@ -104,6 +106,7 @@ def test_keys_select_series_and_single_file(run, tmp_path, capsys):
     assert lr.path.name == "train.png" and lr.series == ["lr"]
 
 
+@pytest.mark.stack
 @pytest.mark.slow
 def test_x_axis_choice_on_a_real_run(run, tmp_path, capsys):
     scalars = read_scalars(run)

@@ -120,6 +120,7 @@ def _pck_samples(results: list[dict], images: dict) -> list[dict]:
     return samples
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("thr", [0.05, 0.2])
 def test_mean_pck_equals_mmpose_pckaccuracy(coco_case, thr):
     from mmpose.evaluation.metrics import PCKAccuracy
@@ -194,6 +195,7 @@ def _coco_samples(results: list[dict], images: dict) -> list[dict]:
     return samples
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("dataset", ["coco", "humanart"])
 def test_metric_classes_equal_mmpx_eval_on_the_dumped_file(shared_data, tmp_path, dataset):
     from mmengine.fileio import load  # noqa: F401  (mmengine before mmpose_ext, as in a run)

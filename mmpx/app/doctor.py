@@ -142,6 +142,7 @@ def runtime_checks() -> list[Check]:
 
 
 def compat_checks() -> list[Check]:
+    """One row per patch ``import mmpose_ext`` may apply: whether it is active here, why it exists, what it did."""
     try:
         import mmpose_ext
         from mmpose_ext import compat
@@ -154,17 +155,23 @@ def compat_checks() -> list[Check]:
     del mmpose_ext
     rows = []
     for status in compat.report():
-        state = "applied" if status.needed and status.active else ("not needed" if not status.needed else "-")
+        if status.needed and status.active:
+            state = "active"
+        elif not status.needed:
+            state = "not needed"
+        else:
+            state = "-"
+        done = status.detail if status.detail and status.detail != status.summary else ""
+        why = f"why: {status.summary}" + (f"; {done}" if done else "")
         rows.append(
-            Check(
-                "compat",
-                status.name,
-                status.problem is None,
-                state,
-                status.problem or status.detail or status.summary,
-                status.fix or (SETUP if status.problem else None),
-            )
+            Check("compat", status.name, status.problem is None, state, status.problem or why,
+                  status.fix or (SETUP if status.problem else None))
         )
+    rows.append(
+        Check("compat", "atomic checkpoints", True, "hook, not a patch",
+              "AtomicCheckpointHook writes checkpoints and last_checkpoint atomically; mmpx train adds it, a "
+              "config can name it (default_hooks.checkpoint.type='AtomicCheckpointHook'); importing changes nothing")
+    )
     return rows
 
 
@@ -173,7 +180,9 @@ def plugin_checks() -> list[Check]:
 
     host = get_host()
     try:
-        host.register_modules()
+        from mmpose_ext.plugins import register_plugin_modules
+
+        register_plugin_modules(host)
     except Exception as exc:  # mmpose itself broken: the runtime rows say so
         return [Check("plugins", "registration", False, "skipped", f"{type(exc).__name__}: {exc}", SETUP)]
     rows = []

@@ -86,8 +86,6 @@ def test_eval_metrics_and_pck_options(app, files, tmp_path):
     ("norm", "--pck-norm 'knee'"),
 ])
 def test_eval_bad_inputs(app, files, tmp_path, case, message):
-    import mmpose
-
     gt_file, pred_file, preds = files
     args = [gt_file, pred_file]
     if case == "missing":
@@ -95,6 +93,7 @@ def test_eval_bad_inputs(app, files, tmp_path, case, message):
     elif case == "unknown_image":
         pred_file.write_text(json.dumps([*preds, dict(preds[0], image_id=999)]))
     elif case == "keypoint_count":
+        mmpose = pytest.importorskip("mmpose")  # its 21-keypoint metainfo file
         meta = f"{mmpose.__path__[0]}/.mim/configs/_base_/datasets/humanart21.py"
         args += ["--metainfo", meta]
     elif case == "by":
@@ -119,11 +118,12 @@ def test_eval_imports_no_torch(files):
     assert "HEAVY []" in proc.stdout
 
 
+@pytest.mark.stack
 def test_mmpx_eval_reproduces_a_real_run(tmp_path, tiny_coco):
     """Train a tiny model, test it with the two metrics writing their results, then `mmpx eval` the file."""
     import json as _json
 
-    from .conftest import mmpx, write_tiny_config
+    from tests.helpers import mmpx, write_tiny_config
 
     gt = _json.loads((tiny_coco / "annotations.json").read_text())
     for img in gt["images"]:

@@ -51,7 +51,7 @@ def to_tables(result: dict) -> list:
 
 def to_markdown(result: dict) -> str:
     """All tables as Markdown."""
-    from mmpx.report import markdown_table
+    from mmpx.metric_tables import markdown_table
 
     return "\n\n".join(f"## {title}\n\n{markdown_table(header, body)}" for title, header, body in rows(result)) + "\n"
 

@@ -1,4 +1,4 @@
-"""mmpx.report (flat metrics, JSON/Markdown/tables, comparisons) and ``mmpx compare``."""
+"""mmpx.metric_tables (flat metrics, JSON/Markdown/tables, comparisons) and ``mmpx compare``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from mmpx import report
+from mmpx import metric_tables as report
 from mmpx.cli.main import build_app
 from mmpx.errors import MmpxError
 from mmpx.plugins.manager import load_plugins
 
-from .conftest import run
+from tests.helpers import run
 
 COMBINED = {"Human-Art_real_human/coco/AP": 0.5, "Human-Art_real_human/coco/AR": 0.6,
             "Human-Art_2D_virtual_human/coco/AP": 0.25, "mean/coco/AP": 0.375, "weighted/coco/AP": 0.4166666}

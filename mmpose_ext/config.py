@@ -1,0 +1,82 @@
+"""The one config loader behind train, test, export, browse and infer.
+
+It registers the plugins' classes, accepts a file or a package config (``mmdet::rtmdet/...py``), resolves
+``mmpose::`` bases (mmengine does, once the compatibility fixes are in) and applies ``--cfg-options``. Errors a
+user can fix are :class:`mmpx.errors.ConfigError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from mmpx.errors import ConfigError
+
+
+def parse_cfg_options(options: list[str] | None) -> dict:
+    """``KEY=VALUE`` strings to a dict, with values parsed as mmengine's ``--cfg-options`` parses them."""
+    from mmengine.config import DictAction
+
+    parsed = {}
+    for option in options or []:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise ConfigError(
+                f"--cfg-options {option!r} is not KEY=VALUE", "e.g. --cfg-options train_cfg.max_epochs=2"
+            )
+        parsed[key] = DictAction._parse_iterable(value)
+    return parsed
+
+
+def config_path(config: str | Path) -> Path:
+    """The file behind ``config``: a path, or ``PACKAGE::inner/path.py`` inside an OpenMMLab package's configs."""
+    text = str(config)
+    if "::" not in text:
+        path = Path(text)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist", "check the path (configs are .py files)")
+        return path
+    package, _, inner = text.partition("::")
+    spec = importlib.util.find_spec(package) if package.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"config {text}: no installed package {package!r}",
+                          "e.g. mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py")
+    path = Path(next(iter(spec.submodule_search_locations))) / ".mim" / "configs" / inner
+    if not path.is_file():
+        raise ConfigError(f"config {text}: {package} has no configs/{inner}", f"look in {path.parent.parent}")
+    return path
+
+
+def load_config(config: str | Path, cfg_options: list[str] | None = None, *, plugins: bool = True):
+    """Load a config (a file, or ``PACKAGE::path`` such as ``mmdet::rtmdet/...py``) and apply overrides.
+
+    Args:
+        config: the config file or package config.
+        cfg_options: ``KEY=VALUE`` overrides, as MMPose's tools take them.
+        plugins: register the installed plugins' classes first, so a config may name them.
+
+    Raises:
+        ConfigError: the file is missing or does not load, naming the file and the reason.
+    """
+    from mmengine.config import Config
+
+    if plugins:
+        from mmpose_ext.plugins import register_plugin_modules
+
+        register_plugin_modules()
+    path = config_path(config)
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(
+            f"config {config} could not be loaded: {type(exc).__name__}: {first}",
+            "fix that line of the config; `python CONFIG` shows plain syntax errors",
+        ) from exc
+    overrides = parse_cfg_options(cfg_options)
+    if overrides:
+        cfg.merge_from_dict(overrides)
+    return cfg
+
+
+__all__ = ["config_path", "load_config", "parse_cfg_options"]

@@ -1,0 +1,126 @@
+"""One way to write files: a temporary file beside the target, then ``os.replace``. A reader sees the old file or
+the complete new one, never a part; a failed or interrupted write removes its temporary file and leaves the
+target untouched. Every command that writes a user-visible file goes through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+TMP_PREFIX = ".mmpx-tmp-"
+
+
+def file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (0666 less the umask); ``mkstemp`` makes them 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp", durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends without error it replaces ``path``.
+
+    For writers that want a file name (``torch.save``, ``cv2.VideoWriter``, ``fig.savefig``). The temporary file
+    exists (empty) when the block starts. ``durable`` also ``fsync``-s the file and the folder (checkpoints).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, file_mode())
+        if durable:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb", durable: bool = False, **kwargs):
+    """``open(path, mode)`` for writing, made atomic (see :func:`atomic_path`)."""
+    with atomic_path(path, durable=durable) as tmp, open(tmp, mode, **kwargs) as f:
+        yield f
+        f.flush()
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def write_json(path: str | os.PathLike, data, indent: int | None = 2) -> None:
+    """JSON (compact when ``indent`` is None) with a final newline."""
+    separators = (",", ":") if indent is None else None
+    write_text(path, json.dumps(data, indent=indent, separators=separators) + "\n")
+
+
+def write_pair(first_tmp: Path, first: Path, second_tmp: Path, second: Path) -> None:
+    """Move two staged files into place together (a model and its sidecar): both appear, or neither."""
+    for staged in (first_tmp, second_tmp):
+        os.chmod(staged, file_mode())
+    os.replace(first_tmp, first)
+    try:
+        os.replace(second_tmp, second)
+    except BaseException:
+        first.unlink(missing_ok=True)
+        raise
+
+
+def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Replace folder ``final`` by the finished folder ``tmp``: a reader sees the old set or the new one."""
+    tmp, final = Path(tmp), Path(final)
+    old = None
+    if final.exists():
+        old = final.with_name(f"{TMP_PREFIX}old-{final.name}-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = [
+    "TMP_PREFIX",
+    "atomic_open",
+    "atomic_path",
+    "file_mode",
+    "fsync_dir",
+    "replace_dir",
+    "write_bytes",
+    "write_json",
+    "write_pair",
+    "write_text",
+]

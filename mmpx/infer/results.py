@@ -1,0 +1,30 @@
+"""COCO keypoint results: what ``mmpx eval`` and pycocotools' ``loadRes`` read (written by :mod:`mmpx.atomic`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# MMPose's CocoMetric rescoring: instance score = box score x mean of the keypoint scores above this
+KPT_SCORE_THR = 0.2
+
+
+def instance_records(image_id: int, file_name: str, keypoints: np.ndarray, scores: np.ndarray,
+                     bboxes: np.ndarray, bbox_scores: np.ndarray, category_id: int = 1) -> list[dict]:
+    """One COCO result per instance: keypoints [x, y, s]*K, bbox [x, y, w, h], score as CocoMetric rescores."""
+    records = []
+    for kpts, kscores, box, bscore in zip(keypoints, scores, bboxes, bbox_scores, strict=True):
+        kscores = np.nan_to_num(np.asarray(kscores, np.float64))
+        confident = kscores[kscores > KPT_SCORE_THR]
+        score = float(bscore) * (float(confident.mean()) if confident.size else 0.0)
+        flat = np.concatenate([np.nan_to_num(np.asarray(kpts, np.float64)), kscores[:, None]], axis=1).reshape(-1)
+        x1, y1, x2, y2 = (float(v) for v in box)
+        records.append(dict(
+            image_id=int(image_id),
+            file_name=file_name,
+            category_id=int(category_id),
+            keypoints=[round(float(v), 3) for v in flat],
+            score=round(score, 6),
+            bbox=[round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+            bbox_score=round(float(bscore), 6),
+        ))
+    return records

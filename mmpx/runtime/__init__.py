@@ -1,0 +1,16 @@
+"""The ONNX Runtime pose runtime, torch-free: crop, normalise, run, decode as MMPose does; int8 quantisation.
+
+``OnnxPoseModel`` loads lazily, so ``import mmpx.runtime`` costs nothing until it is used.
+"""
+
+from __future__ import annotations
+
+__all__ = ["OnnxPoseModel", "load_sidecar", "sidecar_path_for"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from mmpx.runtime import ort
+
+        return getattr(ort, name)
+    raise AttributeError(name)

@@ -1,0 +1,195 @@
+"""``OnnxPoseModel``: top-down pose inference with ONNX Runtime and numpy, matching ``inference_topdown``.
+
+Nothing here imports torch: crops, normalisation, flip test and decoding (SimCCLabel, MSRAHeatmap, UDPHeatmap)
+are numpy/OpenCV ports of MMPose's code (see decode.py). Other codecs need MMPose's own codec class (torch):
+pass ``codec_builder`` (``mmpose_ext.deploy.build_codec``; ``mmpx infer`` does), the core never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mmpx.errors import MmpxError
+
+from mmpx.runtime import decode as dec
+
+SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
+# fields of a parsed metainfo that MMPose keeps as numpy arrays
+_ARRAY_FIELDS = {
+    "keypoint_colors": np.uint8,
+    "skeleton_link_colors": np.uint8,
+    "dataset_keypoint_weights": np.float32,
+    "sigmas": np.float32,
+}
+
+
+def sidecar_path_for(onnx_path: str | Path) -> Path:
+    """Where ``mmpx export onnx`` puts the sidecar of ``onnx_path``: the same name with ``.json``."""
+    return Path(onnx_path).with_suffix(".json")
+
+
+def load_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None) -> dict:
+    """Read and check the JSON written by ``mmpx export onnx`` (default: beside the .onnx file)."""
+    path = Path(sidecar) if sidecar is not None else sidecar_path_for(onnx_path)
+    if not path.is_file():
+        raise MmpxError(f"sidecar {path} does not exist", "export with `mmpx export onnx CONFIG CKPT`, which writes it")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the model again") from exc
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+        raise MmpxError(f"{path} is not an mmpose-ext sidecar (format != {SIDECAR_FORMAT!r})", "export again")
+    for key in ("input", "outputs", "head", "preprocess", "codec", "test_cfg", "dataset_meta"):
+        if key not in data:
+            raise MmpxError(f"sidecar {path} has no {key!r} field", "export the model again with this version")
+    return data
+
+
+def dataset_meta_from_json(meta: dict) -> dict:
+    """The sidecar's JSON metainfo back to MMPose's parsed form (int ids, numpy colour arrays, tuple pairs)."""
+    meta = dict(meta)
+    if "keypoint_id2name" in meta:
+        meta["keypoint_id2name"] = {int(k): v for k, v in meta["keypoint_id2name"].items()}
+    for key in ("skeleton_links", "flip_pairs"):
+        if key in meta:
+            meta[key] = [tuple(p) for p in meta[key]]
+    for key, dtype in _ARRAY_FIELDS.items():
+        if key in meta and meta[key] is not None:
+            meta[key] = np.array(meta[key], dtype=dtype)
+    return meta
+
+
+class OnnxPoseModel:
+    """A top-down pose model exported by ``mmpx export onnx``, run with ONNX Runtime on the CPU by default.
+
+    Args:
+        onnx_path: the ``.onnx`` file.
+        sidecar: its JSON sidecar (default: ``<onnx_path without .onnx>.json``).
+        providers: ONNX Runtime execution providers (default ``["CPUExecutionProvider"]``).
+        threads: intra-op threads (default: ONNX Runtime's choice, all physical cores).
+        flip_test: override the sidecar's ``test_cfg.flip_test`` (None keeps it).
+        codec_builder: builds a codec object with ``decode()`` from the sidecar's codec config, for codecs
+            without a numpy port (``mmpose_ext.deploy.build_codec`` builds MMPose's own).
+    """
+
+    def __init__(self, onnx_path, sidecar=None, providers=None, threads=None, *, flip_test=None,
+                 codec_builder=None):
+        import onnxruntime as ort
+
+        onnx_path = Path(onnx_path)
+        if not onnx_path.is_file():
+            raise MmpxError(f"ONNX model {onnx_path} does not exist", "export one with `mmpx export onnx CONFIG CKPT`")
+        self.sidecar = load_sidecar(onnx_path, sidecar)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
+        )
+        sc = self.sidecar
+        self.dataset_meta = dataset_meta_from_json(sc["dataset_meta"])
+        self.input_size = tuple(int(v) for v in sc["input"]["size"])
+        self.input_name = sc["input"].get("name", "input")
+        self.dynamic_batch = bool(sc["input"].get("dynamic_batch", False))
+        self.head_kind = sc["head"]["kind"]
+        self.codec = sc["codec"]
+        self.test_cfg = dict(sc["test_cfg"])
+        if flip_test is not None:
+            self.test_cfg["flip_test"] = bool(flip_test)
+        pre = sc["preprocess"]
+        self.mean = pre["mean"] if pre.get("mean") is not None else [0.0, 0.0, 0.0]
+        self.std = pre["std"] if pre.get("std") is not None else [1.0, 1.0, 1.0]
+        self.bgr_to_rgb = bool(pre.get("bgr_to_rgb", False))
+        self.padding = float(pre.get("bbox_padding", 1.25))
+        self.use_udp = bool(pre.get("use_udp", False))
+        self._mmpose_codec = None
+        if self.codec.get("type") not in dec.NUMPY_CODECS:
+            self._mmpose_codec = self._build_codec(codec_builder)
+
+    @property
+    def flip_test(self) -> bool:
+        return bool(self.test_cfg.get("flip_test", False))
+
+    def _build_codec(self, codec_builder):
+        """Codecs without a numpy port: built by ``codec_builder`` (MMPose's own class, which needs torch)."""
+        name = self.codec.get("type")
+        if codec_builder is None:
+            raise MmpxError(
+                f"codec {name!r} has no numpy decoder (numpy decoders: {', '.join(dec.NUMPY_CODECS)})",
+                "pass codec_builder=mmpose_ext.deploy.build_codec (needs mmpose); `mmpx infer` does this itself",
+            )
+        try:
+            return codec_builder(dict(self.codec))
+        except Exception as exc:
+            raise MmpxError(
+                f"codec {name!r} has no numpy decoder and could not be built: {type(exc).__name__}: {exc}",
+                f"numpy decoders exist for {', '.join(dec.NUMPY_CODECS)}; install mmpose for the others",
+            ) from exc
+
+    def _run(self, inputs: np.ndarray) -> list[np.ndarray]:
+        """One session run for the whole batch if the graph has a dynamic batch, else one run per crop."""
+        if self.dynamic_batch:
+            return self.session.run(None, {self.input_name: inputs})
+        runs = [self.session.run(None, {self.input_name: inputs[i : i + 1]}) for i in range(len(inputs))]
+        return [np.concatenate(parts) for parts in zip(*runs, strict=True)]
+
+    def forward(self, inputs: np.ndarray) -> list[np.ndarray]:
+        """Raw head outputs for normalised (N, 3, H, W) inputs, flip test applied as the head does it."""
+        flip_indices = self.dataset_meta["flip_indices"]
+        if not self.flip_test:
+            return self._run(inputs)
+        n = len(inputs)
+        outs = self._run(np.concatenate([inputs, inputs[..., ::-1]]))  # the crop flipped, as inputs.flip(-1)
+        plain, flipped = [o[:n] for o in outs], [o[n:] for o in outs]
+        if self.head_kind == "simcc":
+            fx, fy = dec.flip_vectors(flipped[0], flipped[1], flip_indices)
+            return [(plain[0] + fx) * 0.5, (plain[1] + fy) * 0.5]
+        hm = dec.flip_heatmaps(
+            flipped[0],
+            flip_indices,
+            flip_mode=self.test_cfg.get("flip_mode", "heatmap"),
+            shift_heatmap=self.test_cfg.get("shift_heatmap", False),
+        )
+        return [(plain[0] + hm) * 0.5]
+
+    def decode(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Head outputs to keypoints (N, K, 2) in input-crop pixels and scores (N, K)."""
+        codec_type = self.codec.get("type")
+        if codec_type == "SimCCLabel":
+            return dec.decode_simcc(self.codec, outputs[0], outputs[1])
+        if codec_type == "MSRAHeatmap":
+            return dec.decode_msra(self.codec, outputs[0])
+        if codec_type == "UDPHeatmap":
+            return dec.decode_udp(self.codec, outputs[0])
+        kpts, scores = [], []
+        for n in range(len(outputs[0])):  # MMPose decodes instance by instance
+            k, s = self._mmpose_codec.decode(*[o[n] for o in outputs])
+            kpts.append(k[0, :, :2])
+            scores.append((s[0] if isinstance(s, tuple) else s)[0])
+        return np.stack(kpts), np.stack(scores)
+
+    def preprocess(self, image_bgr: np.ndarray, bboxes: np.ndarray):
+        """Crops as MMPose's val pipeline makes them: normalised inputs (N, 3, H, W), centres and scales (N, 2)."""
+        crops, center, scale = dec.crop_instances(image_bgr, bboxes, self.input_size, self.padding, self.use_udp)
+        return dec.normalize(crops, self.mean, self.std, self.bgr_to_rgb), center, scale
+
+    def predict(self, image_bgr: np.ndarray, bboxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints (N, K, 2) in image pixels and scores (N, K), float32, for ``bboxes`` (N, 4) xyxy pixels."""
+        image_bgr = np.asarray(image_bgr)
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+            raise MmpxError(f"predict() needs an H x W x 3 BGR image, got shape {image_bgr.shape}")
+        bboxes = np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
+        K = int(self.dataset_meta["num_keypoints"])
+        if len(bboxes) == 0:
+            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
+        inputs, center, scale = self.preprocess(image_bgr, bboxes)
+        keypoints, scores = self.decode(self.forward(inputs))
+        keypoints = dec.to_image_space(keypoints[..., :2], self.input_size, center, scale)
+        indices = self.test_cfg.get("output_keypoint_indices")
+        if indices is not None:
+            keypoints, scores = keypoints[:, indices], scores[:, indices]
+        return keypoints.astype(np.float32), scores.astype(np.float32)

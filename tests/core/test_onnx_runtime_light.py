@@ -1,0 +1,91 @@
+"""The ONNX Runtime path is torch-free end to end: ``mmpx infer --backend onnxruntime --whole-image`` and
+``mmpx export int8`` on a model built without torch import none of torch, mmengine, mmcv, mmpose, mmdet
+(checked with ``python -X importtime``), and give the same keypoints as the Python API."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.helpers import make_tiny_coco, run
+from tests.onnx_model import NAMES, write_tiny_onnx
+
+HEAVY = ("torch", "mmengine", "mmcv", "mmpose", "mmdet", "mmpose_ext")
+
+
+def _imported(stderr: str) -> set[str]:
+    """Top-level packages named in ``-X importtime`` output."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return write_tiny_onnx(tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("coco")
+    make_tiny_coco(root, num_images=4, size=64)
+    return root
+
+
+def _mmpx(*args):
+    return run([sys.executable, "-X", "importtime", "-m", "mmpx", *args])
+
+
+def test_infer_onnxruntime_whole_image_imports_no_training_stack(model, data, tmp_path):
+    out = tmp_path / "results.json"
+    result = _mmpx("infer", str(data / "images"), "--weights", str(model), "--backend", "onnxruntime",
+                   "--whole-image", "--save-json", str(out), "--out-dir", str(tmp_path / "drawn"), "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = _imported(result.stderr)
+    assert "onnxruntime" in imported and not imported & set(HEAVY), sorted(imported & set(HEAVY))
+    records = json.loads(out.read_text())
+    assert len(records) == 4 and all(len(r["keypoints"]) == 3 * len(NAMES) for r in records)
+    assert len(list((tmp_path / "drawn").glob("*.png"))) == 4
+
+    from mmpx.runtime import OnnxPoseModel
+
+    api = OnnxPoseModel(model)
+    first = sorted(records, key=lambda r: r["file_name"])[0]
+    image = cv2.imread(str(data / "images" / first["file_name"]))
+    h, w = image.shape[:2]
+    keypoints, scores = api.predict(image, np.array([[0, 0, w, h]], np.float32))
+    got = np.array(first["keypoints"]).reshape(-1, 3)
+    np.testing.assert_allclose(got[:, :2], keypoints[0], atol=1e-3)
+    np.testing.assert_allclose(got[:, 2], scores[0], atol=1e-3)
+
+
+def test_export_int8_imports_no_training_stack(model, data, tmp_path):
+    out = tmp_path / "tiny.int8.onnx"
+    result = _mmpx("export", "int8", str(model), "--calib-ann", str(data / "annotations.json"),
+                   "--calib-images", str(data / "images"), "--out", str(out), "--calib-crops", "4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not _imported(result.stderr) & set(HEAVY)
+    assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["quantization"]["calibration"]
+    assert "int8 vs fp32" in result.stdout
+
+
+def test_codec_without_numpy_port_is_a_clear_error_without_a_builder(model, tmp_path):
+    from mmpx.errors import MmpxError
+    from mmpx.runtime import OnnxPoseModel
+
+    sidecar = json.loads(model.with_suffix(".json").read_text())
+    sidecar["codec"] = dict(sidecar["codec"], type="RegressionLabel")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(sidecar))
+    with pytest.raises(MmpxError, match="'RegressionLabel' has no numpy decoder") as info:
+        OnnxPoseModel(model, sidecar=other)
+    assert "codec_builder" in info.value.hint
+    built = []
+    OnnxPoseModel(model, sidecar=other, codec_builder=lambda cfg: built.append(cfg["type"]) or object())
+    assert built == ["RegressionLabel"]
