@@ -9,16 +9,14 @@ names, id, color), ``joint_weights`` and ``sigmas``; a file written here loads w
 from __future__ import annotations
 
 import ast
-import os
 import pprint
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from mmpx import atomic
-from mmpx.errors import MmpxError
 from mmpx.check.metainfo_rules import validate_metainfo
+from mmpx.errors import MmpxError
 
 __all__ = [
     "build_metainfo", "dumps", "infer_swaps", "keypoint_names", "load_metainfo", "metainfo_from_coco",

@@ -10,7 +10,6 @@ import pytest
 
 from mmpose_ext.visual.browse import STRIP, browse
 from mmpx.errors import MmpxError
-
 from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -13,7 +13,6 @@ import torch
 import mmpose_ext  # noqa: F401  (applies the fixes under test)
 from mmpose_ext.compat import checkpoint as safe
 from mmpx.errors import CheckpointError, UntrustedCheckpointError
-
 from tests.helpers import mmpx, run, write_tiny_config
 
 MMPOSE_TOOLS = Path(__import__("mmpose").__file__).parent / ".mim" / "tools"

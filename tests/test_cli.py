@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from mmpx import __version__
 from mmpx.cli.main import build_app
 from mmpx.plugins.manager import load_plugins
-
 from tests.helpers import mmpx, run, write_tiny_config
 
 
@@ -75,7 +74,7 @@ def test_train_command_passes_its_options(monkeypatch, tmp_path):
     import mmpose_ext.apis
 
     seen = {}
-    monkeypatch.setattr(mmpose_ext.apis, "train", lambda config, **kw: seen.update(config=config, **kw))
+    monkeypatch.setattr(mmpose_ext.apis, "train", lambda config, options: seen.update(config=config, **vars(options)))
     app = build_app(load_plugins(distributions=[], env={}))
     result = CliRunner().invoke(
         app,

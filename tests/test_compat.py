@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 import textwrap
@@ -13,7 +14,6 @@ import mmpose_ext
 from mmpose_ext import compat
 from mmpose_ext.compat import pkg_resources as pkg_fix
 from mmpose_ext.compat import torchvision as tv_fix
-
 from tests.helpers import mmpx, run
 
 
@@ -23,9 +23,28 @@ def _python(code: str):
 
 def test_report_lists_every_fix_and_no_problem():
     names = [s.name for s in compat.report()]
-    assert names == ["pkg_resources", "torchvision", "checkpoint", "atomic_save", "albumentations"]
-    assert [s.problem for s in compat.report()] == [None] * 5
+    assert names == ["pkg_resources", "torchvision", "checkpoint", "albumentations"]
+    assert [s.problem for s in compat.report()] == [None] * 4
     assert mmpose_ext.__version__
+
+
+def test_import_patches_only_what_importing_needs():
+    """`import mmpose_ext` (custom_imports) leaves mmengine's checkpoint writing alone: that is a hook now."""
+    result = _python(
+        """
+        import mmpose_ext
+        from mmengine.hooks import checkpoint_hook
+        import mmengine.runner, mmengine.runner.runner, mmengine.runner.checkpoint as ckpt
+        assert "open" not in vars(checkpoint_hook), "checkpoint_hook.open patched"
+        for m in (mmengine.runner, mmengine.runner.runner, ckpt):
+            assert m.save_checkpoint.__module__ == "mmengine.runner.checkpoint", m.__name__
+            assert not hasattr(m.save_checkpoint, "__wrapped__"), m.__name__
+        print("applied:", mmpose_ext.compat.apply_all())
+        """
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    applied = ast.literal_eval(result.stdout.split("applied:")[1].strip())
+    assert set(applied) <= {"pkg_resources", "torchvision", "checkpoint"}
 
 
 def test_importlib_lookups_match_mmengine_originals():
@@ -179,6 +198,10 @@ def test_doctor_is_green_here():
     assert result.returncode == 0 and report["ok"], failing
     names = {c["name"] for c in report["checks"]}
     assert {"torch", "mmcv", "mmcv ops", "checkpoint", "torchvision", "pkg_resources", "cuda"} <= names
+    compat_rows = [c for c in report["checks"] if c["section"] == "compat"]
+    assert all(c["value"] in ("active", "not needed", "hook, not a patch") for c in compat_rows), compat_rows
+    assert all(c["detail"].startswith("why: ") for c in compat_rows if c["value"] != "hook, not a patch")
+    assert "AtomicCheckpointHook" in {c["name"]: c for c in compat_rows}["atomic checkpoints"]["detail"]
 
 
 def test_doctor_reports_a_broken_package_with_its_fix(tmp_path):

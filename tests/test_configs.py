@@ -8,7 +8,6 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmpose_ext  # noqa: F401  (what custom_imports does)
-
 from tests.helpers import ROOT, mmpx
 
 CONFIGS = sorted((ROOT / "configs").rglob("*.py"))

@@ -16,7 +16,6 @@ from mmpose_ext.datasets import CARPOSE_METAINFO, GROUP_OF, GROUPS, SCENES, norm
 from mmpose_ext.registry import DATASETS
 from mmpx.errors import MmpxError
 from mmpx.metainfo import infer_swaps, keypoint_names, load_metainfo
-
 from tests.helpers import run
 
 HUMANART = "mmpose-testdata/humanart"

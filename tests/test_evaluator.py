@@ -17,7 +17,6 @@ from mmengine.structures import InstanceData
 import mmpose_ext  # noqa: F401  (registers the evaluator, as custom_imports does)
 from mmpose_ext.registry import DATASETS, EVALUATORS, METRICS, MODELS, TRANSFORMS
 from mmpx.errors import MmpxError
-
 from tests.helpers import ROOT
 
 CONFIG = ROOT / "configs" / "humanart" / "rtmpose-t_humanart-two-scenes-val.py"

@@ -321,8 +321,8 @@ def test_export_bad_inputs(rtmpose, heatmap, tmp_path, capsys):
 
 
 def test_ort_bad_inputs(rtmpose_onnx, tmp_path):
-    from mmpx.runtime.ort import OnnxPoseModel
     from mmpx.errors import MmpxError
+    from mmpx.runtime.ort import OnnxPoseModel
 
     with pytest.raises(MmpxError, match="does not exist"):
         OnnxPoseModel(tmp_path / "none.onnx")

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mmpx.draw import contact_sheet, draw_heatmap, draw_pose
 from mmpx.cli.main import build_app
+from mmpx.draw import contact_sheet, draw_heatmap, draw_pose
 from mmpx.errors import CheckpointError, MmpxError
 from mmpx.plugins.manager import load_plugins
-
 from tests.helpers import ROOT, make_tiny_coco, mmpx, write_tiny_config
 
 CARPOSE_META = ROOT / "mmpose_ext" / "datasets" / "metainfo" / "carpose.py"

@@ -13,7 +13,6 @@ import torch
 from mmpose_ext.apis import launch
 from mmpose_ext.compat.checkpoint import load as safe_load
 from mmpx.errors import MmpxError
-
 from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1"}

@@ -10,7 +10,6 @@ import mmpose_ext  # noqa: F401  (registries and fixes, as mmpx train has them)
 from mmpose_ext.apis.preflight import preflight
 from mmpose_ext.apis.train import load_config
 from mmpx.metainfo import build_metainfo, write_metainfo
-
 from tests.helpers import ROOT, write_tiny_config
 
 

@@ -17,9 +17,9 @@ import torch
 
 import mmpose_ext  # noqa: F401  (applies the fixes under test, registers PlotHook)
 from mmpose_ext.apis.resume import checkpoint_problem, latest_good_checkpoint
-from mmpose_ext.compat import atomic_save
+from mmpose_ext.engine import atomic_checkpoint
+from mmpx import atomic
 from mmpx.plots import plot_run, read_scalars
-
 from tests.helpers import make_tiny_coco, mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -46,17 +46,22 @@ def run2(tmp_path_factory, tiny_coco):
 # -- atomic checkpoints -----------------------------------------------------------------------------------------
 
 
-def test_fix_patches_every_lookup():
+def test_hook_swaps_every_lookup_only_while_saving():
+    """Importing mmpose-ext patches nothing; inside the hook's save every writer is atomic, then put back."""
     import mmengine.runner
     import mmengine.runner.checkpoint
     import mmengine.runner.runner
     from mmengine.hooks import checkpoint_hook
 
-    status = atomic_save.FIX.status()
-    assert status.needed and status.active and status.problem is None
-    for module in (mmengine.runner, mmengine.runner.checkpoint, mmengine.runner.runner):
-        assert getattr(module.save_checkpoint, "__mmpx_atomic__", False), module.__name__
-    assert checkpoint_hook.open.__mmpx_atomic__
+    modules = (mmengine.runner, mmengine.runner.checkpoint, mmengine.runner.runner)
+    originals = [m.save_checkpoint for m in modules]
+    assert all(f.__module__ == "mmengine.runner.checkpoint" for f in originals)
+    assert "open" not in vars(checkpoint_hook)  # the builtin
+    with atomic_checkpoint.atomic_saving():
+        for module, original in zip(modules, originals, strict=True):
+            assert module.save_checkpoint is not original and module.save_checkpoint.__wrapped__ is original
+        assert checkpoint_hook.open is atomic_checkpoint._hook_open
+    assert [m.save_checkpoint for m in modules] == originals and "open" not in vars(checkpoint_hook)
 
 
 def test_interrupted_save_leaves_previous_checkpoint_and_pointer(tmp_path, monkeypatch):
@@ -64,10 +69,11 @@ def test_interrupted_save_leaves_previous_checkpoint_and_pointer(tmp_path, monke
     from mmengine.hooks import checkpoint_hook
 
     ckpt = tmp_path / "epoch_1.pth"
-    mmengine.runner.runner.save_checkpoint({"meta": {"epoch": 1}, "state_dict": {"w": torch.ones(3)}}, str(ckpt))
     pointer = tmp_path / "last_checkpoint"
-    with checkpoint_hook.open(str(pointer), "w") as f:
-        f.write(str(ckpt))
+    with atomic_checkpoint.atomic_saving():
+        mmengine.runner.runner.save_checkpoint({"meta": {"epoch": 1}, "state_dict": {"w": torch.ones(3)}}, str(ckpt))
+        with checkpoint_hook.open(str(pointer), "w") as f:
+            f.write(str(ckpt))
     before = ckpt.read_bytes(), pointer.read_text()
 
     def save_half_then_die(obj, f, *args, **kwargs):
@@ -75,12 +81,13 @@ def test_interrupted_save_leaves_previous_checkpoint_and_pointer(tmp_path, monke
         raise KeyboardInterrupt("killed while saving")  # ...when the process is stopped
 
     monkeypatch.setattr(torch, "save", save_half_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        mmengine.runner.runner.save_checkpoint({"meta": {"epoch": 2}}, str(ckpt))
-    with pytest.raises(RuntimeError):
-        with checkpoint_hook.open(str(pointer), "w") as f:
-            f.write(str(tmp_path / "epoch_2"))
-            raise RuntimeError("killed while writing last_checkpoint")
+    with atomic_checkpoint.atomic_saving():
+        with pytest.raises(KeyboardInterrupt):
+            mmengine.runner.runner.save_checkpoint({"meta": {"epoch": 2}}, str(ckpt))
+        with pytest.raises(RuntimeError):
+            with checkpoint_hook.open(str(pointer), "w") as f:
+                f.write(str(tmp_path / "epoch_2"))
+                raise RuntimeError("killed while writing last_checkpoint")
 
     assert (ckpt.read_bytes(), pointer.read_text()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "last_checkpoint"]  # no temp file left
@@ -88,20 +95,38 @@ def test_interrupted_save_leaves_previous_checkpoint_and_pointer(tmp_path, monke
 
 
 def test_checkpoint_hook_writes_pointer_atomically(run2, monkeypatch):
-    """A real run's CheckpointHook wrote last_checkpoint through the atomic writer and left no temp files."""
+    """`mmpx train` ran AtomicCheckpointHook; its saves went through the atomic writer and left no temp files."""
     _, work = run2
     assert (work / "last_checkpoint").read_text().strip() == str(work / "epoch_2.pth")
-    assert not list(work.glob(atomic_save.TMP_PREFIX + "*"))
+    assert not list(work.glob(atomic.TMP_PREFIX + "*"))
+    log = next(work.glob("*/*.log")).read_text()
+    assert "AtomicCheckpointHook" in log and "(VERY_LOW    ) CheckpointHook" not in log
     opened = []
-    real = atomic_save.atomic_open
-    monkeypatch.setattr(atomic_save, "atomic_open", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    real = atomic_checkpoint.atomic_open
+    monkeypatch.setattr(atomic_checkpoint, "atomic_open", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
     from mmengine.hooks import checkpoint_hook
 
-    with checkpoint_hook.open(str(work / "last_checkpoint"), "w") as f:
-        f.write(str(work / "epoch_2.pth"))
+    with atomic_checkpoint.atomic_saving():
+        with checkpoint_hook.open(str(work / "last_checkpoint"), "w") as f:
+            f.write(str(work / "epoch_2.pth"))
+        with checkpoint_hook.open(str(work / "tiny.py")) as f:  # everything else: the builtin open
+            assert "PlotHook" in f.read()
     assert opened == [str(work / "last_checkpoint")]
-    with checkpoint_hook.open(str(work / "tiny.py")) as f:  # everything else: the builtin open
-        assert "PlotHook" in f.read()
+
+
+def test_config_can_name_the_hook_and_other_hooks_are_kept():
+    from mmengine.config import Config
+
+    cfg = Config(dict(default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=2, max_keep_ckpts=1))))
+    assert atomic_checkpoint.use_atomic_checkpoints(cfg)
+    assert cfg.default_hooks.checkpoint == dict(type="AtomicCheckpointHook", interval=2, max_keep_ckpts=1)
+    mine = Config(dict(default_hooks=dict(checkpoint=dict(type="MyCheckpointHook"))))
+    assert not atomic_checkpoint.use_atomic_checkpoints(mine)
+    assert mine.default_hooks.checkpoint.type == "MyCheckpointHook"
+    from mmpose_ext.registry import HOOKS
+
+    hook = HOOKS.build(dict(type="AtomicCheckpointHook", interval=3))
+    assert type(hook).__name__ == "AtomicCheckpointHook" and hook.interval == 3
 
 
 # -- resume after SIGKILL, and past a truncated checkpoint ------------------------------------------------------
@@ -139,7 +164,7 @@ def test_sigkill_then_resume_auto_finishes(tmp_path):
     out = result.stdout + result.stderr
     resumed = re.search(r"resumed epoch: (\d+), iter: (\d+)", out)
     assert resumed and int(resumed.group(1)) >= 1, out[-3000:]
-    assert not list(work.glob(atomic_save.TMP_PREFIX + "*"))
+    assert not list(work.glob(atomic.TMP_PREFIX + "*"))
 
 
 def test_truncated_latest_falls_back_to_previous(run2, tmp_path, caplog):

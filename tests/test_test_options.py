@@ -18,7 +18,6 @@ import mmpose_ext  # noqa: F401  (registers the hooks and metrics)
 from mmpose_ext.apis.launch import free_port
 from mmpose_ext.apis.train import test_config as build_test_config
 from mmpx.errors import ConfigError
-
 from tests.helpers import ROOT, mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1"}

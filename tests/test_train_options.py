@@ -14,7 +14,6 @@ import torch
 import mmpose_ext  # noqa: F401  (registers the hooks)
 from mmpose_ext.compat.checkpoint import load as safe_load
 from mmpx.errors import CheckpointError, ConfigError
-
 from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1"}
@@ -223,7 +222,7 @@ def test_cli_passes_the_options_it_was_given(monkeypatch):
     from mmpx.plugins.manager import load_plugins
 
     seen = {}
-    monkeypatch.setattr(mmpose_ext.apis, "train", lambda config, **kw: seen.update(kw))
+    monkeypatch.setattr(mmpose_ext.apis, "train", lambda config, options: seen.update(vars(options)))
     app = build_app(load_plugins(distributions=[], env={}))
     args = ["--seed", "0", "--deterministic", "--no-validate", "--auto-scale-lr", "--launcher", "pytorch"]
     result = CliRunner().invoke(app, ["train", "cfg.py", *args, "--freeze", "backbone:2", "--freeze", "head.*"])

@@ -12,9 +12,9 @@ import os.path as osp
 from pathlib import Path
 
 from mmpx.check import check_data
-from mmpx.metainfo import keypoint_names, load_metainfo
 from mmpx.check.metainfo_rules import validate_metainfo
 from mmpx.check.problems import ERROR, Problem
+from mmpx.metainfo import keypoint_names, load_metainfo
 
 LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from mmpose_ext.compat import checkpoint as safe_checkpoint
+from mmpx.atomic import file_mode
 from mmpx.errors import CheckpointError
 
 # meta entries that describe the model; the rest of meta (and every top-level key but state_dict) is resume state
@@ -54,6 +55,7 @@ def publish(checkpoint: str | Path, out: str | Path) -> Path:
     try:
         torch.save({"state_dict": ckpt["state_dict"], "meta": meta}, tmp)
         final = out.parent / f"{stem}-{_sha256(Path(tmp))[:8]}.pth"
+        os.chmod(tmp, file_mode())  # a release others can read, as a plain open() would make it
         os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

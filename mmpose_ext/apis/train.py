@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from mmpose_ext.compat import checkpoint as safe_checkpoint
-from mmpose_ext.config import load_config, parse_cfg_options
+from mmpose_ext.config import load_config
 from mmpx.errors import ConfigError
 
 

@@ -7,6 +7,7 @@ from itertools import accumulate
 from typing import Any
 
 from mmpose.datasets.dataset_wrappers import CombinedDataset
+
 from mmpose_ext.registry import DATASETS
 
 #: the metainfo key of a packed data sample that holds its sub-dataset's position in ``datasets``

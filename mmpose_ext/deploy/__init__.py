@@ -11,9 +11,10 @@ __all__ = ["OnnxPoseModel", "build_codec", "export_onnx"]
 
 def build_codec(codec_cfg: dict):
     """MMPose's codec class for ``codec_cfg`` (for ``OnnxPoseModel(codec_builder=...)``)."""
-    import mmpose_ext  # noqa: F401  (compatibility fixes before mmpose imports)
     from mmpose.registry import KEYPOINT_CODECS
     from mmpose.utils import register_all_modules
+
+    import mmpose_ext  # noqa: F401  (compatibility fixes before mmpose imports)
 
     register_all_modules(init_default_scope=False)
     return KEYPOINT_CODECS.build(dict(codec_cfg))

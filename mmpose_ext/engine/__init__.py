@@ -9,7 +9,6 @@
 """
 
 from mmpose_ext.engine.atomic_checkpoint import AtomicCheckpointHook, use_atomic_checkpoints
-
 from mmpose_ext.engine.hooks import (
     FreezeHook,
     LoadReport,

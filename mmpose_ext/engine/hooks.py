@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 
 from mmengine.hooks import Hook
-from mmpose_ext.registry import HOOKS
 
+from mmpose_ext.registry import HOOKS
 from mmpx.errors import CheckpointError, ConfigError
 
 _STAGE = re.compile(r"^(layer|stage|res_layer)\d+$")

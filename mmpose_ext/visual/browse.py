@@ -70,6 +70,7 @@ def build_dataset(config: str | Path, phase: str, cfg_options: list[str] | None 
             f"this config has: --phase {' or '.join(present)}" if present else "add a dataloader with a dataset",
         )
     from mmengine.registry import init_default_scope
+
     from mmpose_ext.registry import DATASETS
 
     init_default_scope(cfg.get("default_scope") or "mmpose")

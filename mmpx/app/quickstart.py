@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mmpx.errors import MmpxError
 
+
 def _library_dir() -> Path:
     """mmpose_ext's folder, found without importing it (that costs torch + mmpose)."""
     spec = importlib.util.find_spec("mmpose_ext")

@@ -55,8 +55,8 @@ def check(
 
     Exit code 1 when there are errors, 0 with only warnings.
     """
-    from mmpx.metainfo import load_metainfo, validate_metainfo
     from mmpx.check.problems import count, print_table
+    from mmpx.metainfo import load_metainfo, validate_metainfo
 
     info = load_metainfo(file)
     problems = validate_metainfo(info, str(file))

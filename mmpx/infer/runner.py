@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mmpx.infer.inputs import Source, output_name
 from mmpx.atomic import atomic_path, write_bytes, write_json
-from mmpx.infer.results import instance_records
 from mmpx.errors import MmpxError
+from mmpx.infer.inputs import Source, output_name
+from mmpx.infer.results import instance_records
 
 
 @dataclass

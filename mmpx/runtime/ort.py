@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from mmpx.errors import MmpxError
-
 from mmpx.runtime import decode as dec
 
 SIDECAR_FORMAT = "mmpose-ext/onnx-pose"

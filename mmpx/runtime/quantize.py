@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmpx.errors import MmpxError
-
 from mmpx.atomic import write_pair
+from mmpx.errors import MmpxError
 from mmpx.runtime.ort import OnnxPoseModel, sidecar_path_for
 
 

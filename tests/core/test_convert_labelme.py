@@ -18,7 +18,6 @@ from mmpx.convert.labelme import convert_labelme
 from mmpx.convert.labelme_group import PAD_RATIO
 from mmpx.errors import MmpxError
 from mmpx.plugins.manager import load_plugins
-
 from tests.helpers import run
 
 KPTS = "nose,left-front-tire,right-front-tire"

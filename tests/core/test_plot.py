@@ -12,7 +12,6 @@ import pytest
 
 from mmpx.errors import MmpxError
 from mmpx.plots import plot_scalars, read_scalars
-
 from tests.helpers import mmpx, write_tiny_config
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

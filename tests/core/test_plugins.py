@@ -16,7 +16,6 @@ from mmpx.cli.main import build_app
 from mmpx.plugins import hookimpl, hookspecs
 from mmpx.plugins.manager import load_plugins
 from mmpx.plugins.types import CliCommand, Converter, ModuleContribution
-
 from tests.helpers import ROOT
 
 

@@ -12,7 +12,6 @@ from mmpx import metric_tables as report
 from mmpx.cli.main import build_app
 from mmpx.errors import MmpxError
 from mmpx.plugins.manager import load_plugins
-
 from tests.helpers import run
 
 COMBINED = {"Human-Art_real_human/coco/AP": 0.5, "Human-Art_real_human/coco/AR": 0.6,

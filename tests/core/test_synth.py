@@ -15,7 +15,6 @@ import pytest
 from mmpx.synth._car import Camera, Car
 from mmpx.synth._scene import KEYPOINT_FACES
 from mmpx.synth.carpose import KEYPOINTS, synth_carpose
-
 from tests.helpers import mmpx, run
 
 

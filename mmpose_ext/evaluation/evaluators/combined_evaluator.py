@@ -11,9 +11,9 @@ from mmengine.dist import all_gather_object
 from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.logging import MessageHub
 from mmengine.structures import BaseDataElement
-from mmpose_ext.registry import DATASETS, EVALUATORS, METRICS
 
 from mmpose_ext.datasets.indexed import DATASET_INDEX_KEY
+from mmpose_ext.registry import DATASETS, EVALUATORS, METRICS
 from mmpx.errors import MmpxError
 
 AGGREGATES = ("mean", "weighted")
