@@ -30,7 +30,7 @@ pip_() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 pin() { grep -E "^$1[=<>]" "$PINS" | head -n1 | sed -E 's/^[^=<>]+==//'; }
 
 stamp_key() {
-  cat "$PINS" "$ROOT/pyproject.toml" "$ROOT/scripts/setup.sh" "$ROOT"/plugins/*/pyproject.toml 2>/dev/null |
+  cat "$PINS" "$ROOT/pyproject.toml" "$ROOT/scripts/setup.sh" "$ROOT/scripts/xtcocotools.sh" "$ROOT"/plugins/*/pyproject.toml 2>/dev/null |
     sha256sum | cut -c1-16
   echo "torch-index=$TORCH_INDEX"
 }

@@ -251,22 +251,20 @@ def test_numpy_decoders_match_mmpose():
 
 
 def test_backend_imports_no_torch(rtmpose_onnx, coco, shared_data):
-    """The deploy package loaded on its own (no mmpose_ext, torch or mmpose) predicts the same keypoints."""
+    """mmpx.runtime imported normally in a fresh process (no by-path loading needed any more) pulls in none of
+    mmpose_ext, torch, mmpose, and predicts the same keypoints."""
     from mmpx.runtime.ort import OnnxPoseModel
 
     image = shared_data / "mmpose-testdata" / "coco" / "000000197388.jpg"
     boxes = coco[3][1]
     expected, _ = OnnxPoseModel(rtmpose_onnx, threads=1).predict(coco[3][0], boxes)
     script = f"""
-import importlib.util, sys
+import sys
 import cv2, numpy as np
-spec = importlib.util.spec_from_file_location(
-    "standalone_deploy", {str(ROOT / "mmpose_ext/deploy/__init__.py")!r},
-    submodule_search_locations=[{str(ROOT / "mmpose_ext/deploy")!r}])
-pkg = importlib.util.module_from_spec(spec); sys.modules["standalone_deploy"] = pkg; spec.loader.exec_module(pkg)
-model = pkg.OnnxPoseModel({str(rtmpose_onnx)!r}, threads=1)
+from mmpx.runtime import OnnxPoseModel
+model = OnnxPoseModel({str(rtmpose_onnx)!r}, threads=1)
 kpts, scores = model.predict(cv2.imread({str(image)!r}), np.array({boxes.tolist()!r}, np.float32))
-heavy = sorted(m for m in ("torch", "mmpose", "mmengine", "mmcv", "mmpose_ext") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "mmpose", "mmengine", "mmcv", "mmdet", "mmpose_ext") if m in sys.modules)
 print("HEAVY", heavy)
 np.save(sys.argv[1], kpts)
 """

@@ -169,8 +169,7 @@ def compat_checks() -> list[Check]:
         )
     rows.append(
         Check("compat", "atomic checkpoints", True, "hook, not a patch",
-              "AtomicCheckpointHook writes checkpoints and last_checkpoint atomically; mmpx train adds it, a "
-              "config can name it (default_hooks.checkpoint.type='AtomicCheckpointHook'); importing changes nothing")
+              "AtomicCheckpointHook: mmpx train adds it, a config can name it; importing changes nothing")
     )
     return rows
 

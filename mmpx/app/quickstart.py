@@ -182,7 +182,7 @@ def run_quickstart(work_dir: str | Path = "work_dirs/quickstart", images: int = 
     log(f"[synth] {images} synthetic car images -> {work / 'labelme'}")
     summary = synth_carpose(work / "labelme", n=images, seed=seed, size=128, max_cars=1, occlusion=0.0)
     t = stage("synth", t0)
-    metainfo = Path(__file__).resolve().parents[1] / "datasets" / "metainfo" / "carpose.py"
+    metainfo = _library_dir() / "datasets" / "metainfo" / "carpose.py"  # installed with the library
     convert_labelme(work / "labelme", work / "data", metainfo=metainfo, category="car", seed=seed, workers=0)
     t = stage("convert", t)
     report.data = dict(images=summary.images, cars=summary.cars, keypoints=summary.points,

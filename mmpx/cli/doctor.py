@@ -14,7 +14,7 @@ def doctor(as_json: JsonOpt = False) -> None:
 
     Every problem comes with the one command that fixes it.
     """
-    from mmpx import doctor as checks
+    from mmpx.app import doctor as checks
 
     rows = checks.diagnose()
     if as_json:

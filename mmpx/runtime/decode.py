@@ -212,7 +212,7 @@ def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kern
     """``refine_keypoints_dark`` (DARK, MSRAHeatmap's ``unbiased``); keypoints (K, 2), heatmaps (K, H, W)."""
     K, H, W = heatmaps.shape
     heatmaps = gaussian_blur(heatmaps, blur_kernel_size)
-    np.maximum(heatmaps, 1e-10, heatmaps)
+    np.maximum(heatmaps, 1e-10, out=heatmaps)
     np.log(heatmaps, heatmaps)
     for k in range(K):
         x, y = keypoints[k, :2].astype(int)

@@ -120,7 +120,10 @@ def quantize_onnx(onnx_path: str | Path, ann: str | Path, images: str | Path, ou
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         prepared, staged = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-        quant_pre_process(str(onnx_path), str(prepared))  # shape inference + graph clean-up, as ORT recommends
+        # ONNX shape inference + graph clean-up, as ORT recommends. Its symbolic shape inference is skipped: the
+        # graph's only free dimension is the batch, and it would import torch whenever torch is installed
+        # (onnxruntime.tools does), which mmpx export int8 must not pay
+        quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(staged), _Crops(fp32.input_name, crops), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)

@@ -6,7 +6,7 @@ seeded random weights, exported by `mmpx export onnx` into a temporary folder fi
 the weights). Both commands run alternately, `--repeat` times each; medians and the ratio are printed, with the
 number of modules each one imported and whether any of torch, mmengine, mmcv, mmpose, mmdet was among them.
 
-    .venv/bin/python benchmarks/infer_startup.py [--repeat 5] [--image IMG]
+    .venv/bin/python benchmarks/startup.py [--repeat 5] [--image IMG]
 """
 
 from __future__ import annotations
