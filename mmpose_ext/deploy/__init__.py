@@ -11,10 +11,10 @@ __all__ = ["OnnxPoseModel", "build_codec", "export_onnx"]
 
 def build_codec(codec_cfg: dict):
     """MMPose's codec class for ``codec_cfg`` (for ``OnnxPoseModel(codec_builder=...)``)."""
-    from mmpose.registry import KEYPOINT_CODECS
+    # mmpose_ext itself is imported (the fixes applied) before any module of this package runs
     from mmpose.utils import register_all_modules
 
-    import mmpose_ext  # noqa: F401  (compatibility fixes before mmpose imports)
+    from mmpose_ext.registry import KEYPOINT_CODECS
 
     register_all_modules(init_default_scope=False)
     return KEYPOINT_CODECS.build(dict(codec_cfg))
