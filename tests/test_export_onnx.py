@@ -368,3 +368,14 @@ def test_int8_quantisation(heatmap, tiny_coco, tmp_path):
                 str(tiny_coco / "images"), "--out", str(tmp_path / "x.onnx"))
     assert proc.returncode == 1 and "nope.json does not exist" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "x.json").exists()
+
+
+def test_cli_exports_a_dynamic_batch_by_default(heatmap, tmp_path):
+    config, ckpt = heatmap
+    for flag, first_dim in ((None, "batch"), ("--static-batch", 1)):
+        out = tmp_path / f"{flag or 'default'}.onnx"
+        proc = mmpx("export", "onnx", str(config), str(ckpt), "--out", str(out), *([flag] if flag else []),
+                    env={"OMP_NUM_THREADS": "1"})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        sidecar = json.loads(out.with_suffix(".json").read_text())
+        assert sidecar["input"]["shape"][0] == first_dim and sidecar["input"]["dynamic_batch"] is (flag is None)

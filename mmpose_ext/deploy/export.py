@@ -219,7 +219,7 @@ def export_onnx(
     config: str | Path,
     checkpoint: str | Path,
     out: str | Path | None = None,
-    dynamic_batch: bool = False,
+    dynamic_batch: bool = True,
     opset: int = DEFAULT_OPSET,
     cfg_options: list[str] | None = None,
     trust_checkpoint: bool = False,

@@ -42,6 +42,8 @@ class TorchPoseModel:
         device: 'cpu', 'cuda' or 'cuda:N'.
         cfg_options: ``KEY=VALUE`` overrides applied to the config.
         batch_size: instances per forward pass (an image with more boxes is run in chunks).
+        flip_test: override the config's ``model.test_cfg.flip_test`` (None keeps it).
+        threads: torch's intra-op threads (``torch.set_num_threads``; None keeps torch's choice).
 
     Raises:
         ConfigError: the config is missing or does not load, or is not a top-down model.
@@ -49,7 +51,7 @@ class TorchPoseModel:
     """
 
     def __init__(self, config, weights=None, device: str = "cpu", cfg_options: list[str] | None = None,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, flip_test: bool | None = None, threads: int | None = None) -> None:
         from mmpose.apis import init_model
         from mmpose.models import TopdownPoseEstimator
 
@@ -84,6 +86,12 @@ class TorchPoseModel:
             )
         self.num_keypoints = k_meta
         self.input_size = self._input_size(cfg)
+        if flip_test is not None:
+            self.model.test_cfg = dict(self.model.test_cfg or {}, flip_test=bool(flip_test))
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
 
     # -- the shared interface ----------------------------------------------------------------------------------
 

@@ -23,8 +23,13 @@ def onnx(
                      "the sidecar is written beside it as NAME.json."),
     ] = None,
     dynamic_batch: Annotated[
-        bool, typer.Option("--dynamic-batch", help="Make the batch dimension dynamic (all boxes in one run).")
-    ] = False,
+        bool,
+        typer.Option(
+            "--dynamic-batch/--static-batch",
+            help="Dynamic batch: all boxes (and their flipped copies) in one run, 1.1-1.4x faster on the CPU. "
+            "--static-batch: a graph for exactly one crop (runtimes that need fixed shapes).",
+        ),
+    ] = True,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset version.")] = 17,
     cfg_options: CfgOptionsOpt = None,
     trust_checkpoint: TrustCheckpointOpt = False,

@@ -64,6 +64,12 @@ def infer(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
     backend: Annotated[Backend, typer.Option(
         "--backend", help="torch (config + .pth) or onnxruntime (an .onnx from mmpx export).")] = Backend.torch,
+    flip_test: Annotated[bool | None, typer.Option(
+        "--flip-test/--no-flip-test", help="Average each crop with its mirror image (about 2x the network time). "
+        "Default: as the config's model.test_cfg (the ONNX sidecar keeps it).", show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", help="CPU threads for the pose model (ONNX Runtime intra-op / torch.set_num_threads). "
+        "Default: the runtime's choice (all cores).", min=1, show_default=False)] = None,
     cfg_options: CfgOptionsOpt = None,
     trust_checkpoint: TrustCheckpointOpt = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not show the progress bar.")] = False,
@@ -87,7 +93,7 @@ def infer(
 
         if trust_checkpoint:
             trust(*[str(p) for p in (weights, det_weights) if p is not None])
-    model = _pose_model(backend, pose, weights, device, cfg_options, batch_size)
+    model = _pose_model(backend, pose, weights, device, cfg_options, batch_size, flip_test, threads)
     if draw_heatmap and out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
         raise MmpxError(f"--draw-heatmap: the {backend.value} backend gives no heatmaps",
                         "use --backend torch with --pose and --weights")
@@ -159,7 +165,7 @@ def _mmpose_codec(codec_cfg: dict):
     return build_codec(codec_cfg)
 
 
-def _pose_model(backend, pose, weights, device, cfg_options, batch_size):
+def _pose_model(backend, pose, weights, device, cfg_options, batch_size, flip_test=None, threads=None):
     if backend == Backend.onnxruntime:
         try:
             from mmpx.runtime.ort import OnnxPoseModel
@@ -167,8 +173,9 @@ def _pose_model(backend, pose, weights, device, cfg_options, batch_size):
             raise MmpxError(f"--backend onnxruntime: mmpx.runtime.ort does not import ({exc})",
                             "run `mmpx doctor`; use --backend torch meanwhile") from exc
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
-        return OnnxPoseModel(str(weights), providers=providers, codec_builder=_mmpose_codec)
+        return OnnxPoseModel(str(weights), providers=providers, threads=threads, flip_test=flip_test,
+                             codec_builder=_mmpose_codec)
     from mmpose_ext.infer.model import TorchPoseModel
 
     return TorchPoseModel(pose, None if weights is None else str(weights), device=device,
-                          cfg_options=cfg_options, batch_size=batch_size)
+                          cfg_options=cfg_options, batch_size=batch_size, flip_test=flip_test, threads=threads)

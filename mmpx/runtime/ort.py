@@ -105,6 +105,7 @@ class OnnxPoseModel:
         self.bgr_to_rgb = bool(pre.get("bgr_to_rgb", False))
         self.padding = float(pre.get("bbox_padding", 1.25))
         self.use_udp = bool(pre.get("use_udp", False))
+        self._inputs: np.ndarray | None = None  # reused by predict()
         self._mmpose_codec = None
         if self.codec.get("type") not in dec.NUMPY_CODECS:
             self._mmpose_codec = self._build_codec(codec_builder)
@@ -138,11 +139,15 @@ class OnnxPoseModel:
 
     def forward(self, inputs: np.ndarray) -> list[np.ndarray]:
         """Raw head outputs for normalised (N, 3, H, W) inputs, flip test applied as the head does it."""
-        flip_indices = self.dataset_meta["flip_indices"]
         if not self.flip_test:
             return self._run(inputs)
-        n = len(inputs)
-        outs = self._run(np.concatenate([inputs, inputs[..., ::-1]]))  # the crop flipped, as inputs.flip(-1)
+        return self._forward_flipped(np.concatenate([inputs, inputs[..., ::-1]]))  # as inputs.flip(-1)
+
+    def _forward_flipped(self, stacked: np.ndarray) -> list[np.ndarray]:
+        """``stacked`` = N crops then the same N flipped horizontally; the outputs averaged as MMPose does."""
+        flip_indices = self.dataset_meta["flip_indices"]
+        n = len(stacked) // 2
+        outs = self._run(stacked)
         plain, flipped = [o[:n] for o in outs], [o[n:] for o in outs]
         if self.head_kind == "simcc":
             fx, fy = dec.flip_vectors(flipped[0], flipped[1], flip_indices)
@@ -171,10 +176,20 @@ class OnnxPoseModel:
             scores.append((s[0] if isinstance(s, tuple) else s)[0])
         return np.stack(kpts), np.stack(scores)
 
-    def preprocess(self, image_bgr: np.ndarray, bboxes: np.ndarray):
-        """Crops as MMPose's val pipeline makes them: normalised inputs (N, 3, H, W), centres and scales (N, 2)."""
+    def preprocess(self, image_bgr: np.ndarray, bboxes: np.ndarray, out: np.ndarray | None = None):
+        """Crops as MMPose's val pipeline makes them: normalised inputs (N, 3, H, W), centres and scales (N, 2).
+
+        ``out``: a float32 (N, 3, H, W) array to write the inputs into (default: a new one).
+        """
         crops, center, scale = dec.crop_instances(image_bgr, bboxes, self.input_size, self.padding, self.use_udp)
-        return dec.normalize(crops, self.mean, self.std, self.bgr_to_rgb), center, scale
+        return dec.normalize(crops, self.mean, self.std, self.bgr_to_rgb, out=out), center, scale
+
+    def _buffer(self, n: int) -> np.ndarray:
+        """A reused (n, 3, H, W) float32 input buffer (grown when an image has more boxes than before)."""
+        w, h = self.input_size
+        if self._inputs is None or len(self._inputs) < n:
+            self._inputs = np.empty((n, 3, h, w), np.float32)
+        return self._inputs[:n]
 
     def predict(self, image_bgr: np.ndarray, bboxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (N, K, 2) in image pixels and scores (N, K), float32, for ``bboxes`` (N, 4) xyxy pixels."""
@@ -185,8 +200,16 @@ class OnnxPoseModel:
         K = int(self.dataset_meta["num_keypoints"])
         if len(bboxes) == 0:
             return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
-        inputs, center, scale = self.preprocess(image_bgr, bboxes)
-        keypoints, scores = self.decode(self.forward(inputs))
+        n = len(bboxes)
+        if self.flip_test:  # crops and their mirror images in one buffer, one session run
+            stacked = self._buffer(2 * n)
+            _, center, scale = self.preprocess(image_bgr, bboxes, out=stacked[:n])
+            stacked[n:] = stacked[:n, ..., ::-1]
+            outputs = self._forward_flipped(stacked)
+        else:
+            inputs, center, scale = self.preprocess(image_bgr, bboxes, out=self._buffer(n))
+            outputs = self._run(inputs)
+        keypoints, scores = self.decode(outputs)
         keypoints = dec.to_image_space(keypoints[..., :2], self.input_size, center, scale)
         indices = self.test_cfg.get("output_keypoint_indices")
         if indices is not None:

@@ -89,3 +89,42 @@ def test_codec_without_numpy_port_is_a_clear_error_without_a_builder(model, tmp_
     built = []
     OnnxPoseModel(model, sidecar=other, codec_builder=lambda cfg: built.append(cfg["type"]) or object())
     assert built == ["RegressionLabel"]
+
+
+def test_infer_flip_and_threads_options(model, data, tmp_path):
+    """--no-flip-test overrides the sidecar's flip_test (on here), --threads sets ONNX Runtime's threads."""
+    from mmpx.runtime import OnnxPoseModel
+
+    results = {}
+    for flag in ("--flip-test", "--no-flip-test"):
+        out = tmp_path / f"{flag}.json"
+        result = run([sys.executable, "-m", "mmpx", "infer", str(data / "images" / "000.png"), "--weights",
+                      str(model), "--backend", "onnxruntime", "--whole-image", "--save-json", str(out),
+                      "--no-progress", flag, "--threads", "1"])
+        assert result.returncode == 0, result.stderr[-2000:]
+        results[flag] = np.array(json.loads(out.read_text())[0]["keypoints"]).reshape(-1, 3)
+    image = cv2.imread(str(data / "images" / "000.png"))
+    box = np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
+    for flag, flip in (("--flip-test", True), ("--no-flip-test", False)):
+        keypoints, _ = OnnxPoseModel(model, threads=1, flip_test=flip).predict(image, box)
+        np.testing.assert_allclose(results[flag][:, :2], keypoints[0], atol=1e-3)
+    assert not np.allclose(results["--flip-test"], results["--no-flip-test"])
+
+
+def test_predict_reuses_its_buffer_and_matches_forward(model, data):
+    """predict() writes crops (and their mirror images) into one reused buffer; same result as forward()."""
+    from mmpx.runtime import OnnxPoseModel
+
+    api = OnnxPoseModel(model)
+    image = cv2.imread(str(data / "images" / "001.png"))
+    boxes = np.array([[0, 0, 40, 50], [10, 5, 64, 64], [3, 3, 30, 30]], np.float32)
+    keypoints, scores = api.predict(image, boxes)
+    buffer = api._inputs
+    api.predict(image, boxes[:1])
+    assert api._inputs is buffer  # fewer boxes: the same buffer, no new allocation
+    inputs, center, scale = api.preprocess(image, boxes)
+    k2, s2 = api.decode(api.forward(inputs))
+    from mmpx.runtime.decode import to_image_space
+
+    np.testing.assert_array_equal(to_image_space(k2, api.input_size, center, scale).astype(np.float32), keypoints)
+    np.testing.assert_array_equal(s2.astype(np.float32), scores)
