@@ -178,6 +178,60 @@ def _local_loader(filename, map_location=None):
 _local_loader.__mmpx_guarded__ = True
 
 
+def cached_path(url: str, model_dir: str | None = None) -> str:
+    """Where torch.hub (and so mmengine) keeps a downloaded checkpoint: ``<hub dir>/checkpoints/<basename>``."""
+    from urllib.parse import urlparse
+
+    import torch.hub
+
+    model_dir = model_dir or osp.join(torch.hub.get_dir(), "checkpoints")
+    return osp.join(model_dir, osp.basename(urlparse(url).path))
+
+
+def _fetch(url: str, cached: str) -> None:
+    import torch.hub
+
+    os.makedirs(osp.dirname(cached), exist_ok=True)
+    torch.hub.download_url_to_file(url, cached, None, progress=False)  # writes a temp file, then renames
+
+
+def load_url(url: str, map_location=None, model_dir=None, progress=False):
+    """mmengine's ``load_from_http``, loading through the same allow-list as a local file.
+
+    mmengine's own goes through ``torch.hub.load_state_dict_from_url``, which loads with ``weights_only=False``:
+    any http(s) checkpoint (``load_from``, ``init_cfg=dict(type='Pretrained', checkpoint=URL)``, and the
+    ``torchvision://`` / ``openmmlab://`` / ``mmcls://`` names that resolve to URLs) could run code, and so could
+    the copy it leaves in the cache, loaded again on every later run. Here the file is downloaded to the same
+    cache (rank 0 first, as mmengine does) and then loaded like a local file, cached or not; a legacy zip is
+    unpacked first. To trust one, trust its cached path (``MMPX_TRUSTED_CHECKPOINTS``, which the error names).
+    """
+    import zipfile
+
+    from mmengine.dist import get_dist_info
+
+    cached = cached_path(url, model_dir)
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.exists(cached):
+        _fetch(url, cached)
+    if world_size > 1:
+        import torch.distributed
+
+        torch.distributed.barrier()
+        if not osp.exists(cached):
+            _fetch(url, cached)
+    if zipfile.is_zipfile(cached):
+        with zipfile.ZipFile(cached) as z:
+            names = z.namelist()
+            legacy = len(names) == 1 and not names[0].endswith(("data.pkl", "/"))  # torch's own zips hold data.pkl
+            if legacy:  # torch.hub's legacy format: the checkpoint zipped as one file
+                z.extractall(osp.dirname(cached))
+                cached = osp.join(osp.dirname(cached), names[0])
+    return load(cached, map_location)
+
+
+load_url.__mmpx_guarded__ = True
+
+
 def _needed() -> bool:
     import torch
     from packaging.version import Version
@@ -192,8 +246,11 @@ def _patch() -> str:
     for prefix, loader in list(schemes.items()):
         if not getattr(loader, "__mmpx_guarded__", False):
             schemes[prefix] = _local_loader if prefix == "" else _guard(loader)
+    for prefix in ("http://", "https://"):  # the remote files and their cached copies: same allow-list
+        schemes[prefix] = load_url
     checkpoint.load_from_local = _local_loader
-    return f"{len(schemes)} checkpoint loaders use weights_only=True with mmengine's globals allowed"
+    checkpoint.load_from_http = load_url  # torchvision://, openmmlab://, mmcls:// call it by this name
+    return f"{len(schemes)} checkpoint loaders (http(s) and its cache too): weights_only=True, mmengine globals"
 
 
 FIX = Fix(
