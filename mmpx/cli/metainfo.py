@@ -33,6 +33,9 @@ def from_coco(
     from mmpx.errors import MmpxError
     from mmpx.metainfo import metainfo_from_coco, write_metainfo
 
+    if out.resolve() == ann.resolve():
+        raise MmpxError(f"{out} is the annotation file it reads; --force would replace your COCO file",
+                        "write the metainfo to a new .py file, e.g. metainfo.py")
     if out.exists() and not force:
         raise MmpxError(f"{out} exists", "pass --force to overwrite it (hand-tuned sigmas would be lost)")
     info = metainfo_from_coco(ann, category_id=category_id, dataset_name=name)

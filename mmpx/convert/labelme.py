@@ -184,7 +184,7 @@ def convert_labelme(
     shapes: Counter = Counter()
     seen: set[str] = set()
     total, done = len(files), 0
-    with staged_output(out, overwrite) as stage:
+    with staged_output(out, overwrite, inputs=[src, *([metainfo] if metainfo else [])]) as stage:
         writers = {split: CocoSplitWriter(stage, split) for split in ("train", "val")}
         job = _Job(str(src), stage, images, frozenset(names) if names else None,
                    f"known keypoints: {', '.join(names)}; fix the label or add it to --keypoints/--metainfo")

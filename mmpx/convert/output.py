@@ -21,16 +21,56 @@ IMAGE_MODES = ("copy", "link", "none")
 PARTS = ".parts"  # spool files inside the staging folder, removed before it is placed
 
 
-def check_out(out: Path, overwrite: bool) -> None:
-    """Refuse an existing non-empty ``out`` unless ``overwrite`` (an empty folder is simply reused)."""
+def check_out(out: Path, overwrite: bool, inputs: Sequence[str | Path] = ()) -> None:
+    """Refuse an ``out`` that would put user data at risk; an empty or missing folder is simply used.
+
+    - ``out`` is, contains or lies inside one of ``inputs`` (the source folder, annotation and metainfo files):
+      replacing it would delete what the command reads.
+    - ``out`` exists and is not empty: refused without ``overwrite``; with it, replaced only when an mmpx
+      conversion wrote it (its ``report.json``), so ``--overwrite`` never deletes files mmpx did not write.
+    """
+    _check_apart(out, inputs)
     if not out.exists() and not out.is_symlink():
         return
     if not out.is_dir():
         raise MmpxError(f"output path {out} exists and is not a folder", "give a new folder path")
-    if not overwrite and any(out.iterdir()):
+    if not any(out.iterdir()):
+        return
+    if not overwrite:
         raise MmpxError(f"output folder {out} already exists and is not empty",
                         "pass --overwrite to replace it (atomically, when the new dataset is complete), "
                         "or choose another folder")
+    if not written_by_mmpx(out):
+        raise MmpxError(f"--overwrite: {out} was not written by an mmpx conversion (no report.json of one), so "
+                        "mmpx will not replace it: --overwrite deletes only what mmpx wrote",
+                        "choose a new folder, or move that one away yourself")
+
+
+def _check_apart(out: Path, inputs: Sequence[str | Path]) -> None:
+    target = Path(os.path.abspath(out)).resolve()
+    for item in inputs:
+        src = Path(os.path.abspath(item)).resolve()
+        if target == src:
+            relation = "is"
+        elif target in src.parents:
+            relation = "contains"
+        elif src in target.parents:
+            relation = "lies inside"
+        else:
+            continue
+        raise MmpxError(f"output folder {out} {relation} the input {item}: writing it would replace what the "
+                        "command reads", "choose an output folder outside the inputs, e.g. a sibling folder")
+
+
+def written_by_mmpx(folder: Path) -> bool:
+    """``folder`` holds the ``report.json`` an mmpx conversion writes."""
+    import json
+
+    try:
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and report.get("converter") in ("labelme", "yolo", "to-yolo") and "out" in report
 
 
 def _sibling(out: Path, tag: str) -> Path:
@@ -38,21 +78,22 @@ def _sibling(out: Path, tag: str) -> Path:
 
 
 @contextmanager
-def staged_output(out: Path, overwrite: bool = False) -> Iterator[Path]:
+def staged_output(out: Path, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> Iterator[Path]:
     """Yield a fresh hidden sibling folder of ``out``: on success it replaces ``out``; on any error it goes.
 
-    With ``overwrite`` an existing ``out`` is moved aside, the new folder renamed in, then the old one
-    deleted; if the second rename fails the old folder is put back.
+    ``out`` is checked first (:func:`check_out`, with the command's ``inputs``). With ``overwrite`` an existing
+    ``out`` written by mmpx is moved aside, the new folder renamed in, then the old one deleted; if the second
+    rename fails the old folder is put back.
     """
     out = Path(out)
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = _sibling(out, STAGING_MARK)
     stage.mkdir()  # plain mkdir, not mkdtemp: the dataset gets the usual umask permissions, not 0700
     try:
         yield stage
         shutil.rmtree(stage / PARTS, ignore_errors=True)
-        check_out(out, overwrite)  # again: another process may have written there meanwhile
+        check_out(out, overwrite, inputs)  # again: another process may have written there meanwhile
         if out.exists():
             old = _sibling(out, ".mmpx-old-")
             os.rename(out, old)

@@ -97,7 +97,7 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
     report = Report("to-yolo", str(ann), str(out), images_mode="link" if link else "copy")
     classes: list[str] | None = None
     names: list[str] = []
-    with staged_output(out, overwrite) as stage:
+    with staged_output(out, overwrite, inputs=[ann, *coco_files.values(), images]) as stage:
         placer = ImagePlacer(stage / "images", report.images_mode)
         for split_name, path in coco_files.items():
             coco = _load_coco(path)

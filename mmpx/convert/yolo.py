@@ -131,7 +131,7 @@ def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwri
                     keypoints_source="kpt_names" if spec.has_kpt_names else "kpt_0.. (no kpt_names in YAML)")
     categories = [coco_category(i + 1, name, names, []) for i, name in enumerate(spec.class_names)]
     image_id = ann_id = 0
-    with staged_output(out, overwrite) as stage:
+    with staged_output(out, overwrite, inputs=[spec.yaml, spec.root]) as stage:
         placer = ImagePlacer(stage / "images", images)
         labelled, visibility = Counter(), Counter()
         for split in (s for s in SPLITS if s in spec.splits):

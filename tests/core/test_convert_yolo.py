@@ -194,7 +194,7 @@ def test_to_yolo_infers_flip_idx_and_needs_images(tmp_path):
     data = yaml.safe_load((tmp_path / "back" / "data.yaml").read_text())
     assert data["flip_idx"] == [0, 2, 1] and data["val"] == "images/val" == data["train"]  # only a val split
     with pytest.raises(MmpxError, match="image 'train/a.png' is not in"):
-        convert_to_yolo(tmp_path / "coco" / "annotations" / "train.json", tmp_path / "b2", images=tmp_path)
+        convert_to_yolo(tmp_path / "coco" / "annotations" / "train.json", tmp_path / "b2", images=tmp_path / "coco")
 
 
 def test_cli_yolo_and_to_yolo(tmp_path):
