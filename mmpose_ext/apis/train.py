@@ -201,6 +201,10 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
     cfg = train_config(config, o)
     setup_distributed(cfg, o.launcher, device, o.master_port)
     runner = _runner(cfg)
+    if cfg.get("resume") and cfg.get("load_from"):  # mmengine resumes with strict=False: random weights otherwise
+        from mmpose_ext.apis.fit import check_checkpoint_fits
+
+        check_checkpoint_fits(runner.model, cfg.load_from, f"config {config}")
     runner.train()
     return runner
 
@@ -326,6 +330,9 @@ def test(config: str | Path, checkpoint: str | Path, options: RunOptions | None 
     setup_distributed(cfg, o.launcher, device, o.master_port)
     try:
         runner = _runner(cfg)
+        from mmpose_ext.apis.fit import check_checkpoint_fits
+
+        check_checkpoint_fits(runner.model, checkpoint, f"config {config}")  # mmengine would test random weights
         if show_dir is not None:
             _draw_on_every_rank(runner)
         metrics = runner.test()

@@ -146,26 +146,11 @@ class TorchPoseModel:
         if not isinstance(ckpt, dict):
             raise CheckpointError(f"{weights} holds a {type(ckpt).__name__}, not a checkpoint dict",
                                   "pass a .pth written by MMPose / mmpx train")
-        state = ckpt.get("state_dict", ckpt)
-        state = {k.removeprefix("module."): v for k, v in state.items() if hasattr(v, "shape")}
-        own = self.model.state_dict()
-        wrong = [(n, tuple(v.shape), tuple(own[n].shape)) for n, v in state.items()
-                 if n in own and tuple(v.shape) != tuple(own[n].shape)]
+        from mmpose_ext.apis.fit import check_fits, state_dict_of
+
+        state = state_dict_of(ckpt, str(weights))
         meta = (ckpt.get("meta") or {}).get("dataset_meta")
-        if wrong:
-            name, got, want = wrong[0]
-            k_ckpt = meta.get("num_keypoints") if isinstance(meta, dict) else None
-            k_model = self._head_keypoints()
-            what = (f"it was trained for {k_ckpt} keypoints and the config's head predicts {k_model}"
-                    if k_ckpt is not None and k_model is not None and k_ckpt != k_model else
-                    f"{len(wrong)} tensor(s) differ in shape, e.g. {name}: {list(got)} in the file, {list(want)} "
-                    "in the model")
-            raise CheckpointError(f"checkpoint {weights} does not fit config {self.config}: {what}",
-                                  "pass the config the checkpoint was trained with (its keypoint count and head)")
-        matched = sum(n in own for n in state)
-        if matched == 0:
-            raise CheckpointError(f"checkpoint {weights} has no tensor named as in config {self.config}",
-                                  "pass the config the checkpoint was trained with")
+        check_fits(self.model, state, str(weights), f"config {self.config}", meta, self._head_keypoints())
         load_state_dict(self.model, state, strict=False)
         return meta if isinstance(meta, dict) else None
 

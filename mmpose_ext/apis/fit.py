@@ -1,0 +1,64 @@
+"""Does a checkpoint fit a model? mmengine loads with ``strict=False`` and only logs missing keys, so a checkpoint
+of another architecture or keypoint count used to give metrics of random weights with exit code 0."""
+
+from __future__ import annotations
+
+from mmpx.errors import CheckpointError
+
+
+def state_dict_of(ckpt, path: str) -> dict:
+    """The tensors of a loaded checkpoint (``state_dict`` or the dict itself), without DDP's ``module.``."""
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint dict",
+                              "pass a .pth written by MMPose / mmpx train")
+    state = ckpt.get("state_dict", ckpt)
+    return {k.removeprefix("module."): v for k, v in state.items() if hasattr(v, "shape")}
+
+
+def check_fits(model, state: dict, path: str, what: str = "the model", meta: dict | None = None,
+               head_keypoints: int | None = None) -> None:
+    """Raise :class:`CheckpointError` unless every parameter of ``model`` is in ``state`` with its shape.
+
+    Args:
+        model: the model (a DDP wrapper is unwrapped).
+        state: the checkpoint's tensors (:func:`state_dict_of`).
+        path: the checkpoint, for the message.
+        what: what the model comes from (``config X``), for the message.
+        meta: the checkpoint's ``meta.dataset_meta``, to name keypoint counts in the message.
+        head_keypoints: the keypoints the model's head predicts, likewise.
+    """
+    model = getattr(model, "module", model)
+    own = model.state_dict()
+    wrong = [(n, tuple(v.shape), tuple(own[n].shape)) for n, v in state.items()
+             if n in own and tuple(v.shape) != tuple(own[n].shape)]
+    if wrong:
+        name, got, want = wrong[0]
+        k_ckpt = meta.get("num_keypoints") if isinstance(meta, dict) else None
+        detail = (f"it was trained for {k_ckpt} keypoints and the config's head predicts {head_keypoints}"
+                  if k_ckpt is not None and head_keypoints is not None and k_ckpt != head_keypoints else
+                  f"{len(wrong)} tensor(s) differ in shape, e.g. {name}: {list(got)} in the file, {list(want)} in "
+                  "the model")
+        raise CheckpointError(f"checkpoint {path} does not fit {what}: {detail}",
+                              "use the config the checkpoint was trained with (its keypoint count and head)")
+    if not any(n in own for n in state):
+        raise CheckpointError(f"checkpoint {path} has no tensor named as in {what}: it is another kind of model",
+                              f"use the config it was trained with (model tensors look like {next(iter(own), '?')}, "
+                              f"the file's like {next(iter(state), '?')})")
+    missing = [n for n, _ in model.named_parameters() if n not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {len(missing)} parameter(s) of {what}, e.g. {missing[0]}: "
+                              "they would keep random values", "use the config the checkpoint was trained with")
+
+
+def check_checkpoint_fits(model, checkpoint: str, what: str = "the model") -> None:
+    """Load ``checkpoint`` (under the safe-load allow-list) and :func:`check_fits` it against ``model``."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    ckpt = _load_checkpoint(str(checkpoint), map_location="cpu")
+    meta = (ckpt.get("meta") or {}).get("dataset_meta") if isinstance(ckpt, dict) else None
+    head = getattr(getattr(model, "module", model), "head", None)
+    check_fits(model, state_dict_of(ckpt, str(checkpoint)), str(checkpoint), what, meta,
+               getattr(head, "out_channels", None))
+
+
+__all__ = ["check_checkpoint_fits", "check_fits", "state_dict_of"]
