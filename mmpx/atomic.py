@@ -87,18 +87,6 @@ def write_json(path: str | os.PathLike, data, indent: int | None = 2) -> None:
     write_text(path, json.dumps(data, indent=indent, separators=separators) + "\n")
 
 
-def write_pair(first_tmp: Path, first: Path, second_tmp: Path, second: Path) -> None:
-    """Move two staged files into place together (a model and its sidecar): both appear, or neither."""
-    for staged in (first_tmp, second_tmp):
-        os.chmod(staged, file_mode())
-    os.replace(first_tmp, first)
-    try:
-        os.replace(second_tmp, second)
-    except BaseException:
-        first.unlink(missing_ok=True)
-        raise
-
-
 def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
     """Replace folder ``final`` by the finished folder ``tmp``: a reader sees the old set or the new one."""
     tmp, final = Path(tmp), Path(final)
@@ -121,6 +109,5 @@ __all__ = [
     "replace_dir",
     "write_bytes",
     "write_json",
-    "write_pair",
     "write_text",
 ]

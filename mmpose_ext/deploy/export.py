@@ -7,14 +7,11 @@ graph, done by :class:`mmpx.runtime.ort.OnnxPoseModel` exactly as MMPose does th
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmpx.atomic import write_pair
 from mmpx.errors import CheckpointError, ConfigError, MmpxError
+from mmpx.runtime.model_file import publish, staged_path
 from mmpx.runtime.ort import SIDECAR_FORMAT, sidecar_path_for
 
 SIDECAR_VERSION = 1
@@ -276,10 +273,7 @@ def export_onnx(
             "set the head's out_channels to the number of keypoints in the metainfo",
         )
 
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{onnx_path.name}.", suffix=".tmp.onnx", dir=onnx_path.parent)
-    os.close(fd)
-    tmp, json_tmp = Path(tmp), None
+    tmp = staged_path(onnx_path)
     try:
         exporter = _torch_export(net, example, tmp, outputs, dynamic_batch, opset)
         max_diff = _verify(tmp, net, example, outputs)
@@ -320,13 +314,7 @@ def export_onnx(
                 "max_abs_diff_vs_torch": max_diff,
             },
         }
-        fd, name = tempfile.mkstemp(prefix=f".{sidecar_path.name}.", suffix=".tmp", dir=sidecar_path.parent)
-        json_tmp = Path(name)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(sidecar, indent=2) + "\n")
-        write_pair(tmp, onnx_path, json_tmp, sidecar_path)  # both appear or neither
+        publish(tmp, onnx_path, sidecar, sidecar_path)  # one rename: the sidecar travels inside the model
     finally:
         tmp.unlink(missing_ok=True)
-        if json_tmp is not None:
-            json_tmp.unlink(missing_ok=True)
     return ExportResult(onnx_path, sidecar_path, sidecar, max_diff)

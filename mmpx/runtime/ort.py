@@ -14,6 +14,7 @@ import numpy as np
 
 from mmpx.errors import MmpxError
 from mmpx.runtime import decode as dec
+from mmpx.runtime.model_file import embedded_sidecar
 
 SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
 # fields of a parsed metainfo that MMPose keeps as numpy arrays
@@ -30,15 +31,20 @@ def sidecar_path_for(onnx_path: str | Path) -> Path:
     return Path(onnx_path).with_suffix(".json")
 
 
-def load_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None) -> dict:
-    """Read and check the JSON written by ``mmpx export onnx`` (default: beside the .onnx file)."""
+def load_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None, embedded: dict | None = None) -> dict:
+    """The sidecar of an exported model, checked: ``embedded`` (the copy inside the ONNX file, which always
+    matches the graph) unless a ``sidecar`` file is named, else the JSON beside the .onnx file."""
     path = Path(sidecar) if sidecar is not None else sidecar_path_for(onnx_path)
-    if not path.is_file():
-        raise MmpxError(f"sidecar {path} does not exist", "export with `mmpx export onnx CONFIG CKPT`, which writes it")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the model again") from exc
+    if sidecar is None and embedded is not None:
+        data, path = embedded, Path(f"{onnx_path} (embedded sidecar)")
+    else:
+        if not path.is_file():
+            raise MmpxError(f"sidecar {path} does not exist",
+                            "export with `mmpx export onnx CONFIG CKPT`, which writes it")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the model again") from exc
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise MmpxError(f"{path} is not an mmpose-ext sidecar (format != {SIDECAR_FORMAT!r})", "export again")
     for key in ("input", "outputs", "head", "preprocess", "codec", "test_cfg", "dataset_meta"):
@@ -81,7 +87,6 @@ class OnnxPoseModel:
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
             raise MmpxError(f"ONNX model {onnx_path} does not exist", "export one with `mmpx export onnx CONFIG CKPT`")
-        self.sidecar = load_sidecar(onnx_path, sidecar)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
@@ -89,6 +94,7 @@ class OnnxPoseModel:
         self.session = ort.InferenceSession(
             str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
         )
+        self.sidecar = load_sidecar(onnx_path, sidecar, embedded_sidecar(self.session))
         sc = self.sidecar
         self.dataset_meta = dataset_meta_from_json(sc["dataset_meta"])
         self.input_size = tuple(int(v) for v in sc["input"]["size"])

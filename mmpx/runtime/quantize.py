@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmpx.atomic import write_pair
 from mmpx.errors import MmpxError
+from mmpx.runtime.model_file import publish
 from mmpx.runtime.ort import OnnxPoseModel, sidecar_path_for
 
 
@@ -136,7 +136,5 @@ def quantize_onnx(onnx_path: str | Path, ann: str | Path, images: str | Path, ou
             fp32_model=onnx_path.name, calibration=dict(annotations=str(ann), crops=int(len(crops))),
             agreement_with_fp32=measured,
         )
-        staged_json = Path(tmp) / "sidecar.json"
-        staged_json.write_text(json.dumps(sidecar, indent=2) + "\n")
-        write_pair(staged, out, staged_json, sidecar_path_for(out))
+        publish(staged, out, sidecar, sidecar_path_for(out))  # one rename: the sidecar travels inside
     return QuantizeResult(out, sidecar_path_for(out), int(len(crops)), measured)

@@ -38,13 +38,7 @@ def test_atomic_path_for_writers_that_want_a_name(tmp_path):
     assert target.read_bytes() == b"video" and os.listdir(tmp_path) == ["v.mp4"]
 
 
-def test_write_pair_and_replace_dir(tmp_path):
-    a_tmp, b_tmp = tmp_path / ".a", tmp_path / ".b"
-    a_tmp.write_text("model")
-    b_tmp.write_text("sidecar")
-    atomic.write_pair(a_tmp, tmp_path / "m.onnx", b_tmp, tmp_path / "m.json")
-    assert (tmp_path / "m.onnx").read_text() == "model" and (tmp_path / "m.json").read_text() == "sidecar"
-
+def test_replace_dir(tmp_path):
     final, new = tmp_path / "out", tmp_path / "new"
     final.mkdir()
     (final / "old.jpg").write_text("1")

@@ -128,3 +128,47 @@ def test_predict_reuses_its_buffer_and_matches_forward(model, data):
 
     np.testing.assert_array_equal(to_image_space(k2, api.input_size, center, scale).astype(np.float32), keypoints)
     np.testing.assert_array_equal(s2.astype(np.float32), scores)
+
+
+def test_model_and_sidecar_are_replaced_together(model, tmp_path, monkeypatch):
+    """The sidecar travels inside the ONNX file (one rename). A failure writing the JSON copy, or a kill before
+    it, leaves a complete new model that reads its own sidecar; the earlier writer removed the new model then,
+    and a kill between its two renames left a new graph beside the old sidecar (issue 16, item 4)."""
+    import shutil
+
+    from mmpx.errors import MmpxError
+    from mmpx.runtime import OnnxPoseModel
+    from mmpx.runtime.model_file import SIDECAR_KEY, publish, staged_path
+
+    target = tmp_path / "m.onnx"
+    shutil.copy(model, target)
+    old_sidecar = json.loads(model.with_suffix(".json").read_text())
+    shutil.copy(model.with_suffix(".json"), target.with_suffix(".json"))
+
+    new_model = write_tiny_onnx(tmp_path / "src" / "new.onnx", seed=1)
+    new_sidecar = dict(json.loads(new_model.with_suffix(".json").read_text()), test_cfg={"flip_test": False})
+    staged = staged_path(target)
+    shutil.copy(new_model, staged)
+
+    import mmpx.runtime.model_file as model_file
+
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model_file, "write_text", full_disk)
+    with pytest.raises(MmpxError, match="its sidecar is inside it") as info:
+        publish(staged, target, new_sidecar, target.with_suffix(".json"))
+    assert "model works as it is" in info.value.hint
+    assert json.loads(target.with_suffix(".json").read_text()) == old_sidecar  # the stale copy...
+    loaded = OnnxPoseModel(target)  # ...is not what mmpx reads: the model and its own sidecar
+    assert loaded.sidecar == new_sidecar and loaded.flip_test is False
+    import onnx
+
+    assert any(p.key == SIDECAR_KEY for p in onnx.load(str(target)).metadata_props)
+    assert not staged.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx", "src"]
+
+    monkeypatch.undo()
+    staged = staged_path(target)
+    shutil.copy(new_model, staged)
+    publish(staged, target, new_sidecar, target.with_suffix(".json"))
+    assert json.loads(target.with_suffix(".json").read_text()) == new_sidecar

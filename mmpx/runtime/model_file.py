@@ -1,0 +1,66 @@
+"""An exported model is one file: the ONNX graph with its sidecar inside (``metadata_props``), plus a JSON copy.
+
+A model and its sidecar written as two files cannot be replaced together: a failure or a kill between the two
+renames left a new model beside an old sidecar, and the previous writer removed the new model when the second
+rename failed, so neither the old nor the new model remained. Here the sidecar travels inside the ONNX file,
+which is moved into place with one ``os.replace``: a reader (``OnnxPoseModel``) sees the old model or the new one,
+each with its own sidecar. ``NAME.json`` beside it is a copy for people and other tools, written afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from mmpx.atomic import file_mode, write_text
+from mmpx.errors import MmpxError
+
+SIDECAR_KEY = "mmpose_ext.sidecar"
+
+
+def embed_sidecar(onnx_file: str | Path, sidecar: dict) -> None:
+    """Store ``sidecar`` in the ONNX file's ``metadata_props`` (rewrites the file in place)."""
+    import onnx
+
+    model = onnx.load(str(onnx_file))
+    kept = [p for p in model.metadata_props if p.key != SIDECAR_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    model.metadata_props.add(key=SIDECAR_KEY, value=json.dumps(sidecar, separators=(",", ":")))
+    onnx.save(model, str(onnx_file))
+
+
+def embedded_sidecar(session) -> dict | None:
+    """The sidecar inside the model an ONNX Runtime ``session`` loaded, or None (models exported before it was)."""
+    text = session.get_modelmeta().custom_metadata_map.get(SIDECAR_KEY)
+    return json.loads(text) if text else None
+
+
+def publish(staged_onnx: str | Path, onnx_path: str | Path, sidecar: dict, sidecar_path: str | Path) -> None:
+    """Embed ``sidecar`` in ``staged_onnx``, move it to ``onnx_path`` in one rename, then write the JSON copy.
+
+    Raises:
+        MmpxError: the JSON copy could not be written (the model itself is in place and complete).
+    """
+    staged_onnx, onnx_path, sidecar_path = Path(staged_onnx), Path(onnx_path), Path(sidecar_path)
+    embed_sidecar(staged_onnx, sidecar)
+    os.chmod(staged_onnx, file_mode())
+    os.replace(staged_onnx, onnx_path)  # the commit point: model and sidecar together
+    try:
+        write_text(sidecar_path, json.dumps(sidecar, indent=2) + "\n")
+    except OSError as exc:
+        raise MmpxError(f"wrote {onnx_path} (its sidecar is inside it), but not the copy {sidecar_path}: {exc}",
+                        "the model works as it is; free space or fix permissions, then export again") from exc
+
+
+def staged_path(onnx_path: Path) -> Path:
+    """A temporary file beside ``onnx_path`` for the model being written (same folder, so the rename is atomic)."""
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{onnx_path.name}.", suffix=".tmp.onnx", dir=onnx_path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+__all__ = ["SIDECAR_KEY", "embed_sidecar", "embedded_sidecar", "publish", "staged_path"]
