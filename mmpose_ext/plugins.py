@@ -15,8 +15,10 @@ from mmpx.plugins.types import Contribution
 def register_plugin_modules(host: PluginHost | None = None) -> list[Contribution]:
     """Import every module a plugin contributes so its classes are in MMPose's registries.
 
-    A module that fails to import, or imports without registering the name it promised, is recorded on its
-    plugin (``mmpx plugins list``, ``mmpx doctor``) and skipped.
+    MMPose's own classes are registered first. A module that fails to import, imports without registering the
+    name it promised, or replaces a class already registered (``register_module(force=True)`` over one of MMPose's
+    or another plugin's names) is recorded on its plugin (``mmpx plugins list``, ``mmpx doctor``) and skipped; a
+    replaced class is put back.
 
     Args:
         host: the plugin host; default the process-wide one (:func:`mmpx.plugins.get_host`).
@@ -24,14 +26,25 @@ def register_plugin_modules(host: PluginHost | None = None) -> list[Contribution
     Returns:
         The contributions now usable from a config.
     """
+    from mmpose.utils import register_all_modules
+
     from mmpose_ext import registry as registries
+    from mmpx.plugins.types import REGISTRIES
 
     host = get_host() if host is None else host
+    contributions = host.modules()
+    if contributions:
+        register_all_modules(init_default_scope=False)  # MMPose's names first: a plugin must not take them
     done = []
-    for contrib in host.modules():
+    for contrib in contributions:
         item = contrib.item
+        before = {(reg, name): cls for reg in REGISTRIES for name, cls in getattr(registries, reg).module_dict.items()}
         try:
             importlib.import_module(item.module)
+            replaced = _restore_replaced(registries, before)
+            if replaced:
+                raise LookupError(f"importing {item.module} replaced {', '.join(replaced)} (register_module("
+                                  "force=True)); refused, the original is back: use a name of your own")
             registry = getattr(registries, item.registry)
             if item.name not in registry.module_dict:
                 raise LookupError(f"importing {item.module} did not register {item.name!r} in mmpose's {item.registry}")
@@ -40,6 +53,17 @@ def register_plugin_modules(host: PluginHost | None = None) -> list[Contribution
             continue
         done.append(contrib)
     return done
+
+
+def _restore_replaced(registries, before: dict) -> list[str]:
+    """Put back every class that an import replaced in a registry; returns ``REGISTRY.Name`` of each."""
+    replaced = []
+    for (reg, name), cls in before.items():
+        registry = getattr(registries, reg)
+        if registry.module_dict.get(name) is not cls:
+            registry.module_dict[name] = cls  # module_dict is the registry's own dict
+            replaced.append(f"{reg}.{name}")
+    return replaced
 
 
 __all__ = ["register_plugin_modules"]

@@ -13,6 +13,8 @@ from mmpose.registry import (
     KEYPOINT_CODECS,
     METRICS,
     MODELS,
+    OPTIMIZERS,
+    PARAM_SCHEDULERS,
     TRANSFORMS,
     VISUALIZERS,
 )
@@ -25,6 +27,8 @@ __all__ = [
     "KEYPOINT_CODECS",
     "METRICS",
     "MODELS",
+    "OPTIMIZERS",
+    "PARAM_SCHEDULERS",
     "TRANSFORMS",
     "VISUALIZERS",
 ]

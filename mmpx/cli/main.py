@@ -11,14 +11,14 @@ import typer
 from mmpx import __version__
 from mmpx.cli._app import PANEL_DATA, PanelOrderedGroup, make_typer
 from mmpx.errors import MmpxError
-from mmpx.plugins.manager import PluginHost, get_host
+from mmpx.plugins.manager import PluginHost, env_flag, get_host
 
 HELP = """mmpose-ext: MMPose, end to end for your own keypoint data.
 
 From labelled files to a trained, evaluated, exported model. Run [bold]mmpx doctor[/bold] first on a new machine.
 """
 
-_state: dict = {"debug": bool(os.environ.get("MMPX_DEBUG")), "argv": None}
+_state: dict = {"debug": env_flag(os.environ.get("MMPX_DEBUG")), "argv": None}
 _ROOT_FLAGS = ("--debug",)
 
 
@@ -111,6 +111,14 @@ def report_error(message: str, hint: str | None) -> None:
         err.print(f"[bold]hint:[/bold] {escape(hint)}", markup=True)
 
 
+def report_warning(message: str) -> None:
+    """One warning line on stderr (never stdout: ``--json`` output stays parseable)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
 def describe(exc: BaseException) -> str:
     """``Type: first line of the message``, or where it was raised when the message is empty (bare asserts)."""
     import traceback
@@ -129,8 +137,16 @@ def main(argv: list[str] | None = None) -> None:
 
     # mmengine imports pkg_resources, which warns on every run; setup pins setuptools < 81 on purpose
     warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
-    _state["argv"] = list(sys.argv[1:] if argv is None else argv)
-    app = build_app(get_host())
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv[1:]:  # accepted after the command too, where people type it
+        argv.remove("--debug")
+        argv.insert(0, "--debug")
+        _state["debug"] = True
+    _state["argv"] = argv
+    host = get_host()
+    for warning in host.warnings:
+        report_warning(warning)
+    app = build_app(host)
     try:
         app(args=argv, prog_name="mmpx")
     except MmpxError as exc:

@@ -51,6 +51,14 @@ class PluginInfo:
         return dict(self.__dict__)
 
 
+_OFF = ("", "0", "false", "no", "off")
+
+
+def env_flag(value: str | None) -> bool:
+    """An on/off environment switch: unset, empty, ``0``, ``false``, ``no`` and ``off`` (any case) are off."""
+    return value is not None and value.strip().lower() not in _OFF
+
+
 def _names(value: str | None) -> set[str]:
     return {n.strip() for n in (value or "").split(",") if n.strip()}
 
@@ -65,6 +73,7 @@ class PluginHost:
     """The loaded plugins. Use :func:`get_host` rather than building one."""
 
     def __init__(self, pm: pluggy.PluginManager, infos: list[PluginInfo]) -> None:
+        self.warnings: list[str] = []  # about the environment switches, shown by main() and `mmpx plugins list`
         self._pm = pm
         self._infos = {info.name: info for info in infos}
         self._cache: dict[str, list[Contribution]] = {}
@@ -187,7 +196,7 @@ def load_plugins(
     env = os.environ if env is None else env
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    if env.get("MMPX_TRACE_PLUGINS"):
+    if env_flag(env.get("MMPX_TRACE_PLUGINS")):
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
 
@@ -198,7 +207,7 @@ def load_plugins(
         infos.append(info)
 
     allow, block = _names(env.get("MMPX_PLUGINS")), _names(env.get("MMPX_BLOCK_PLUGINS"))
-    autoload = not env.get("MMPX_DISABLE_PLUGIN_AUTOLOAD")
+    autoload = not env_flag(env.get("MMPX_DISABLE_PLUGIN_AUTOLOAD"))
     for dist, ep in _entry_points(distributions):
         info = PluginInfo(
             name=ep.name,
@@ -217,7 +226,13 @@ def load_plugins(
             info.status = "not-allowed"
         else:
             _register(pm, info, ep.load)
-    return PluginHost(pm, infos)
+    host = PluginHost(pm, infos)
+    found = {i.name for i in infos}
+    for name in sorted((allow | block) - found):  # a typo must not pass for "that plugin is off"
+        switch = "MMPX_PLUGINS" if name in allow else "MMPX_BLOCK_PLUGINS"
+        host.warnings.append(f"{switch} names {name!r}, which is not an installed plugin (installed: "
+                             f"{', '.join(sorted(i.name for i in infos if not i.builtin)) or 'none'})")
+    return host
 
 
 @functools.cache
