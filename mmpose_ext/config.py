@@ -24,8 +24,40 @@ def parse_cfg_options(options: list[str] | None) -> dict:
             raise ConfigError(
                 f"--cfg-options {option!r} is not KEY=VALUE", "e.g. --cfg-options train_cfg.max_epochs=2"
             )
-        parsed[key] = DictAction._parse_iterable(value)
+        if not value.strip():
+            raise ConfigError(f"--cfg-options {option!r} has no value", f"e.g. {key}=VALUE; None for nothing")
+        try:
+            parsed[key] = DictAction._parse_iterable(value)
+        except AssertionError:  # mmengine's own message is a bare "Imbalanced brackets"
+            raise ConfigError(f"--cfg-options {option!r}: unbalanced brackets in the value",
+                              f"close every [ and ( , e.g. {key}=[1,2]") from None
     return parsed
+
+
+def _current(cfg, key: str):
+    """The config's value at a dotted ``key`` (list items by index), or ``_MISSING``."""
+    node = getattr(cfg, "_cfg_dict", cfg)  # a Config wraps its ConfigDict (a dict)
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+_MISSING = object()
+
+
+def check_override_types(cfg, overrides: dict, config) -> None:
+    """A number or a flag in the config stays one: ``max_epochs=abc`` is an error here, not a TypeError later."""
+    for key, value in overrides.items():
+        old = _current(cfg, key)
+        if isinstance(old, (bool, int, float)) and isinstance(value, str) and value != "None":
+            kind = "true or false" if isinstance(old, bool) else "a number"
+            raise ConfigError(f"--cfg-options {key}={value}: {key} is {kind} in {config} ({old!r})",
+                              f"e.g. {key}={old!r}")
 
 
 def config_path(config: str | Path) -> Path:
@@ -75,6 +107,7 @@ def load_config(config: str | Path, cfg_options: list[str] | None = None, *, plu
         ) from exc
     overrides = parse_cfg_options(cfg_options)
     if overrides:
+        check_override_types(cfg, overrides, config)
         cfg.merge_from_dict(overrides)
     return cfg
 

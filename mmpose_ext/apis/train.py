@@ -117,6 +117,15 @@ def check_config(cfg, config) -> None:
     raise ConfigError(f"{first.where}: {first.message}{more}", first.hint or "fix the config or the data")
 
 
+def _check_length(cfg, config) -> None:
+    """``max_epochs``/``max_iters`` below 1 would train nothing and still exit 0."""
+    for key in ("max_epochs", "max_iters"):
+        value = (cfg.get("train_cfg") or {}).get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"train_cfg.{key} is {value!r} in {config}: nothing would be trained",
+                              f"set a positive whole number, e.g. --cfg-options train_cfg.{key}=10")
+
+
 def _apply_train_options(cfg, config, o: RunOptions, load_from) -> None:
     """The options of ``mmpx train`` beyond MMPose's own ``--resume``/``--amp`` (see docs/training.md)."""
     import os
@@ -162,6 +171,7 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
             cfg.load_from = str(o.resume)
     if o.load_from and o.resume:
         cfg.load_from = str(o.load_from)
+    _check_length(cfg, config)
     _apply_train_options(cfg, config, o, None if o.resume else o.load_from)
     if o.amp:
         cfg.optim_wrapper.type = "AmpOptimWrapper"

@@ -1,0 +1,46 @@
+"""--cfg-options mistakes are one clear line each (issue 16, item 15): an empty value, a word where the config has
+a number, unbalanced brackets, and a training length that would train nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+import mmpose_ext  # noqa: F401
+from mmpose_ext.apis.train import train_config
+from mmpose_ext.config import load_config
+from mmpx.errors import ConfigError
+from tests.helpers import mmpx, write_tiny_config
+
+
+@pytest.mark.parametrize("option, message", [
+    ("train_cfg.max_epochs=", "has no value"),
+    ("train_cfg.max_epochs=abc", "train_cfg.max_epochs is a number in"),
+    ("model.test_cfg.flip_test=maybe", "is true or false in"),
+    ("model.backbone.out_indices=[1,", "unbalanced brackets"),
+])
+def test_bad_overrides(tmp_path, tiny_coco, option, message):
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        load_config(config, [option])
+
+
+def test_good_overrides_still_apply(tmp_path, tiny_coco):
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco)
+    cfg = load_config(config, ["train_cfg.max_epochs=3", "model.test_cfg.flip_test=True", "load_from=None",
+                               "train_dataloader.batch_size=2", "model.backbone.out_indices=[1]"])
+    assert cfg.train_cfg.max_epochs == 3 and cfg.model.test_cfg.flip_test is True and cfg.load_from is None
+    assert cfg.model.backbone.out_indices == [1]
+
+
+@pytest.mark.parametrize("value", ["-1", "0"])
+def test_training_length_below_one_is_refused(tmp_path, tiny_coco, value):
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco)
+    with pytest.raises(ConfigError, match="nothing would be trained"):
+        train_config(config, cfg_options=[f"train_cfg.max_epochs={value}"], work_dir=tmp_path / "w")
+
+
+def test_cli_line(tmp_path, tiny_coco):
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco)
+    result = mmpx("train", str(config), "--cfg-options", "train_cfg.max_epochs=abc")
+    assert result.returncode == 1 and "error: --cfg-options train_cfg.max_epochs=abc" in result.stderr
+    assert "Traceback" not in result.stderr
