@@ -249,3 +249,17 @@ def test_resumed_run_merges_timestamps(tmp_path):
     assert scalars.train["loss"] == ([1, 2, 3, 5], [1.0, 0.9, 0.8, 0.75])
     assert scalars.val["m/AP"] == ([1, 2, 3], [0.1, 0.2, 0.3])
     assert [p.name for p in plot_run(tmp_path, keys=["m/AP"])] == ["val.png"]
+
+
+def test_resume_auto_with_only_a_damaged_checkpoint_starts_from_scratch(tmp_path, tiny_coco):
+    """last_checkpoint names a truncated file and nothing else is intact: the warning says "from scratch", and the
+    run does start from scratch (mmengine used to follow the pointer anyway and fail; issue 16, item 11)."""
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco, max_epochs=1)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "epoch_1.pth").write_bytes(b"PK\x03\x04" + b"\0" * 100)  # what a kill while saving leaves
+    (work / "last_checkpoint").write_text(str(work / "epoch_1.pth"))
+    result = mmpx("train", str(config), "--work-dir", str(work), "--resume", "auto", env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "starting from scratch" in result.stdout + result.stderr
+    assert checkpoint_problem(work / "epoch_1.pth") is None  # trained and saved anew

@@ -167,6 +167,8 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
             from mmpose_ext.apis.resume import latest_good_checkpoint
 
             cfg.load_from = latest_good_checkpoint(cfg.work_dir)
+            if cfg.load_from is None:  # as the warning says: from scratch (mmengine would follow the bad pointer)
+                cfg.resume = False
         else:
             cfg.load_from = str(o.resume)
     if o.load_from and o.resume:
