@@ -64,3 +64,12 @@ def test_resume_refuses_a_checkpoint_of_another_model(setup):
                   "--trust-checkpoint", env=ENV)
     assert result.returncode == 1 and "does not fit config" in result.stderr, result.stderr[-2000:]
     assert not (root / "r" / "epoch_1.pth").exists()
+
+
+def test_resume_refuses_weights_without_training_state(setup):
+    """A release file (weights only) cannot be resumed: a clear line pointing at --load-from, not
+    KeyError: 'message_hub' (issue 16, item 12)."""
+    root, config = setup
+    result = mmpx("train", str(config), "--work-dir", str(root / "r2"), "--resume", str(root / "good.pth"), env=ENV)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "holds weights but no training state" in result.stderr and "--load-from" in result.stderr

@@ -7,6 +7,7 @@ import pickle
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -272,3 +273,38 @@ def test_publish_refuses_a_file_without_weights(tmp_path):
     result = mmpx("publish", str(path), str(tmp_path / "out.pth"))
     assert result.returncode == 1 and "has no 'state_dict'" in result.stderr
     assert not list(tmp_path.glob("out*"))
+
+
+class _Evil:
+    def __reduce__(self):
+        return os.system, ("true",)
+
+
+def test_damaged_files_are_unreadable_not_untrusted(tmp_path, caplog):
+    """Random bytes used to say "refused ... pass --trust-checkpoint" (which would turn safety off for a corrupt
+    file); empty and text files gave IndexError/KeyError (issue 16, item 12)."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    (tmp_path / "random.pth").write_bytes(np.random.default_rng(0).bytes(2000))
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "text.pth").write_text("these are my notes\n")
+    for name, detail in (("random", "invalid pickle data"), ("empty", "it is empty"), ("text", "Error")):
+        with pytest.raises(CheckpointError, match=rf"{name}.pth is not a readable checkpoint \(.*{detail}") as info:
+            _load_checkpoint(str(tmp_path / f"{name}.pth"), map_location="cpu")
+        assert not isinstance(info.value, UntrustedCheckpointError)
+        assert "--trust-checkpoint would not help" in info.value.hint
+    torch.save({"x": _Evil()}, tmp_path / "evil.pth")
+    torch.save({"x": _Evil()}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    for name in ("evil", "legacy"):
+        with pytest.raises(UntrustedCheckpointError, match="posix.system"):
+            _load_checkpoint(str(tmp_path / f"{name}.pth"), map_location="cpu")
+
+
+def test_loader_names_itself(tmp_path, capsys):
+    """mmengine prints "Loads checkpoint by {loader name[10:]} backend": it said "der" for our wrapped loader."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    torch.save({"state_dict": {}}, tmp_path / "ok.pth")
+    CheckpointLoader.load_checkpoint(str(tmp_path / "ok.pth"), map_location="cpu", logger="current")
+    out = capsys.readouterr()
+    assert "Loads checkpoint by local backend" in out.out + out.err

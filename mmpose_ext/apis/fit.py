@@ -50,8 +50,11 @@ def check_fits(model, state: dict, path: str, what: str = "the model", meta: dic
                               "they would keep random values", "use the config the checkpoint was trained with")
 
 
-def check_checkpoint_fits(model, checkpoint: str, what: str = "the model") -> None:
-    """Load ``checkpoint`` (under the safe-load allow-list) and :func:`check_fits` it against ``model``."""
+def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resume: bool = False) -> None:
+    """Load ``checkpoint`` (under the safe-load allow-list) and :func:`check_fits` it against ``model``.
+
+    With ``resume`` it must also hold the training state mmengine resumes from (``message_hub``, ``optimizer``).
+    """
     from mmengine.runner.checkpoint import _load_checkpoint
 
     ckpt = _load_checkpoint(str(checkpoint), map_location="cpu")
@@ -59,6 +62,9 @@ def check_checkpoint_fits(model, checkpoint: str, what: str = "the model") -> No
     head = getattr(getattr(model, "module", model), "head", None)
     check_fits(model, state_dict_of(ckpt, str(checkpoint)), str(checkpoint), what, meta,
                getattr(head, "out_channels", None))
+    if resume and not {"message_hub", "optimizer"} <= set(ckpt):
+        raise CheckpointError(f"checkpoint {checkpoint} holds weights but no training state (message_hub, "
+                              "optimizer): it cannot be resumed", f"start from its weights: --load-from {checkpoint}")
 
 
 __all__ = ["check_checkpoint_fits", "check_fits", "state_dict_of"]

@@ -216,7 +216,7 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
     if cfg.get("resume") and cfg.get("load_from"):  # mmengine resumes with strict=False: random weights otherwise
         from mmpose_ext.apis.fit import check_checkpoint_fits
 
-        check_checkpoint_fits(runner.model, cfg.load_from, f"config {config}")
+        check_checkpoint_fits(runner.model, cfg.load_from, f"config {config}", resume=True)
     runner.train()
     return runner
 

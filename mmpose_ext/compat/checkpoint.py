@@ -117,7 +117,9 @@ def _unsafe_globals(filename, error: BaseException) -> list[str]:
                 return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(filename))
         except Exception:
             pass
-    return []
+    import re
+
+    return sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error))))  # a legacy (non-zip) file: torch names it
 
 
 @contextmanager
@@ -148,12 +150,28 @@ def load(filename: str, map_location=None):
         with safe_loading():
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise UntrustedCheckpointError(filename, _unsafe_globals(filename, exc)) from None
-    except (RuntimeError, EOFError) as exc:
-        raise CheckpointError(
-            f"{filename} is not a readable checkpoint: {str(exc).splitlines()[0]}",
-            "the file may be truncated (a run stopped while saving it); use an earlier checkpoint",
-        ) from exc
+        names = _unsafe_globals(filename, exc)
+        if names:
+            raise UntrustedCheckpointError(filename, names) from None
+        raise _unreadable(filename, exc) from exc  # garbage, not a refusal: trusting it would not help
+    except Exception as exc:  # empty, truncated, text or random bytes: torch raises anything from EOFError to KeyError
+        raise _unreadable(filename, exc) from exc
+
+
+def _unreadable(filename: str, exc: BaseException) -> CheckpointError:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    size = osp.getsize(filename) if osp.isfile(filename) else 0
+    if size == 0:
+        what = "it is empty"
+    elif isinstance(exc, pickle.UnpicklingError):
+        what = "not torch's format: invalid pickle data"
+    else:
+        what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return CheckpointError(
+        f"{filename} is not a readable checkpoint ({what})",
+        "the file is damaged or not a torch checkpoint (a run stopped while saving it leaves a truncated one); "
+        "use an earlier checkpoint. --trust-checkpoint would not help: it only allows more pickle globals",
+    )
 
 
 def _guard(loader):
@@ -176,6 +194,7 @@ def _local_loader(filename, map_location=None):
 
 
 _local_loader.__mmpx_guarded__ = True
+_local_loader.__name__ = "load_from_local"  # mmengine prints "Loads checkpoint by {name[10:]} backend"
 
 
 def cached_path(url: str, model_dir: str | None = None) -> str:
@@ -230,6 +249,7 @@ def load_url(url: str, map_location=None, model_dir=None, progress=False):
 
 
 load_url.__mmpx_guarded__ = True
+load_url.__name__ = "load_from_http"  # for mmengine's "Loads checkpoint by http backend"
 
 
 def _needed() -> bool:

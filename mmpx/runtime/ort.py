@@ -91,10 +91,28 @@ class OnnxPoseModel:
         if threads:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
-        )
-        self.sidecar = load_sidecar(onnx_path, sidecar, embedded_sidecar(self.session))
+        try:
+            self.session = ort.InferenceSession(
+                str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
+            )
+            embedded = embedded_sidecar(self.session)
+        except Exception as exc:  # protobuf parse errors and the like, raised as ORT's own exception types
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise MmpxError(f"{onnx_path} is not a readable ONNX model: {first}",
+                            "the file is damaged or not ONNX; export it again with `mmpx export onnx`") from exc
+        self.sidecar = load_sidecar(onnx_path, sidecar, embedded)
+        try:
+            self._read_sidecar(flip_test)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise MmpxError(f"the sidecar of {onnx_path} has a bad field ({type(exc).__name__}: {exc})",
+                            "export the model again with `mmpx export onnx`") from exc
+        self._inputs: np.ndarray | None = None  # reused by predict()
+        self._mmpose_codec = None
+        if self.codec.get("type") not in dec.NUMPY_CODECS:
+            self._mmpose_codec = self._build_codec(codec_builder)
+
+    def _read_sidecar(self, flip_test) -> None:
+        """The sidecar's fields as attributes (KeyError/TypeError/ValueError on a damaged one)."""
         sc = self.sidecar
         self.dataset_meta = dataset_meta_from_json(sc["dataset_meta"])
         self.input_size = tuple(int(v) for v in sc["input"]["size"])
@@ -111,10 +129,6 @@ class OnnxPoseModel:
         self.bgr_to_rgb = bool(pre.get("bgr_to_rgb", False))
         self.padding = float(pre.get("bbox_padding", 1.25))
         self.use_udp = bool(pre.get("use_udp", False))
-        self._inputs: np.ndarray | None = None  # reused by predict()
-        self._mmpose_codec = None
-        if self.codec.get("type") not in dec.NUMPY_CODECS:
-            self._mmpose_codec = self._build_codec(codec_builder)
 
     @property
     def flip_test(self) -> bool:
