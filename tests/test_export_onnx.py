@@ -324,8 +324,15 @@ def test_ort_bad_inputs(rtmpose_onnx, tmp_path):
 
     with pytest.raises(MmpxError, match="does not exist"):
         OnnxPoseModel(tmp_path / "none.onnx")
-    lone = tmp_path / "lone.onnx"
-    lone.write_bytes(rtmpose_onnx.read_bytes())
+    import onnx
+
+    alone = tmp_path / "alone.onnx"  # the sidecar travels inside: the JSON copy is not needed
+    alone.write_bytes(rtmpose_onnx.read_bytes())
+    assert OnnxPoseModel(alone).sidecar == json.loads(rtmpose_onnx.with_suffix(".json").read_text())
+    lone = tmp_path / "lone.onnx"  # a model exported before the sidecar was embedded needs its NAME.json
+    graph = onnx.load(str(rtmpose_onnx))
+    del graph.metadata_props[:]
+    onnx.save(graph, str(lone))
     with pytest.raises(MmpxError, match="sidecar .*lone.json does not exist"):
         OnnxPoseModel(lone)
     (tmp_path / "lone.json").write_text('{"format": "something else"}')
