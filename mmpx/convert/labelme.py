@@ -25,7 +25,7 @@ from mmpx.convert.labelme_group import group_instances
 from mmpx.convert.labelme_images import ImageHandler, find_json_files
 from mmpx.convert.labelme_read import read_labelme
 from mmpx.convert.output import IMAGE_MODES, coco_category, skeleton_and_swaps, staged_output, val_indices
-from mmpx.convert.summary import FileProblem, Report
+from mmpx.convert.summary import FileProblem, Report, nothing_converted
 from mmpx.errors import MmpxError
 from mmpx.metainfo import build_metainfo, keypoint_names, load_metainfo, write_metainfo
 
@@ -220,6 +220,8 @@ def convert_labelme(
                 done += len(results)
                 if progress is not None:
                     progress(done, total)
+        if report.files_converted == 0 and report.skipped:  # every file was bad: say why, write nothing
+            raise nothing_converted(report, total, src)
         if not names:
             names = sorted(seen)
         if not names:

@@ -85,3 +85,12 @@ class Report:
 
     def write(self, folder: str | Path) -> None:
         Path(folder, "report.json").write_text(self.to_json(), encoding="utf-8")
+
+
+def nothing_converted(report: Report, total: int, src) -> MmpxError:
+    """The error for a conversion in which every input file was skipped (no empty dataset is written)."""
+    first = report.skipped[0]
+    return MmpxError(
+        f"nothing converted: all {total} file(s) under {src} were skipped, e.g. {first['file']}: {first['reason']}",
+        first.get("hint") or "fix the files (mmpx check data describes what a file needs)",
+    )

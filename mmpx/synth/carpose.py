@@ -110,6 +110,9 @@ def to_labelme(image_name: str, size: int, cars: list[dict]) -> dict:
                 imageHeight=size, imageWidth=size)
 
 
+SYNTH_MARK = ".mmpx-synth"  # a folder holding it was written by synth_carpose, which may extend it
+
+
 def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_cars: int = 3,
                   image_format: str = "jpg", occlusion: float = 0.35) -> SynthSummary:
     """Write ``n`` images and their labelme JSON files (``000000.jpg`` + ``000000.json``, ...) into ``out``.
@@ -134,7 +137,11 @@ def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_c
                         f"occlusion={occlusion}", "n >= 1, size >= 64, max_cars >= 1, format jpg or png, "
                         "occlusion between 0 and 1")
     out = Path(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / SYNTH_MARK).is_file():
+        raise MmpxError(f"{out} is not empty and was not written by mmpx data synth: its files could be replaced",
+                        "give a new or empty folder (a folder synth wrote before is extended, same seed)")
     out.mkdir(parents=True, exist_ok=True)
+    (out / SYNTH_MARK).write_text(f"written by mmpx data synth carpose (seed {seed})\n")
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
     n_cars = n_points = n_occluded = 0
     for i in range(n):

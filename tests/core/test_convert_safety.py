@@ -99,3 +99,29 @@ def test_metainfo_from_coco_never_replaces_its_input(tmp_path):
     result = run([sys.executable, "-m", "mmpx", "metainfo", "from-coco", str(ann), str(ann), "--force"])
     assert result.returncode == 1 and "is the annotation file it reads" in result.stderr
     assert ann.read_bytes() == before
+
+
+def test_synth_never_replaces_files_it_did_not_write(tmp_path):
+    """`mmpx data synth` into a folder of the user's own files replaced them (000000.jpg, ...) (issue 16, item 9)."""
+    from mmpx.synth.carpose import synth_carpose
+
+    mine = tmp_path / "labels"
+    mine.mkdir()
+    (mine / "000000.jpg").write_bytes(b"my photo")
+    with pytest.raises(MmpxError, match="was not written by mmpx data synth"):
+        synth_carpose(mine, 2, size=64)
+    assert (mine / "000000.jpg").read_bytes() == b"my photo"
+    synth_carpose(tmp_path / "s", 2, size=64)
+    synth_carpose(tmp_path / "s", 3, size=64)  # a synth folder is extended
+    assert len(list((tmp_path / "s").glob("*.json"))) == 3
+
+
+def test_a_conversion_that_converts_nothing_fails_and_writes_nothing(tmp_path):
+    """Every file invalid JSON used to give an empty dataset, exit 0, and "no point shapes found" (item 9)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"{i}.json").write_text("{not json")
+    with pytest.raises(MmpxError, match=r"nothing converted: all 3 file\(s\) under .* were skipped, e.g. .*0.json"):
+        convert(src, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]

@@ -131,7 +131,7 @@ def test_cli(tmp_path):
     result = mmpx("data", "synth", "carpose", out, "--n", "3", "--seed", "1", "--format", "png")
     assert result.returncode == 0, result.stderr
     assert "wrote 3 images" in result.stdout
-    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == [".mmpx-synth",  # marks a folder synth may extend
         "000000.json", "000000.png", "000001.json", "000001.png", "000002.json", "000002.png"]
     bad = mmpx("data", "synth", "carpose", str(tmp_path / "bad"), "--n", "0")
     assert bad.returncode != 0
