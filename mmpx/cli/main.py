@@ -157,8 +157,44 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if _state["debug"]:
             raise
-        report_error(
-            describe(exc),
-            "this is unexpected; rerun with --debug (or MMPX_DEBUG=1) for the traceback and report it",
-        )
+        known = environment_error(exc)
+        if known is not None:
+            report_error(*known)
+        else:
+            report_error(
+                describe(exc),
+                "this is unexpected; rerun with --debug (or MMPX_DEBUG=1) for the traceback and report it",
+            )
         sys.exit(1)
+
+
+def environment_error(exc: BaseException) -> tuple[str, str] | None:
+    """(message, hint) for ordinary trouble with the machine or the config, which is not a bug to report:
+    a full disk, a read-only or protected path, a file in the way, no network, a type no registry knows."""
+    import errno
+    import re
+
+    chain, cause = [], exc
+    while cause is not None and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for err in chain:
+        if isinstance(err, OSError) and err.errno is not None:
+            path = err.filename or "a file"
+            if err.errno == errno.ENOSPC:
+                return f"no space left on the device while writing {path}", "free some space and run it again"
+            if err.errno == errno.EROFS:
+                return f"{path} is on a read-only file system", "write the output somewhere else"
+            if err.errno in (errno.EACCES, errno.EPERM):
+                return f"permission denied: {path}", "check the path's permissions, or write somewhere else"
+            if err.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+                return f"{path}: {err.strerror} (a file or folder is in the way)", "remove it or choose another path"
+        text = str(err)
+        if "Temporary failure in name resolution" in text or "Name or service not known" in text:
+            return f"no network: {text.splitlines()[0][:200]}", "a checkpoint URL needs the network; use a local file"
+        unknown = re.search(r"'?(\w+) is not in the ([\w:]+) registry", text)
+        if unknown:
+            return (f"unknown type {unknown.group(1)!r} in the config ({unknown.group(2)} registry)",
+                    "check the spelling; a plugin's class needs the plugin installed and not blocked "
+                    "(`mmpx plugins list`), or custom_imports in the config")
+    return None
