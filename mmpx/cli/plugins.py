@@ -72,7 +72,7 @@ def list_plugins(
         table.add_row(
             name,
             row["version"] or "",
-            f"[{style}]{row['status']}[/{style}]",
+            f"[{style}]{row['status']}[/{style}]" + (f" ({row['seconds']:.2f} s)" if row["seconds"] >= 0.01 else ""),
             "\n".join(row["hooks"]),
             "\n".join(row["contributes"]),
             "\n".join(row["errors"]),

@@ -13,11 +13,15 @@ Environment switches (in the manner of pytest and tox):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.metadata
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +48,7 @@ class PluginInfo:
     version: str | None = None
     builtin: bool = False
     status: str = "loaded"  # loaded | error | failed | blocked | not-allowed | disabled
+    seconds: float = 0.0  # spent importing it and in its contribution hooks
     errors: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
 
@@ -109,11 +114,17 @@ class PluginHost:
                 continue
             others = [p for n, p in self._pm.list_name_plugin() if p is not plugin]
             caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
+            start = time.perf_counter()
             try:
-                items = [item for records in caller() for item in records or []]
-            except Exception as exc:
+                with isolated():
+                    items = [item for records in caller() for item in records or []]
+            except BaseException as exc:  # noqa: B036 (SystemExit or a stray KeyboardInterrupt from a plugin)
+                if isinstance(exc, _UserInterrupt):
+                    raise
                 self.record_error(plugin_name, f"{hook_name}: {short_error(exc)}")
                 continue
+            finally:
+                self._infos[plugin_name].seconds += time.perf_counter() - start
             for item in items:
                 if not isinstance(item, record_type):
                     self.record_error(
@@ -154,16 +165,48 @@ def _entry_points(distributions: Iterable[Any] | None) -> list[tuple[Any, Any]]:
     return pairs
 
 
+class _UserInterrupt(KeyboardInterrupt):
+    """Ctrl-C pressed by the user (SIGINT) while plugin code ran: passed on, unlike a plugin's own raise."""
+
+    def __str__(self) -> str:
+        return "interrupted"
+
+
+@contextlib.contextmanager
+def isolated():
+    """Run plugin code: its prints go to stderr (``--json`` stays clean), and a real Ctrl-C stays a
+    KeyboardInterrupt (``_UserInterrupt``) while one the plugin raises itself is just another error."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def on_sigint(signum, frame):
+            raise _UserInterrupt()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+SLOW_SECONDS = 1.0  # a plugin slower than this to load (or to answer its hooks) is reported
+
+
 def _register(pm: pluggy.PluginManager, info: PluginInfo, load) -> None:
     """Load and register one plugin, recording any failure on ``info`` instead of raising."""
+    start = time.perf_counter()
     try:
-        plugin = load()
+        with isolated():
+            plugin = load()
         pm.register(plugin, name=info.name)
     except BaseException as exc:  # noqa: B036 (a plugin calling sys.exit at import must not end mmpx)
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, _UserInterrupt):
             raise
         info.status, info.errors = "failed", [f"load: {short_error(exc)}"]
         return
+    finally:
+        info.seconds += time.perf_counter() - start
     known = {name for name in dir(hookspecs) if name.startswith("mmpx_")}
     hooks = sorted(impl.name for impl in pm.get_hookcallers(plugin) or [] if impl.name.startswith("mmpx_"))
     unknown = sorted(
@@ -227,6 +270,10 @@ def load_plugins(
         else:
             _register(pm, info, ep.load)
     host = PluginHost(pm, infos)
+    for info in infos:
+        if info.seconds > SLOW_SECONDS:
+            host.warnings.append(f"plugin {info.name} took {info.seconds:.1f} s to load, on every mmpx command "
+                                 f"(MMPX_BLOCK_PLUGINS={info.name} switches it off)")
     found = {i.name for i in infos}
     for name in sorted((allow | block) - found):  # a typo must not pass for "that plugin is off"
         switch = "MMPX_PLUGINS" if name in allow else "MMPX_BLOCK_PLUGINS"
