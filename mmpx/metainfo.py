@@ -241,7 +241,7 @@ def _read_json(path: Path):
     try:
         with path.open(encoding="utf-8") as f:
             return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise MmpxError(f"{path}: not valid JSON ({exc})",
                         "check the file is complete (not truncated)") from None
 

@@ -81,6 +81,18 @@ def _compare_names(cat_names: list[str], meta_names: list[str], fld: str, file: 
                    "MMPose uses the metainfo's names and order; make them agree", "names-differ")
 
 
+def _check_skeleton(cat: dict, j: int, file: str, add) -> None:
+    """COCO skeleton links are pairs of 1-based indices into the category's keypoint names."""
+    k = len(cat.get("keypoints") or [])
+    if not k:
+        return
+    for m, link in enumerate(cat.get("skeleton") or []):
+        if not (isinstance(link, list) and len(link) == 2 and all(type(v) is int and 1 <= v <= k for v in link)):
+            add(error(file, f"categories[{j}].skeleton[{m}]",
+                      f"category {cat['id']}: skeleton link {link!r} is not a pair of keypoint numbers 1..{k}",
+                      "COCO skeleton links are 1-based indices into the category's keypoints", "skeleton-index"))
+
+
 def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Findings:
     """Check a parsed COCO keypoint file (images are checked separately, see :mod:`mmpx.check`).
 
@@ -123,10 +135,14 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
         if isinstance(ann, dict) and isinstance(ann.get("keypoints"), list):
             first_ann.setdefault(ann.get("category_id"), ann)
     layouts: dict = {}
+    if not cats and anns:
+        add(error(file, "categories", f"categories is empty, but {len(anns)} annotation(s) refer to one",
+                  "add the category with its keypoint names and skeleton", "no-categories"))
     for j, cat in enumerate(cats):
         if not isinstance(cat, dict) or cat.get("id") is None:
             add(error(file, f"categories[{j}]", "category has no id", "", "category-id"))
             continue
+        _check_skeleton(cat, j, file, add)
         if cat["id"] in layouts:
             add(error(file, f"categories[{j}].id", f"duplicate category id {cat['id']}", "",
                       "dup-category-id"))

@@ -158,6 +158,10 @@ def check_data_report(ann: str | Path, images: str | Path | None = None, metainf
                                      f"not valid JSON: {exc.msg}", "is the file complete (not truncated)?",
                                      "json"))
         return report
+    except RecursionError:
+        report.problems.append(error(report.file, "", "not valid JSON: nested too deeply to read",
+                                     "this is no COCO file", "json"))
+        return report
     except UnicodeDecodeError as exc:
         report.problems.append(error(report.file, "", f"not UTF-8 text: {exc}", "save it as UTF-8 JSON",
                                      "json"))

@@ -58,7 +58,7 @@ def _size(data: dict, path: str) -> tuple[int, int]:
             raise FileProblem(path, f"missing {key}",
                               "open and save the file once in labelme 4 or later, which records the image "
                               "size, or add imageHeight/imageWidth by hand")
-        if type(value) not in (int, float) or value <= 0 or value != int(value):
+        if type(value) not in (int, float) or not math.isfinite(value) or value <= 0 or value != int(value):
             raise FileProblem(path, f"{key} must be a positive whole number, got {value!r}",
                               "fix the value to the image's size in pixels")
     return int(width), int(height)
@@ -126,6 +126,9 @@ def _load(path: str) -> dict:
         raise FileProblem(path, f"cannot read the file: {exc.strerror}") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise FileProblem(path, f"invalid JSON: {exc}", "fix the file or remove it from the folder") from None
+    except RecursionError:
+        raise FileProblem(path, "invalid JSON: nested too deeply to read",
+                          "this is no labelme file: remove it") from None
     if type(data) is not dict or type(data.get("shapes")) is not list:
         raise FileProblem(path, "not a labelme file (no 'shapes' list)",
                           "remove non-labelme JSON files from SRC")

@@ -37,7 +37,7 @@ def _coco_files(ann: Path, split: str | None) -> dict[str, Path]:
 def _load_coco(path: Path) -> dict:
     try:
         coco = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise MmpxError(f"cannot read COCO file {path}: {exc}",
                         "check it is a COCO keypoint JSON file") from None
     for key in ("images", "annotations", "categories"):

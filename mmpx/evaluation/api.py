@@ -34,7 +34,7 @@ def _read_json(path: Path, what: str):
         raise MmpxError(f"{what} file {path} does not exist", f"give the path of the {what} JSON file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise MmpxError(f"{path}: not valid JSON ({exc})", "check the file is complete (not truncated)") from None
 
 
