@@ -8,12 +8,75 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 TMP_PREFIX = ".mmpx-tmp-"
+STALE_AFTER = 24 * 3600  # seconds: a temporary name without a process id (older versions) is stale after this
+_OWNER = re.compile(r"mmpx-(?:tmp|old)-p(\d+)-")
+
+
+def tmp_name(name: str) -> str:
+    """The prefix of a temporary name for ``name`` in this process: ``.mmpx-tmp-p<pid>-<name>.``.
+
+    The process id lets a later run tell a leftover of a killed run (its process is gone) from the temporary
+    file of a run still going (:func:`clean_stale`).
+    """
+    return f"{TMP_PREFIX}p{os.getpid()}-{name}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def clean_stale(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Remove temporary files and folders that killed mmpx runs left in ``folder``; returns what went.
+
+    Only names mmpx makes (``mmpx-tmp-`` / ``mmpx-old-``) are touched, and only when the process that made
+    them is gone (or, for names without a process id, when older than a day).
+    """
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    walker = os.walk(folder) if recursive else [(str(folder), [], [])]
+    for root, _, _ in walker:
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            continue
+        for entry in entries:
+            if "mmpx-tmp-" not in entry.name and "mmpx-old-" not in entry.name:
+                continue
+            owner = _OWNER.search(entry.name)
+            if owner is not None:
+                stale = int(owner.group(1)) != os.getpid() and not _alive(int(owner.group(1)))
+            else:
+                try:
+                    stale = time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER
+                except OSError:
+                    continue
+            if not stale:
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.remove(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def file_mode() -> int:
@@ -46,7 +109,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp", durable: bool = F
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tmp_name(path.name), suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -92,7 +155,7 @@ def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
     tmp, final = Path(tmp), Path(final)
     old = None
     if final.exists():
-        old = final.with_name(f"{TMP_PREFIX}old-{final.name}-{os.getpid()}")
+        old = final.with_name(f"{tmp_name('old-' + final.name)}{secrets.token_hex(4)}")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
     os.replace(tmp, final)
@@ -102,11 +165,13 @@ def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
 
 __all__ = [
     "TMP_PREFIX",
+    "clean_stale",
     "atomic_open",
     "atomic_path",
     "file_mode",
     "fsync_dir",
     "replace_dir",
+    "tmp_name",
     "write_bytes",
     "write_json",
     "write_text",

@@ -14,6 +14,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from mmpx import atomic
 from mmpx.errors import MmpxError
 
 # containers of ``mmpx eval --out`` (schema mmpx-eval/1) whose name is not part of a metric's key
@@ -162,7 +163,7 @@ def write_json(metrics: Mapping[str, Any], path: str | Path) -> Path:
     """Write the metrics, flattened, as a JSON object of floats."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(flatten(dict(metrics)), indent=2) + "\n", encoding="utf-8")
+    atomic.write_text(path, json.dumps(flatten(dict(metrics)), indent=2) + "\n")
     return path
 
 
@@ -173,7 +174,7 @@ def write_markdown(metrics: Mapping[str, Any], path: str | Path, title: str | No
     text = (f"# {title}\n\n" if title else "") + markdown_table(["metric", *columns], body) + "\n"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    atomic.write_text(path, text)
     return path
 
 
@@ -204,7 +205,7 @@ def write_compare_markdown(rows: Iterable[Row], path: str | Path, names: tuple[s
     text = (f"# {title}\n\n" if title else "") + markdown_table(header, [_compare_cells(r) for r in rows]) + "\n"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    atomic.write_text(path, text)
     return path
 
 

@@ -208,9 +208,12 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
     """
     from mmpose_ext.apis.launch import setup_distributed, use_device
 
+    from mmpx.atomic import clean_stale
+
     o = RunOptions.of(options, **changes)
     device = use_device(o.device)
     cfg = train_config(config, o)
+    clean_stale(cfg.work_dir)  # checkpoint temporaries of killed runs
     setup_distributed(cfg, o.launcher, device, o.master_port)
     runner = _runner(cfg)
     if cfg.get("resume") and cfg.get("load_from"):  # mmengine resumes with strict=False: random weights otherwise

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mmpx.atomic import replace_dir
+from mmpx.atomic import clean_stale, replace_dir, tmp_name
 from mmpx.errors import ConfigError, MmpxError
 
 PHASES = ("train", "val", "test")
@@ -125,7 +125,8 @@ def browse(
     out_root = Path(out_dir) if out_dir is not None else Path("work_dirs") / "browse" / Path(config).stem
     final = out_root / f"{phase}_{mode}"
     out_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_root, prefix=f".mmpx-tmp-{final.name}-"))
+    clean_stale(out_root)  # what killed runs left there
+    tmp = Path(tempfile.mkdtemp(dir=out_root, prefix=tmp_name(final.name)))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the result is an ordinary output folder
     result = BrowseResult(folder=final, sheet=final / "contact_sheet.jpg")
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -44,9 +43,9 @@ def compare(
     if markdown is not None:
         report.write_compare_markdown(rows, markdown, (label_a, label_b), title=f"{label_a} vs {label_b}")
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(dict(a=str(a), b=str(b), names=[label_a, label_b],
-                                            rows=[r.as_dict() for r in rows]), indent=2) + "\n")
+        from mmpx.atomic import write_json
+
+        write_json(json_out, dict(a=str(a), b=str(b), names=[label_a, label_b], rows=[r.as_dict() for r in rows]))
     failures = report.check_deltas(rows, _limits(fail_below or []))
     if failures:
         raise MmpxError("; ".join(failures), "the --fail-below limits were not met")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +33,7 @@ def eval_(
     The numbers equal those of the GroupedCocoMetric / KeypointBreakdownMetric of a run on the same
     predictions; definitions in docs/evaluation.md.
     """
+    from mmpx.atomic import write_json, write_text
     from mmpx.evaluation import evaluate
     from mmpx.evaluation.tables import to_markdown, to_tables
 
@@ -49,10 +49,8 @@ def eval_(
     for table in to_tables(result):
         console.print(table)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_json(out, result)
         console.print(f"results written to {out}", highlight=False)
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(to_markdown(result), encoding="utf-8")
+        write_text(markdown, to_markdown(result))
         console.print(f"tables written to {markdown}", highlight=False)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from mmpx.atomic import clean_stale
 from mmpx.errors import MmpxError
 
 STAGING_MARK = ".mmpx-tmp-"
@@ -74,7 +75,8 @@ def written_by_mmpx(folder: Path) -> bool:
 
 
 def _sibling(out: Path, tag: str) -> Path:
-    return out.parent / f".{out.name}{tag}{secrets.token_hex(4)}"
+    """``.OUT<tag>p<pid>-<random>``: the process id lets later runs remove it if this run is killed."""
+    return out.parent / f".{out.name}{tag}p{os.getpid()}-{secrets.token_hex(4)}"
 
 
 @contextmanager
@@ -88,6 +90,7 @@ def staged_output(out: Path, overwrite: bool = False, inputs: Sequence[str | Pat
     out = Path(out)
     check_out(out, overwrite, inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(out.parent)  # what killed runs left beside OUT
     stage = _sibling(out, STAGING_MARK)
     stage.mkdir()  # plain mkdir, not mkdtemp: the dataset gets the usual umask permissions, not 0700
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmpx.atomic import atomic_path, write_bytes, write_json
+from mmpx.atomic import atomic_path, clean_stale, write_bytes, write_json
 from mmpx.errors import MmpxError
 from mmpx.infer.inputs import Source, output_name
 from mmpx.infer.results import instance_records
@@ -47,6 +47,8 @@ def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, sav
     """Run ``model`` (the pose-model interface) on every source, with boxes from ``boxes(image) -> (xyxy, scores)``."""
     draw = draw or DrawOptions()
     summary = Summary()
+    if out_dir is not None:
+        clean_stale(out_dir, recursive=True)  # temporary files of killed runs
     start = time.perf_counter()
     total = sum(_frame_count(s.path) if s.kind == "video" else 1 for s in sources)
     with _progress(total, enabled=progress) as bar:

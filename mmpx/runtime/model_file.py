@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from mmpx.atomic import file_mode, write_text
+from mmpx.atomic import clean_stale, file_mode, tmp_name, write_text
 from mmpx.errors import MmpxError
 
 SIDECAR_KEY = "mmpose_ext.sidecar"
@@ -58,7 +58,8 @@ def publish(staged_onnx: str | Path, onnx_path: str | Path, sidecar: dict, sidec
 def staged_path(onnx_path: Path) -> Path:
     """A temporary file beside ``onnx_path`` for the model being written (same folder, so the rename is atomic)."""
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{onnx_path.name}.", suffix=".tmp.onnx", dir=onnx_path.parent)
+    clean_stale(onnx_path.parent)  # what killed exports left there
+    fd, name = tempfile.mkstemp(prefix=tmp_name(onnx_path.name), suffix=".tmp.onnx", dir=onnx_path.parent)
     os.close(fd)
     return Path(name)
 

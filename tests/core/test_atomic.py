@@ -47,3 +47,43 @@ def test_replace_dir(tmp_path):
     atomic.replace_dir(new, final)
     assert os.listdir(final) == ["new.jpg"] and not new.exists()
     assert not [p for p in os.listdir(tmp_path) if p.startswith(atomic.TMP_PREFIX)]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_clean_stale_removes_only_what_killed_runs_left(tmp_path):
+    """Temporary names carry their process id; a later run removes those whose process is gone (issue 16,
+    item 10: leftovers such as .OUT.mmpx-tmp-*, .m.onnx.*.tmp.onnx were never cleaned)."""
+    dead = _dead_pid()
+    (tmp_path / f".mmpx-tmp-p{dead}-epoch_3.pth.abc").write_bytes(b"half")
+    (tmp_path / f".data.mmpx-tmp-p{dead}-1a2b").mkdir()  # a converter's staging folder
+    (tmp_path / f".data.mmpx-tmp-p{dead}-1a2b" / "x.json").write_text("{}")
+    mine = tmp_path / f".mmpx-tmp-p{os.getpid()}-report.md.xyz"  # a write in progress in this process
+    mine.write_text("..")
+    old = tmp_path / ".mmpx-tmp-legacy.json.q"  # no process id: stale after a day
+    old.write_text("..")
+    os.utime(old, (0, 0))
+    recent = tmp_path / ".mmpx-tmp-recent.json.q"
+    recent.write_text("..")
+    (tmp_path / ".hidden-user-file").write_text("keep")
+    removed = {p.name for p in atomic.clean_stale(tmp_path)}
+    assert removed == {f".mmpx-tmp-p{dead}-epoch_3.pth.abc", f".data.mmpx-tmp-p{dead}-1a2b", old.name}
+    assert sorted(os.listdir(tmp_path)) == sorted([mine.name, recent.name, ".hidden-user-file"])
+    assert atomic.tmp_name("m.onnx") == f".mmpx-tmp-p{os.getpid()}-m.onnx."
+
+
+def test_a_conversion_removes_the_staging_folder_of_a_killed_one(tmp_path):
+    from tests.core.test_convert_labelme import _dataset, convert
+
+    src = _dataset(tmp_path / "src", n=2)
+    leftover = tmp_path / f".out.mmpx-tmp-p{_dead_pid()}-dead"
+    leftover.mkdir()
+    convert(src, tmp_path / "out")
+    assert sorted(os.listdir(tmp_path)) == ["out", "src"]
