@@ -207,7 +207,6 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
     Checkpoints are written by :class:`~mmpose_ext.engine.AtomicCheckpointHook`.
     """
     from mmpose_ext.apis.launch import setup_distributed, use_device
-
     from mmpx.atomic import clean_stale
 
     o = RunOptions.of(options, **changes)
