@@ -220,6 +220,25 @@ def finish_distributed() -> None:
         dist.destroy_process_group()
 
 
+def exit_launched_process(code: int = 0) -> None:
+    """End a process that torchrun or srun started, once its work is done and written.
+
+    Even after :func:`finish_distributed`, gloo's C++ threads can be torn down in the wrong order while the
+    interpreter exits (``terminate called without an active exception``, SIGABRT, about one run in ten here), and
+    torchrun then reports the whole job as failed. Logs and streams are flushed first; then the process leaves
+    without running C++ static destructors.
+    """
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or broken stream must not turn success into a failure
+            pass
+    os._exit(code)
+
+
 def summary(runner, config) -> str:
     """One line about a finished training run; every rank must call it (it gathers each rank's iterations)."""
     from pathlib import Path

@@ -200,7 +200,7 @@ def train(
     """
     _early_device(device)
     from mmpose_ext.apis import RunOptions
-    from mmpose_ext.apis.launch import finish_distributed, summary
+    from mmpose_ext.apis.launch import exit_launched_process, finish_distributed, summary
 
     launch, dev = _setup_launch(device, launcher, nproc, nnodes, node_rank, master_addr, master_port)
     options = RunOptions(
@@ -226,6 +226,8 @@ def train(
     finish_distributed()
     if runner.rank == 0:
         typer.echo(line)
+    if launcher != Launcher.none:  # one of torchrun's/srun's processes: leave before gloo's teardown can abort
+        exit_launched_process(0)
 
 
 def _stderr_is_terminal() -> bool:
@@ -291,14 +293,15 @@ def test(
     from mmengine.dist import get_rank
 
     from mmpose_ext.apis import test as run_test
-    from mmpose_ext.apis.launch import finish_distributed
+    from mmpose_ext.apis.launch import exit_launched_process, finish_distributed
 
     metrics = run_test(config, checkpoint, options)
     rank = get_rank()
     finish_distributed()
-    if rank != 0:
-        return
-    text = json.dumps({k: float(v) if hasattr(v, "__float__") else v for k, v in metrics.items()}, indent=2)
-    if out is not None:
-        write_text(out, text + "\n")
-    typer.echo(text)
+    if rank == 0:
+        text = json.dumps({k: float(v) if hasattr(v, "__float__") else v for k, v in metrics.items()}, indent=2)
+        if out is not None:
+            write_text(out, text + "\n")
+        typer.echo(text)
+    if launcher != Launcher.none:  # see train: leave before gloo's teardown can abort
+        exit_launched_process(0)
