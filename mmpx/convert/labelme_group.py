@@ -2,8 +2,9 @@
 
 (a) a rectangle takes the points that share its ``group_id``; (b) a point without ``group_id`` goes to the one
 rectangle that contains it (inside several, or none while rectangles exist, is a problem: never guessed);
-(c) points with no rectangle to go to (none in the image, or a ``group_id`` no rectangle has) form one
-instance per ``group_id`` whose box is derived from its points with :data:`PAD_RATIO` padding.
+(c) in an image without rectangles, the points form one instance per ``group_id`` whose box is derived from
+its points with :data:`PAD_RATIO` padding. In an image with rectangles, a ``group_id`` that no rectangle has is
+an error (a typo would otherwise make a phantom instance).
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ def group_instances(lf: LabelmeFile) -> tuple[list[Instance], list[str]]:
     if rects:
         for group, j in _rect_groups(rects, path).items():
             members[j] = groups.pop(group, members[j])
+        for group, pts in groups.items():  # a typo in a group_id: never a phantom instance of its own
+            number, name = pts[0][0], pts[0][1]
+            have = sorted({repr(r.group) for r in rects if r.group is not None}) or ["none"]
+            raise FileProblem(path, f"point {name!r} (shape {number}) has group_id {group!r}, which no rectangle "
+                              f"has (rectangles' group_ids: {', '.join(have)})",
+                              "fix the point's group_id to its rectangle's (mind 1 vs \"1\"), or draw the rectangle")
         for p in lf.ungrouped:
             members[_containing(rects, p, path)].append(p)
     elif lf.ungrouped:

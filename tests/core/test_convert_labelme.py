@@ -134,23 +134,27 @@ def test_rule_c_points_without_rectangle_get_a_padded_box(tmp_path):
             shape("right-front-tire", points=[(95, 35)]),
         ],
     )
-    # a second image: a group_id no rectangle has is an instance of its own
+    # a second image with rectangles: a group_id no rectangle has is a typo, reported (issue 11, item 4: it used
+    # to become a phantom instance with a 2x2 box and one keypoint)
     write_lm(
         tmp_path / "src",
         "b.json",
         [
             rect(0, 0, 30, 30, group=1),
             shape("nose", points=[(10, 10)], group=1),
-            shape("nose", points=[(70, 60)], group=7),
+            shape("nose", points=[(70, 60)], group="1"),
         ],
     )
-    convert(tmp_path / "src", tmp_path / "out", keypoints=KPTS)
-    a, b1, b2 = all_anns(tmp_path / "out")
+    write_lm(tmp_path / "src", "c.json", [shape("nose", points=[(70, 60)], group=7)])  # no rectangles: rule (c)
+    report = convert(tmp_path / "src", tmp_path / "out", keypoints=KPTS)
+    assert [(Path(s["file"]).name, s["reason"]) for s in report.skipped] == [
+        ("b.json", "point 'nose' (shape 3) has group_id '1', which no rectangle has (rectangles' group_ids: 1)")]
+    assert '1 vs "1"' in report.skipped[0]["hint"]
+    a, c = all_anns(tmp_path / "out")
     pad = PAD_RATIO * 75  # larger side of the points' extent (x: 20..95, y: 30..40)
     assert a["bbox"] == pytest.approx([20 - pad, 30 - pad, 100 - (20 - pad), 40 + pad - (30 - pad)], abs=0.01)
     assert a["bbox"][0] + a["bbox"][2] == pytest.approx(100)  # clipped to the image width
-    assert b1["bbox"] == [0, 0, 30, 30] and b2["num_keypoints"] == 1
-    assert b2["bbox"] == pytest.approx([69, 59, 2, 2])  # a lone point: the 1 px minimum padding
+    assert c["num_keypoints"] == 1 and c["bbox"] == pytest.approx([69, 59, 2, 2])  # lone point: 1 px padding
 
 
 def test_ambiguous_and_stray_points_are_reported_never_guessed(tmp_path):
