@@ -13,6 +13,7 @@ from numbers import Real
 from mmpx.check.problems import Problem, error, warning
 
 TOP_KEYS = ("images", "annotations", "categories")
+TINY_BOX = 4  # px: a box below this on a side is most likely a slip
 TOL = 1.0  # pixels a box or keypoint may stray past an edge (rounding of annotation tools)
 
 
@@ -160,6 +161,7 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
             add(p)
 
     groups: dict = defaultdict(list)
+    single: list[str] = []  # instances with one labelled keypoint (of several)
     ann_ids: set = set()
     for i, ann in enumerate(anns):
         where = f"annotations[{i}]"
@@ -204,6 +206,12 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
                       f"each of {k} keypoints)", hint, "keypoints-length"))
         else:
             groups[lay].append((where, label, ann, kp, size, box))
+            if k > 1 and sum(1 for v in kp[2::3] if _num(v) and v > 0) == 1:
+                single.append(label)
+    if single:
+        add(warning(file, "annotations", f"{len(single)} instance(s) have a single labelled keypoint, e.g. "
+                    f"{single[0]}", "fine for partly visible objects; a labelling slip (a stray group_id) otherwise",
+                    "single-keypoint"))
 
     from mmpx.check.keypoints import check_keypoint_groups
 
@@ -225,6 +233,9 @@ def _check_box(bbox, size, file: str, where: str, label: str, add) -> tuple | No
         add(error(file, f"{where}.bbox", f"{label}: empty box (w={w:g}, h={h:g})", "w and h must be > 0",
                   "bbox-empty"))
         return None
+    if w < TINY_BOX or h < TINY_BOX:
+        add(warning(file, f"{where}.bbox", f"{label}: box {w:g}x{h:g} px is under {TINY_BOX} px on a side",
+                    "a labelling slip? (a lone point with no rectangle gets a 2x2 box)", "tiny-box"))
     if size is not None:
         iw, ih = size
         if x > iw + TOL or y > ih + TOL or x + w < -TOL or y + h < -TOL:

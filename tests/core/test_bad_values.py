@@ -62,3 +62,16 @@ def test_metainfo_from_coco_names_a_deep_file(tmp_path):
     result = run([sys.executable, "-m", "mmpx", "metainfo", "from-coco", str(deep), str(tmp_path / "m.py")])
     assert result.returncode == 1 and f"{deep}: not valid JSON" in result.stderr
     assert "unexpected" not in result.stderr
+
+
+def test_check_data_warns_on_degenerate_instances(tmp_path):
+    """What a group_id typo used to make: a 2x2 box around one keypoint (issue 11, item 4)."""
+    phantom = dict(id=2, image_id=1, category_id=1, bbox=[69, 59, 2, 2], area=4, iscrowd=0, num_keypoints=1,
+                   keypoints=[70, 60, 2, 0, 0, 0])
+    good = dict(id=1, image_id=1, category_id=1, bbox=[0, 0, 50, 50], area=2500, iscrowd=0, num_keypoints=2,
+                keypoints=[10, 10, 2, 20, 20, 2])
+    problems = check_data_report(_coco(tmp_path / "p.json", annotations=[good, phantom])).problems
+    codes = {p.code: p for p in problems}
+    assert codes["tiny-box"].severity == "warning" and "annotation 2: box 2x2 px" in codes["tiny-box"].message
+    assert "1 instance(s) have a single labelled keypoint, e.g. annotation 2" in codes["single-keypoint"].message
+    assert check_data_report(_coco(tmp_path / "ok.json", annotations=[good])).problems == []
