@@ -41,6 +41,15 @@ def load_samples():
     return samples
 
 
+def rtmpose_t(folder: Path) -> tuple[Path, Path]:
+    """RTMPose-t COCO 256x192: the config and a checkpoint with seeded random weights (the tests' recipe)."""
+    from tests.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
+
+    config = folder / "rtmpose-t.py"
+    config.write_text(RTMPOSE_CONFIG)
+    return config, make_checkpoint(config, folder / "rtmpose-t.pth")
+
+
 def timed(fn, samples, warmup: int, repeat: int) -> float:
     """Median seconds for one pass over all images."""
     for _ in range(warmup):
@@ -75,14 +84,11 @@ def main() -> None:
 
     from mmpose_ext.deploy.export import export_onnx
     from mmpx.runtime.ort import OnnxPoseModel
-    from tests.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
 
     samples = load_samples()
     instances = sum(len(b) for _, b in samples)
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "rtmpose-t.py"
-        config.write_text(RTMPOSE_CONFIG)
-        ckpt = make_checkpoint(config, Path(tmp) / "rtmpose-t.pth")
+        config, ckpt = rtmpose_t(Path(tmp))
         onnx_path = export_onnx(config, ckpt, dynamic_batch=True).onnx_path
         torch_model = init_model(str(config), str(ckpt), device="cpu")
         torch_model.test_cfg["flip_test"] = args.flip

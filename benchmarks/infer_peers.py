@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.infer_onnx import DATA, load_samples  # noqa: E402
+from benchmarks.infer_onnx import DATA, load_samples, rtmpose_t  # noqa: E402
 
 
 def one_pass(fn, samples) -> float:
@@ -66,15 +66,12 @@ def main() -> None:
 
     from mmpose_ext.deploy.export import export_onnx
     from mmpx.runtime import OnnxPoseModel
-    from tests.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
 
     samples = load_samples()
     instances = sum(len(b) for _, b in samples)
     rows: dict[str, tuple] = {}  # name -> (predict function, flip)
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "rtmpose-t.py"
-        config.write_text(RTMPOSE_CONFIG)
-        ckpt = make_checkpoint(config, Path(tmp) / "rtmpose-t.pth")
+        config, ckpt = rtmpose_t(Path(tmp))
         dynamic = export_onnx(config, ckpt, out=Path(tmp) / "dyn.onnx", dynamic_batch=True).onnx_path
         static = export_onnx(config, ckpt, out=Path(tmp) / "static.onnx", dynamic_batch=False).onnx_path
         for flip in (True, False):

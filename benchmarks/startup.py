@@ -56,12 +56,10 @@ def timed(cmd: list[str]) -> tuple[float, int, list[str]]:
 
 
 def export_model(tmp: Path) -> Path:
+    from benchmarks.infer_onnx import rtmpose_t
     from mmpose_ext.deploy.export import export_onnx
-    from tests.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
 
-    config = tmp / "rtmpose-t.py"
-    config.write_text(RTMPOSE_CONFIG)
-    ckpt = make_checkpoint(config, tmp / "rtmpose-t.pth")
+    config, ckpt = rtmpose_t(tmp)
     return export_onnx(config, ckpt, dynamic_batch=True).onnx_path
 
 

@@ -54,7 +54,7 @@ def check_override_types(cfg, overrides: dict, config) -> None:
     """A number or a flag in the config stays one: ``max_epochs=abc`` is an error here, not a TypeError later."""
     for key, value in overrides.items():
         old = _current(cfg, key)
-        if isinstance(old, (bool, int, float)) and isinstance(value, str) and value != "None":
+        if isinstance(old, (bool, int, float)) and isinstance(value, str):
             kind = "true or false" if isinstance(old, bool) else "a number"
             raise ConfigError(f"--cfg-options {key}={value}: {key} is {kind} in {config} ({old!r})",
                               f"e.g. {key}={old!r}")

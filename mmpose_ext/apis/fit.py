@@ -7,12 +7,14 @@ from mmpx.errors import CheckpointError
 
 
 def state_dict_of(ckpt, path: str) -> dict:
-    """The tensors of a loaded checkpoint (``state_dict`` or the dict itself), without DDP's ``module.``."""
+    """The weights of a loaded checkpoint (``state_dict`` or the dict itself), without DDP's ``module.``."""
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint dict",
                               "pass a .pth written by MMPose / mmpx train")
     state = ckpt.get("state_dict", ckpt)
-    return {k.removeprefix("module."): v for k, v in state.items() if hasattr(v, "shape")}
+    if not isinstance(state, dict) or not state:
+        raise CheckpointError(f"{path} holds no weights (no 'state_dict')", "give a checkpoint that mmengine saved")
+    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def check_fits(model, state: dict, path: str, what: str = "the model", meta: dict | None = None,
@@ -28,6 +30,7 @@ def check_fits(model, state: dict, path: str, what: str = "the model", meta: dic
         head_keypoints: the keypoints the model's head predicts, likewise.
     """
     model = getattr(model, "module", model)
+    state = {n: v for n, v in state.items() if hasattr(v, "shape")}  # tensors only
     own = model.state_dict()
     wrong = [(n, tuple(v.shape), tuple(own[n].shape)) for n, v in state.items()
              if n in own and tuple(v.shape) != tuple(own[n].shape)]

@@ -88,8 +88,6 @@ def _runner(cfg):
 
 
 def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints):
-    import mmpose_ext  # noqa: F401  (compatibility fixes, our registries)
-
     cfg = load_config(config, cfg_options)  # registers the plugins' classes too
     if work_dir is not None:
         cfg.work_dir = str(work_dir)

@@ -173,13 +173,6 @@ class LoadReport:
         return [head + (":" if self.skipped else ""), *shown, *more]
 
 
-def _state_dict_of(checkpoint, path: str) -> dict:
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict) or not state:
-        raise CheckpointError(f"{path} holds no weights (no 'state_dict')", "give a checkpoint that mmengine saved")
-    return {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state.items()}
-
-
 def partial_load(model, checkpoint: str, logger=None) -> LoadReport:
     """Load every tensor of ``checkpoint`` whose name and shape match ``model``'s; report the others.
 
@@ -192,11 +185,12 @@ def partial_load(model, checkpoint: str, logger=None) -> LoadReport:
     """
     import torch
 
+    from mmpose_ext.apis.fit import state_dict_of
     from mmpose_ext.compat import checkpoint as safe_checkpoint
 
     model = _unwrap(model)
     path = str(checkpoint)
-    source = _state_dict_of(safe_checkpoint.load(path, map_location="cpu"), path)
+    source = state_dict_of(safe_checkpoint.load(path, map_location="cpu"), path)
     target = model.state_dict()
     report = LoadReport(path)
     matched = {}

@@ -143,9 +143,6 @@ class TorchPoseModel:
         except Exception as exc:
             raise CheckpointError(f"{weights} is not a readable checkpoint: {type(exc).__name__}: {exc}",
                                   "pass a .pth written by MMPose / mmpx train") from exc
-        if not isinstance(ckpt, dict):
-            raise CheckpointError(f"{weights} holds a {type(ckpt).__name__}, not a checkpoint dict",
-                                  "pass a .pth written by MMPose / mmpx train")
         from mmpose_ext.apis.fit import check_fits, state_dict_of
 
         state = state_dict_of(ckpt, str(weights))
