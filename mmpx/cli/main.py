@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app(host)
     try:
         app(args=argv, prog_name="mmpx")
+    except SystemExit as exc:
+        if exc.code == 130 and not _state["debug"]:  # Typer's answer to Ctrl-C: say so, in one line
+            report_error("interrupted", None)
+        raise
     except MmpxError as exc:
         if _state["debug"]:
             raise

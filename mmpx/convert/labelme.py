@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -97,6 +98,9 @@ _worker: tuple[_Job, ImageHandler] | None = None  # a worker process's job, set 
 
 def _init_worker(job: _Job) -> None:
     global _worker
+    # Ctrl-C reaches the whole process group: only the main process handles it (it stops the pool); a worker
+    # dying of it mid-task may hold the task queue's lock, and then the pool's shutdown waits forever
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = (job, ImageHandler(job.src, job.stage, job.images))
 
 
@@ -116,8 +120,22 @@ def _chunk_results(job: _Job, files: list[str], workers: int) -> Iterator[Iterat
     # fork is fast and safe while this process runs no other thread; otherwise spawn
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
         else "spawn"
-    with multiprocessing.get_context(method).Pool(workers, _init_worker, (job,)) as pool:
+    with _sigint_ignored():  # workers start with Ctrl-C ignored (inherited), before _init_worker can run
+        pool = multiprocessing.get_context(method).Pool(workers, _init_worker, (job,))
+    with pool:
         yield pool.imap(_worker_chunk, chunks)  # leaving the block terminates the workers, even on error
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # signal handlers are the main thread's
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def default_workers(num_files: int) -> int:
