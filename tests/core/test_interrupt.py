@@ -22,6 +22,8 @@ import pytest
 from tests.core.test_convert_safety import snapshot
 
 FILES = 600
+# exit 130, or (now and then, decided in the interpreter's shutdown) death by SIGINT: a shell shows 130 for both
+INTERRUPTED = (130, -signal.SIGINT)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +84,7 @@ def test_ctrl_c_ends_quickly_quietly_and_leaves_nothing(many_files, tmp_path):
             shutil.rmtree(out)
             continue
         interrupted += 1
-        assert done.returncode == 130, done.stderr
+        assert done.returncode in INTERRUPTED, done.stderr
         assert seconds < 2, f"took {seconds:.2f} s to stop"
         assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
         assert done.stderr.strip().splitlines() == ["error: interrupted"], done.stderr
@@ -98,6 +100,6 @@ def test_ctrl_c_keeps_the_previous_dataset(many_files, tmp_path):
     assert first.returncode == 0, first.stderr
     before = snapshot(out)
     done, _ = _interrupt(many_files, out, 0.05, "--overwrite", "--seed", "1")
-    assert done.returncode == 130, done.stderr
+    assert done.returncode in INTERRUPTED, done.stderr
     assert snapshot(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["coco"]
