@@ -12,25 +12,42 @@ TOL = 1.0  # pixels a keypoint may stray past a box or image edge
 
 
 def to_array(rows: Sequence[list], width: int,
-             report: Callable[[int], None]) -> tuple[np.ndarray, np.ndarray]:
-    """``(array (N, width) float, indices of the rows kept)``; rows with non-numbers are reported, dropped."""
+             report: Callable[[int, str], None]) -> tuple[np.ndarray, np.ndarray]:
+    """``(array (N, width) float, indices of the rows kept)``; rows holding anything but finite numbers are
+    reported as ``report(row index, what is wrong)`` and dropped."""
     try:
-        arr = np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
+        raw = np.asarray(rows)
+        if raw.dtype.kind not in "iuf":  # strings: float("12") would pass them silently; None, lists: objects
+            raise TypeError
+        arr = raw.astype(np.float64).reshape(len(rows), width)
         keep = np.arange(len(rows))
     except (TypeError, ValueError):  # rare: find the bad rows one by one
         good, keep_list = [], []
         for i, row in enumerate(rows):
-            try:
-                good.append(np.asarray(row, dtype=np.float64).reshape(width))
-                keep_list.append(i)
-            except (TypeError, ValueError):
-                report(i)
+            if (bad := first_non_number(row)) is not None:
+                report(i, bad)
+                continue
+            good.append(np.asarray(row, dtype=np.float64).reshape(width))
+            keep_list.append(i)
         arr = np.stack(good) if good else np.zeros((0, width))
         keep = np.asarray(keep_list, dtype=int)
     bad = ~np.isfinite(arr).all(axis=1)
     for i in np.flatnonzero(bad):
-        report(int(keep[i]))
+        j = int(np.flatnonzero(~np.isfinite(arr[i]))[0])
+        report(int(keep[i]), f"value {j} is {arr[i, j]:g}")
     return arr[~bad], keep[~bad]
+
+
+def first_non_number(row) -> str | None:
+    """What is wrong with the first value of ``row`` that is not a number, or None (JSON true/false pass as
+    1/0, as NumPy reads them)."""
+    if not isinstance(row, list | tuple):
+        return f"it is {type(row).__name__}, not a list"
+    for j, v in enumerate(row):
+        if not isinstance(v, int | float):
+            kind = "a string" if isinstance(v, str) else type(v).__name__ if v is not None else "null"
+            return f"value {j} is {v!r} ({kind}), not a number"
+    return None
 
 
 def _nan_rows(values: Sequence, width: int) -> np.ndarray:
@@ -105,10 +122,10 @@ def check_keypoint_groups(groups: dict, file: str, add: Callable[[Problem], None
     """
     labelled = 0
     for (fld, k, names), rows in groups.items():
-        def bad_row(i: int, rows=rows, fld=fld) -> None:
+        def bad_row(i: int, what: str, rows=rows, fld=fld) -> None:
             where, label = rows[i][:2]
-            add(error(file, f"{where}.{fld}", f"{label}: {fld} holds non-numbers or NaN/inf", "numbers only",
-                      "keypoints-type"))
+            add(error(file, f"{where}.{fld}", f"{label}: {fld} {what}", "x, y, visibility are plain JSON numbers "
+                      "(no quotes, no NaN/inf)", "keypoints-type"))
 
         arr, keep = to_array([r[3] for r in rows], 3 * k, bad_row)
         kept = [rows[i] for i in keep]

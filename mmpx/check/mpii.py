@@ -80,9 +80,9 @@ def check_mpii(data: list, file: str, meta_names: list[str] | None, real_sizes: 
         rows.append([c for xy, v in zip(r["joints"], r["joints_vis"], strict=True) for c in (*xy, v)])
         kept.append(i)
 
-    def bad_row(j: int) -> None:
-        out.problems.append(error(file, f"[{kept[j]}].joints", f"record {kept[j]}: joints or joints_vis hold "
-                                  "non-numbers", "numbers only", "keypoints-type"))
+    def bad_row(j: int, what: str) -> None:
+        out.problems.append(error(file, f"[{kept[j]}].joints", f"record {kept[j]}: joints and joints_vis as "
+                                  f"(x, y, v) triples: {what}", "plain JSON numbers only", "keypoints-type"))
 
     arr, keep = to_array(rows, 3 * k, bad_row)
     idx = [kept[j] for j in keep]

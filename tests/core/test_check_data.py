@@ -152,6 +152,19 @@ def _write(tmp_path, data) -> Path:
     return ann
 
 
+@pytest.mark.parametrize("value, text", [
+    ("12", "value 0 is '12' (a string), not a number"),  # before: read as 12, reported "outside the box"
+    (None, "value 0 is None (null), not a number"),
+    (float("nan"), "value 0 is nan"),
+])
+def test_keypoint_values_that_are_not_numbers(tmp_path, data, value, text):
+    data["annotations"][0]["keypoints"][0] = value
+    problems = run(tmp_path, data)
+    p = only(problems, "keypoints-type")
+    assert p.severity == "error" and p.field == "annotations[0].keypoints" and text in p.message, p.message
+    assert "annotation 10" in p.message and not any(q.code == "kpt-outside-box" for q in problems)
+
+
 def test_mpii_records(tmp_path):
     import cv2
 
@@ -163,8 +176,9 @@ def test_mpii_records(tmp_path):
     report = check_data_report(_write(tmp_path, good), tmp_path / "images")
     assert (report.format, report.errors, report.warnings, report.keypoints) == ("mpii", 0, 0, 31)
     bad = [dict(rec, image="a.jpg"), dict(rec, joints_vis=[2] * 16), dict(rec, joints=[[60.0, 10.0]] * 16),
-           dict(rec, scale=0)]
+           dict(rec, scale=0), dict(rec, joints_vis=["1"] + [1] * 15)]
     problems = run(tmp_path, json.dumps(bad))
+    assert "value 2 is '1' (a string)" in only(problems, "keypoints-type").message
     assert only(problems, "mpii-record").where.endswith("ann.json:[0].image")
     assert only(problems, "visibility").field == "[1].joints"
     assert only(problems, "kpt-outside-image").field == "[2].joints"
