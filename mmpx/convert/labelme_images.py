@@ -12,7 +12,8 @@ from mmpx.convert.output import STAGING_MARK, ImagePlacer
 from mmpx.convert.summary import FileProblem
 
 _WINDOWS_ABS = re.compile(r"^(?:[A-Za-z]:/|//)")
-_MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"BM", ".bmp"), (b"GIF8", ".gif"), (b"RIFF", ".webp"))
+_MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"BM", ".bmp"), (b"GIF8", ".gif"), (b"RIFF", ".webp"),
+          (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
 
 
 def find_json_files(src: str | Path, out: str | Path | None = None) -> list[str]:
@@ -31,12 +32,12 @@ def find_json_files(src: str | Path, out: str | Path | None = None) -> list[str]
     return sorted(found)
 
 
-def image_ext(data: bytes, fallback: str) -> str:
-    """The extension an embedded image's bytes call for (``fallback`` when unrecognised)."""
+def image_ext(data: bytes) -> str | None:
+    """The extension an embedded image's bytes call for; None when they are no image format we know."""
     for magic, ext in _MAGIC:
         if data.startswith(magic):
             return ext
-    return fallback or ".png"
+    return None
 
 
 def image_candidates(json_path: str, image_path: str) -> list[str]:
@@ -84,8 +85,13 @@ class ImageHandler:
             except (binascii.Error, ValueError, TypeError):
                 raise FileProblem(path, "imageData is not valid base64",
                                   "set imageData to null and put the image beside the JSON file") from None
-            suffix = os.path.splitext((image_path or "").replace("\\", "/"))[1]
-            return _posix(self.placer.write_bytes(rel_stem + image_ext(data, suffix), data))
+            ext = image_ext(data)
+            if ext is None:  # written out under an image name, it would fail only later, in training
+                start = data[:8]
+                raise FileProblem(path, f"imageData is not an image (its {len(data)} bytes start {start!r}; "
+                                  "expected PNG, JPEG, BMP, GIF, WebP or TIFF)",
+                                  "set imageData to null and put the image beside the JSON file")
+            return _posix(self.placer.write_bytes(rel_stem + ext, data))
         candidates = image_candidates(path, image_path)
         for candidate in candidates:
             if os.path.isfile(candidate):

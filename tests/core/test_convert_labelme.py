@@ -337,6 +337,9 @@ BAD = {
     ),
     "ambiguous": ([rect(0, 0, 50, 50), rect(10, 10, 60, 60), shape("nose", points=[(20, 20)])], "ambiguous"),
     "not labelme": ('{"hello": 1}', "not a labelme file"),
+    # before: written out as images/....png, to fail only when training opened it
+    "text imageData": (dict(imageData=base64.b64encode(b"hello, not an image").decode()),
+                       "imageData is not an image (its 19 bytes start b'hello, n'"),
 }
 
 
@@ -359,7 +362,7 @@ def test_bad_input_names_the_file_and_the_problem(tmp_path, case):
     good = write_lm(src, "good.json", [shape("nose", points=[(5, 5)])])
     (src / "good.png").write_bytes(png_bytes())
     (src / f"bad {case}.png").write_bytes(png_bytes())
-    images = "copy" if case == "missing image" else "none"
+    images = "copy" if case in ("missing image", "text imageData") else "none"
     report = convert(src, tmp_path / "out", keypoints=KPTS, images=images)
     assert [s["file"] for s in report.skipped] == [str(bad)]
     assert BAD[case][1] in report.skipped[0]["reason"]
