@@ -62,25 +62,53 @@ def keypoint_spec(metainfo: dict | None, gt: dict) -> tuple[list[str], list[floa
 
 
 def check_predictions(results, gt: dict, num_keypoints: int, pred_name: str = "predictions") -> None:
-    """Raise :class:`MmpxError` for predictions that cannot be evaluated against ``gt``."""
+    """Raise :class:`MmpxError` for predictions that cannot be evaluated against ``gt``: the first bad result
+    is named by its index and image id, with the field and what was expected."""
+    form = "each result is {image_id, category_id, keypoints: [x, y, score, ...], score}"
     if not isinstance(results, list) or not results:
-        raise MmpxError(f"{pred_name}: expected a non-empty JSON list of COCO keypoint results",
-                        "each result is {image_id, category_id, keypoints: [x, y, score, ...], score}")
-    missing_field = next((r for r in results if not isinstance(r, dict) or "image_id" not in r
-                          or "keypoints" not in r), None)
-    if missing_field is not None:
-        raise MmpxError(f"{pred_name}: a result lacks image_id or keypoints: {str(missing_field)[:80]}",
-                        "each result is {image_id, category_id, keypoints, score}")
+        raise MmpxError(f"{pred_name}: expected a non-empty JSON list of COCO keypoint results", form)
+    for i, r in enumerate(results):
+        lacks = [f for f in ("image_id", "category_id", "keypoints", "score") if f not in r] \
+            if isinstance(r, dict) else ["all fields (it is not an object)"]
+        if lacks:
+            raise MmpxError(f"{pred_name}: result {i} lacks {', '.join(lacks)}: {str(r)[:80]}", form)
     gt_ids = {img["id"] for img in gt.get("images", [])}
     unknown = sorted({r["image_id"] for r in results} - gt_ids, key=str)
     if unknown:
         raise MmpxError(f"{pred_name}: {len(unknown)} image id(s) are not in the ground truth: "
                         f"{', '.join(map(str, unknown[:5]))}", "evaluate against the GT file of the same split")
-    bad = next((r for r in results if len(r["keypoints"]) != 3 * num_keypoints), None)
+    cat_ids = {c.get("id") for c in gt.get("categories", [])}
+    bad = next(((i, r) for i, r in enumerate(results) if r["category_id"] not in cat_ids), None)
     if bad is not None:
-        raise MmpxError(f"{pred_name}: a result for image {bad['image_id']} has {len(bad['keypoints'])} "
-                        f"keypoint values, expected {3 * num_keypoints} ({num_keypoints} keypoints x 3)",
+        raise MmpxError(f"{pred_name}: result {bad[0]} (image {bad[1]['image_id']}) has category_id "
+                        f"{bad[1]['category_id']!r}; the ground truth's categories are {sorted(cat_ids, key=str)}",
+                        "use the category id of the ground truth")
+    bad = next(((i, r) for i, r in enumerate(results)
+                if not isinstance(r["keypoints"], list) or len(r["keypoints"]) != 3 * num_keypoints), None)
+    if bad is not None:
+        i, r = bad
+        n = len(r["keypoints"]) if isinstance(r["keypoints"], list) else type(r["keypoints"]).__name__
+        raise MmpxError(f"{pred_name}: result {i} (image {r['image_id']}) has {n} keypoint values, expected "
+                        f"{3 * num_keypoints} ({num_keypoints} keypoints x 3)",
                         "give the metainfo of the skeleton the predictions use (--metainfo)")
+    _check_numbers(results, pred_name)
+
+
+def _check_numbers(results: Sequence[dict], pred_name: str) -> None:
+    """Keypoints and scores must be finite numbers: NaN matched nothing and read as EPE 0.0, a string crashed
+    deep in the matching."""
+    from mmpx.check.keypoints import to_array
+
+    found: list[tuple[int, str]] = []
+    to_array([r["keypoints"] for r in results], len(results[0]["keypoints"]),
+             lambda i, what: found.append((i, f"keypoints: {what}")))
+    to_array([[r["score"]] for r in results], 1, lambda i, what: found.append((i, f"score is {results[i]['score']!r}")))
+    if found:
+        i, what = min(found)
+        raise MmpxError(f"{pred_name}: result {i} (image {results[i]['image_id']}): {what}"
+                        + (f" ({len(found) - 1} more bad result(s))" if len(found) > 1 else ""),
+                        "keypoint coordinates and scores must be finite JSON numbers; drop failed predictions "
+                        "instead of writing NaN")
 
 
 def _num(value) -> float | None:

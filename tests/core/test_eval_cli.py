@@ -77,6 +77,16 @@ def test_eval_metrics_and_pck_options(app, files, tmp_path):
     assert json.loads(out.read_text())["pck"] == dict(thr=0.2, norm="torso")
 
 
+EDITS = {
+    "nan": lambda preds: [p.update(keypoints=[float("nan")] * len(p["keypoints"])) for p in preds],
+    "no_score": lambda preds: preds[1].pop("score"),
+    "no_category": lambda preds: preds[1].pop("category_id"),
+    "string_score": lambda preds: preds[2].update(score="0.8"),
+    "string_keypoint": lambda preds: preds[1]["keypoints"].__setitem__(3, "5"),
+    "category": lambda preds: preds[0].update(category_id=7),
+}
+
+
 @pytest.mark.parametrize("case, message", [
     ("missing", "prediction file"),
     ("unknown_image", "not in the ground truth: 999"),
@@ -84,6 +94,13 @@ def test_eval_metrics_and_pck_options(app, files, tmp_path):
     ("by", "no image has the field 'nope'"),
     ("metric", "unknown metric(s) bogus"),
     ("norm", "--pck-norm 'knee'"),
+    # before: EPE 0.0 and AP 0.0 reported for NaN predictions; KeyError/TypeError for the others
+    ("nan", "result 0 (image 2000000001648): keypoints: value 0 is nan (3 more bad result(s))"),
+    ("no_score", "result 1 lacks score"),
+    ("no_category", "result 1 lacks category_id"),
+    ("string_score", "result 2 (image 15000000000590): score is '0.8'"),
+    ("string_keypoint", "result 1 (image 12000000005603): keypoints: value 3 is '5' (a string)"),
+    ("category", "result 0 (image 2000000001648) has category_id 7"),
 ])
 def test_eval_bad_inputs(app, files, tmp_path, case, message):
     gt_file, pred_file, preds = files
@@ -96,6 +113,9 @@ def test_eval_bad_inputs(app, files, tmp_path, case, message):
         mmpose = pytest.importorskip("mmpose")  # its 21-keypoint metainfo file
         meta = f"{mmpose.__path__[0]}/.mim/configs/_base_/datasets/humanart21.py"
         args += ["--metainfo", meta]
+    elif case in EDITS:
+        EDITS[case](preds)
+        pred_file.write_text(json.dumps(preds))
     elif case == "by":
         args += ["--by", "nope"]
     elif case == "metric":
