@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mmpx.errors import MmpxError
+
 TMP_PREFIX = ".mmpx-tmp-"
 STALE_AFTER = 24 * 3600  # seconds: a temporary name without a process id (older versions) is stale after this
 _OWNER = re.compile(r"mmpx-(?:tmp|old)-p(\d+)-")
@@ -176,3 +178,30 @@ __all__ = [
     "write_json",
     "write_text",
 ]
+
+
+def check_writable(path: str | os.PathLike, option: str, folder: bool = False) -> None:
+    """Raise :class:`~mmpx.errors.MmpxError` now if ``path`` (a file, or a folder with ``folder``) cannot be
+    written later, so that a long run does not find it out at the end: something of the other kind in the
+    way, a file where a parent folder must be made, or a folder that refuses a file (read-only, permissions).
+    A probe file is created and removed in the nearest existing folder."""
+    target = Path(path)
+    kind = "a folder" if folder else "a file"
+    if target.is_dir() and not folder:
+        raise MmpxError(f"{option} {target} is a folder, expected a file path", f"give a file name, e.g. "
+                        f"{target / 'results.json'}")
+    if target.exists() and not target.is_dir() and folder:
+        raise MmpxError(f"{option} {target} is a file, expected a folder", "give a folder path (new or existing)")
+    base = target if folder and target.is_dir() else target.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise MmpxError(f"{option} {target}: {base} is a file, so {kind} cannot be made under it",
+                        "choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=tmp_name("probe"), dir=base)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise MmpxError(f"{option} {target}: cannot write in {base} ({exc.strerror})",
+                        "check the folder's permissions and free space, or write somewhere else") from None

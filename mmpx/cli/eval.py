@@ -33,12 +33,15 @@ def eval_(
     The numbers equal those of the GroupedCocoMetric / KeypointBreakdownMetric of a run on the same
     predictions; definitions in docs/evaluation.md.
     """
-    from mmpx.atomic import write_json, write_text
+    from mmpx.atomic import check_writable, write_json, write_text
     from mmpx.evaluation import evaluate
     from mmpx.evaluation.tables import to_markdown, to_tables
 
     if pck_norm not in ("bbox", "torso", "head"):
         raise MmpxError(f"--pck-norm {pck_norm!r} is not a PCK normaliser", "use bbox, torso or head")
+    for path, option in ((out, "--out"), (markdown, "--markdown")):
+        if path is not None:
+            check_writable(path, option)
     fields = [f.strip() for f in by.split(",") if f.strip()] if by else None
     result = evaluate(gt, pred, metainfo=metainfo, by=fields[0] if fields and len(fields) == 1 else fields,
                       metrics=[m.strip() for m in metrics.split(",") if m.strip()], pck_thr=pck_thr,

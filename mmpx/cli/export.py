@@ -42,6 +42,10 @@ def onnx(
     (SimCC x/y vectors or heatmaps). Supported: TopdownPoseEstimator with RTMCCHead, RTMWHead, SimCCHead,
     HeatmapHead or ViPNASHead. The file is checked with onnx.checker and against torch before it is written.
     """
+    from mmpx.atomic import check_writable
+
+    if out is not None:  # before torch and the model are loaded
+        check_writable(out, "--out")
     from mmpose_ext.deploy.export import export_onnx
 
     result = export_onnx(
@@ -79,8 +83,11 @@ def int8(
     on every instance of it and prints how far apart their keypoints are (also kept in the sidecar): int8 trades
     accuracy for speed, unlike the fp32 export. Use the result with mmpx infer --backend onnxruntime.
     """
+    from mmpx.atomic import check_writable
     from mmpx.runtime.quantize import quantize_onnx
 
+    if out is not None:
+        check_writable(out, "--out")
     result = quantize_onnx(model, calib_ann, calib_images, out=out, calib_crops=calib_crops)
     a = result.agreement
     typer.echo(f"wrote {result.onnx_path} and {result.sidecar_path} (calibrated on {result.calibration_crops} crops)")

@@ -81,6 +81,7 @@ def infer(
     """
     from rich.console import Console
 
+    from mmpx.atomic import check_writable
     from mmpx.infer.boxes import WholeImage
     from mmpx.infer.inputs import collect
     from mmpx.infer.runner import DrawOptions, run
@@ -88,6 +89,10 @@ def infer(
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     sources, ignored = collect(inputs)
     _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json, draw_heatmap)
+    if out_dir is not None:  # now, not after the last image
+        check_writable(out_dir, "--out-dir", folder=True)
+    if save_json is not None:
+        check_writable(save_json, "--save-json")
     if backend == Backend.torch or not whole_image:  # the torch side; ONNX + whole image needs none of it
         from mmpose_ext.compat.checkpoint import trust  # imports mmpose_ext: the fixes, safe checkpoint loading
 

@@ -275,6 +275,11 @@ def test(
     --dump and --show-dir keep the predictions (as MMPose's tools/test.py); --nproc N splits the test set
     over N processes.
     """
+    from mmpx.atomic import check_writable
+
+    for path, option in ((out, "--out"), (dump, "--dump"), (show_dir, "--show-dir")):
+        if path is not None:  # now, not after the whole test set
+            check_writable(path, option, folder=option == "--show-dir")
     _early_device(device)
     from mmpose_ext.apis import RunOptions
 
