@@ -206,6 +206,11 @@ def load_metainfo(path: str | Path) -> dict:
     except SyntaxError as exc:
         raise MmpxError(f"{path}:{exc.lineno}: syntax error in metainfo file: {exc.msg}",
                         "fix that line") from None
+    except UnicodeDecodeError as exc:
+        raise MmpxError(f"{path}: not a text file (byte {exc.start} is not UTF-8)",
+                        "give the dataset_info .py file (MMPose's configs/_base_/datasets/ has examples)") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; nesting beyond the parser
+        raise MmpxError(f"{path}: not a Python metainfo file ({exc})", "give the dataset_info .py file") from None
     env: dict = {}
     for node in tree.body:
         if not isinstance(node, ast.Assign):

@@ -79,6 +79,8 @@ def load_metrics(path: str | Path) -> dict[str, float]:
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         metrics = flatten(json.loads(text))
+    except RecursionError:
+        raise MmpxError(f"{path} is not a metrics file: its JSON is nested too deeply to read", _HINT) from None
     except json.JSONDecodeError:
         metrics = _last_log_line(text)
         if metrics is None:
@@ -94,7 +96,7 @@ def _last_log_line(text: str) -> dict[str, float] | None:
     for line in filter(None, (raw.strip() for raw in text.splitlines())):
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None
         metrics = {k: v for k, v in flatten(record).items() if k not in _LOG_KEYS and not k.startswith("loss")}
         if metrics:

@@ -86,11 +86,11 @@ def _read_lines(path: Path) -> list[dict]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if number == len(lines):  # the line a running training is writing
                 continue
             raise MmpxError(
-                f"{path}:{number}: not valid JSON ({exc.msg}): {line[:80]}",
+                f"{path}:{number}: not valid JSON ({getattr(exc, 'msg', 'nested too deeply')}): {line[:80]}",
                 "scalars.json holds one JSON object a line; fix or delete that line",
             ) from exc
         if not isinstance(row, dict):

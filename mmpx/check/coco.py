@@ -6,6 +6,7 @@ Per-annotation bookkeeping is plain Python; keypoint arrays are checked with Num
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from numbers import Real
@@ -29,7 +30,25 @@ class Findings:
 
 
 def _num(v) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool)
+    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def id_ok(v) -> bool:
+    """A usable COCO id: an integer (3.0 passes), or a string as some tools write; not inf, NaN, 3.5, a bool."""
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int | str) or (isinstance(v, float) and v.is_integer())
+
+
+def first_bad_id(coco: dict) -> str | None:
+    """``"images[0].id is inf"`` for the first id of ``coco`` that :func:`id_ok` refuses, else None."""
+    for key, fields in (("images", ("id",)), ("categories", ("id",)),
+                        ("annotations", ("id", "image_id", "category_id"))):
+        for i, item in enumerate(coco.get(key) or ()):
+            for name in fields:
+                if isinstance(item, dict) and name in item and not id_ok(item[name]):
+                    return f"{key}[{i}].{name} is {item[name]!r}, not an integer id"
+    return None
 
 
 def image_refs(data: dict) -> list[tuple[str, str, tuple | None]]:
@@ -119,6 +138,8 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
         if not isinstance(img, dict) or img.get("id") is None:
             add(error(file, f"images[{i}]", "image entry has no id", "give every image a unique id",
                       "image-id"))
+        elif not id_ok(img["id"]):
+            add(error(file, f"images[{i}].id", f"image id {img['id']!r} is not an integer", "", "image-id"))
         elif img["id"] in sizes:
             add(error(file, f"images[{i}].id", f"duplicate image id {img['id']}", "image ids must be unique",
                       "dup-image-id"))

@@ -7,6 +7,7 @@ list surfaces later as a ``KeyError`` in a transform, silently wrong flips, or a
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 
 from mmpx.check.problems import Problem, error, warning
@@ -87,6 +88,9 @@ def _check_numbers(info: dict, key: str, k: int, file: str | None) -> list[Probl
                       key)]
     if not all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
         return [error(file, key, f"{key} holds non-numbers", "one number per keypoint", key)]
+    if (inf := next((i for i, v in enumerate(values) if not math.isfinite(v)), None)) is not None:
+        return [error(file, f"{key}[{inf}]", f"{key}[{inf}] is {values[inf]!r}", "finite numbers only "
+                      "(an inf or NaN sigma makes every OKS 0 or NaN)", key)]
     problems = []
     if key == "sigmas" and not values:
         problems.append(warning(file, key, "sigmas is empty: OKS metrics (CocoMetric) cannot be computed",

@@ -43,6 +43,10 @@ def _load_coco(path: Path) -> dict:
     for key in ("images", "annotations", "categories"):
         if not isinstance(coco.get(key) if isinstance(coco, dict) else None, list):
             raise MmpxError(f"{path}: no {key!r} list; not a COCO file", "give a COCO keypoint JSON file")
+    from mmpx.check.coco import first_bad_id
+
+    if (bad := first_bad_id(coco)) is not None:  # an id of inf or 3.5 matches nothing: labels would go missing
+        raise MmpxError(f"{path}: {bad}", f"fix the ids; `mmpx check data {path}` lists every problem")
     return coco
 
 

@@ -102,7 +102,7 @@ def read_pose_yaml(src: str | Path) -> YoloSpec:
     path = find_yaml(src)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise MmpxError(f"{path}: cannot read the YAML: {exc}", "fix the file's syntax") from None
     if not isinstance(data, dict):
         raise MmpxError(f"{path}: not a data YAML (expected a mapping of fields)", "see docs/convert.md")

@@ -198,6 +198,10 @@ def evaluate(gt_json: str | Path, pred_json: str | Path, metainfo: str | Path | 
         raise MmpxError(f"{gt_path}: not a COCO annotation file (needs images and annotations)",
                         "give the COCO keypoint ground truth as the first argument")
     gt.setdefault("categories", [dict(id=1, name="person")])
+    from mmpx.check.coco import first_bad_id
+
+    if (bad := first_bad_id(gt)) is not None:
+        raise MmpxError(f"{gt_path}: {bad}", f"fix the ids; `mmpx check data {gt_path}` lists every problem")
     if metainfo is not None and not isinstance(metainfo, dict):
         from mmpx.metainfo import load_metainfo
 
