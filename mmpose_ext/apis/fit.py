@@ -3,7 +3,11 @@ of another architecture or keypoint count used to give metrics of random weights
 
 from __future__ import annotations
 
+import os
+
 from mmpx.errors import CheckpointError
+
+_last: dict = {}  # one loaded checkpoint, keyed by path and stat: the early check and the fit check read it once
 
 
 def state_dict_of(ckpt, path: str) -> dict:
@@ -53,14 +57,37 @@ def check_fits(model, state: dict, path: str, what: str = "the model", meta: dic
                               "they would keep random values", "use the config the checkpoint was trained with")
 
 
+def read_checkpoint(path) -> dict:
+    """Load a checkpoint under the safe-load allow-list and make sure it holds weights.
+
+    Raises:
+        CheckpointError: unreadable, damaged, not a dict, or without weights; the message names the file.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    if "://" in str(path):  # a URL (resume from load_from='https://...'): mmengine's loaders, no cache
+        ckpt = _load_checkpoint(str(path), map_location="cpu")
+        state_dict_of(ckpt, str(path))
+        return ckpt
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+    if key not in _last:
+        ckpt = _load_checkpoint(str(path), map_location="cpu")
+        state_dict_of(ckpt, str(path))
+        _last.clear()
+        _last[key] = ckpt
+    return _last[key]
+
+
 def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resume: bool = False) -> None:
     """Load ``checkpoint`` (under the safe-load allow-list) and :func:`check_fits` it against ``model``.
 
     With ``resume`` it must also hold the training state mmengine resumes from (``message_hub``, ``optimizer``).
     """
-    from mmengine.runner.checkpoint import _load_checkpoint
-
-    ckpt = _load_checkpoint(str(checkpoint), map_location="cpu")
+    try:
+        ckpt = read_checkpoint(checkpoint)
+    finally:
+        _last.clear()  # mmengine loads it again itself; no second copy held during the run
     meta = (ckpt.get("meta") or {}).get("dataset_meta") if isinstance(ckpt, dict) else None
     head = getattr(getattr(model, "module", model), "head", None)
     check_fits(model, state_dict_of(ckpt, str(checkpoint)), str(checkpoint), what, meta,
@@ -70,4 +97,4 @@ def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resum
                               "optimizer): it cannot be resumed", f"start from its weights: --load-from {checkpoint}")
 
 
-__all__ = ["check_checkpoint_fits", "check_fits", "state_dict_of"]
+__all__ = ["check_checkpoint_fits", "check_fits", "read_checkpoint", "state_dict_of"]

@@ -43,6 +43,9 @@ def publish(checkpoint: str | Path, out: str | Path) -> Path:
     """
     import torch
 
+    if not Path(checkpoint).is_file():
+        raise CheckpointError(f"checkpoint {checkpoint} does not exist or is not a file",
+                              "give a .pth written by training (see the work dir)")
     ckpt = safe_checkpoint.load(str(checkpoint), map_location="cpu")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{checkpoint} has no 'state_dict'", "give a checkpoint written by mmengine's Runner")

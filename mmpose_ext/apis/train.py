@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from mmpose_ext.apis.fit import read_checkpoint
 from mmpose_ext.compat import checkpoint as safe_checkpoint
 from mmpose_ext.config import load_config
 from mmpx.errors import ConfigError
@@ -87,8 +88,18 @@ def _runner(cfg):
     return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
 
 
-def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints):
+TRAIN_KEYS = ("model", "train_dataloader", "train_cfg", "optim_wrapper")
+TEST_KEYS = ("model", "test_dataloader", "test_evaluator", "test_cfg")
+
+
+def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints, required=()):
     cfg = load_config(config, cfg_options)  # registers the plugins' classes too
+    missing = [key for key in required if key not in cfg]
+    if missing:  # mmengine would fail with KeyError: 'model', or a RuntimeError about its loops
+        raise ConfigError(f"config {config} defines no {', '.join(missing)}: it cannot be "
+                          f"{'trained' if required == TRAIN_KEYS else 'tested'}",
+                          "a runnable config defines model, dataloaders, loops and evaluators, usually by inheriting "
+                          "_base_ = ['mmpose::_base_/default_runtime.py'] (see MMPose's configs/body_2d_keypoint/)")
     if work_dir is not None:
         cfg.work_dir = str(work_dir)
     elif cfg.get("work_dir") is None:
@@ -158,7 +169,7 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
     from mmpose_ext.engine.atomic_checkpoint import use_atomic_checkpoints
 
     o = RunOptions.of(options, **changes)
-    cfg = _prepare(config, o.work_dir, o.cfg_options, False, [])
+    cfg = _prepare(config, o.work_dir, o.cfg_options, False, [], TRAIN_KEYS)
     if o.resume:
         cfg.resume = True
         if o.resume in (True, "auto"):  # the newest intact checkpoint: a run killed while saving leaves a bad one
@@ -182,6 +193,9 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
         if o.load_from and not Path(o.load_from).is_file():
             raise ConfigError(f"--load-from: checkpoint {o.load_from} does not exist", "fix the path")
         check_config(cfg, config)
+    for path in (cfg.get("load_from") if cfg.get("resume") else None, o.load_from):
+        if path and "://" not in str(path) and Path(path).is_file():
+            read_checkpoint(path)  # damaged or not a checkpoint: said now, before the runner writes its log folder
     use_atomic_checkpoints(cfg)  # a run killed while saving leaves the previous checkpoint whole
     hooks = list(cfg.get("custom_hooks") or [])
     if not any(h.get("type") == "PlotHook" for h in hooks):
@@ -224,9 +238,10 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
 def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions | None = None, **changes):
     """The config :func:`test` runs (``dump``/``show_dir`` pointing at their temporary places), checked."""
     o = RunOptions.of(options, **changes)
-    cfg = _prepare(config, o.work_dir, o.cfg_options, o.trust_checkpoint, [checkpoint])
+    cfg = _prepare(config, o.work_dir, o.cfg_options, o.trust_checkpoint, [checkpoint], TEST_KEYS)
     if not Path(checkpoint).is_file():
         raise ConfigError(f"checkpoint {checkpoint} does not exist", "give the path of a .pth file (see the work dir)")
+    read_checkpoint(checkpoint)  # a damaged file is named now, before the runner writes its log folder
     cfg.load_from = str(checkpoint)
     cfg.launcher = o.launcher
     if o.dump is not None:

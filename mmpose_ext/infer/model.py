@@ -66,7 +66,14 @@ class TorchPoseModel:
         cfg.test_dataloader.dataset.pipeline = [t for t in pipeline if t.get("type") != "GenerateTarget"]
         self.config = str(config)
         self.batch_size = max(1, int(batch_size))
-        self.model = init_model(cfg, None, device=check_device(device))  # init_model leaves out init_cfg downloads
+        device = check_device(device)
+        try:
+            self.model = init_model(cfg, None, device=device)  # init_model leaves out init_cfg downloads
+            self.input_size = self._input_size(cfg)
+        except (TypeError, ValueError, OverflowError, AssertionError) as exc:  # a value the model refuses
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise ConfigError(f"config {config}: the model cannot be built from it ({type(exc).__name__}: {first})",
+                              "check the model and codec settings (sizes are positive whole numbers)") from exc
         if not isinstance(self.model, TopdownPoseEstimator):
             raise ConfigError(f"{config}: model.type is {cfg.model.type!r}; mmpx infer runs top-down models",
                               "use a top-down config (model.type='TopdownPoseEstimator')")
@@ -85,7 +92,6 @@ class TorchPoseModel:
                 "to the skeleton its head predicts",
             )
         self.num_keypoints = k_meta
-        self.input_size = self._input_size(cfg)
         if flip_test is not None:
             self.model.test_cfg = dict(self.model.test_cfg or {}, flip_test=bool(flip_test))
         if threads:

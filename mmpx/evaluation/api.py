@@ -78,7 +78,7 @@ def check_predictions(results, gt: dict, num_keypoints: int, pred_name: str = "p
         raise MmpxError(f"{pred_name}: {len(unknown)} image id(s) are not in the ground truth: "
                         f"{', '.join(map(str, unknown[:5]))}", "evaluate against the GT file of the same split")
     cat_ids = {c.get("id") for c in gt.get("categories", [])}
-    bad = next(((i, r) for i, r in enumerate(results) if r["category_id"] not in cat_ids), None)
+    bad = next(((i, r) for i, r in enumerate(results) if cat_ids and r["category_id"] not in cat_ids), None)
     if bad is not None:
         raise MmpxError(f"{pred_name}: result {bad[0]} (image {bad[1]['image_id']}) has category_id "
                         f"{bad[1]['category_id']!r}; the ground truth's categories are {sorted(cat_ids, key=str)}",

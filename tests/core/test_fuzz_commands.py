@@ -49,8 +49,8 @@ def broken(good: bytes, kind: str, anchor: bytes = b"") -> bytes | None:
     if kind == "huge_number":  # the first number (after ``anchor``) becomes 1e400: inf as a float
         if not text_like:
             return good[:16] + b"1e400" + good[16:]
-        at = good.index(anchor) if anchor else 0  # a value: after [ : , or "- ", never inside base64 or a string
-        return good[:at] + re.sub(rb"(?<=[\[:,-] )\d+(\.\d+)?|(?<=[\[:,])\d+(\.\d+)?", b"1e400", good[at:],
+        at = good.index(anchor) if anchor else 0  # a value: after [ : , = ( or "- "; never in base64 or a string
+        return good[:at] + re.sub(rb"(?<=[\[:,-] )\d+(\.\d+)?|(?<=[\[:,=(])\d+(\.\d+)?", b"1e400", good[at:],
                                   count=1)
     raise ValueError(kind)
 
