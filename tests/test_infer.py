@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import mmpose_ext  # noqa: F401  (its compat fixes first: mmpose then imports without torchvision)
 from mmpx.cli.main import build_app
 from mmpx.draw import contact_sheet, draw_heatmap, draw_pose
 from mmpx.errors import CheckpointError, MmpxError
@@ -43,7 +44,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
     from mmdet.apis import init_detector
     from mmpose.apis import init_model
 
-    import mmpose_ext  # noqa: F401
     from mmpose_ext.infer.model import load_any_config
 
     root = tmp_path_factory.mktemp("infer_models")
