@@ -67,31 +67,47 @@ def _mountable(name: str, command, help: str | None) -> typer.Typer:
     return probe
 
 
-def build_app(host: PluginHost) -> typer.Typer:
-    """The full ``mmpx`` app: built-in commands and every plugin's commands and converters."""
+REPORTING = ("plugins", "doctor")  # they report every contribution's health: every one must be probed
+
+
+def build_app(host: PluginHost, command: str | None = None) -> typer.Typer:
+    """The ``mmpx`` app: built-in commands and every plugin's commands and converters.
+
+    With ``command`` (the name the user typed) only that command is built, when it is one: Typer turns every
+    command's signature into click parameters, which is most of a short command's start-up. Otherwise (a root
+    flag, ``--help``, an unknown name, ``plugins``/``doctor``), the full tree.
+    """
+    names = {c.name for c in host.cli_commands()} | ({"convert"} if host.converters() else set())
+    only = command if command in names and command not in REPORTING else None
     app = make_typer(help=HELP, add_completion=False, cls=PanelOrderedGroup)
     app.callback()(_root)
     for contrib in host.cli_commands():
         cmd = contrib.item
-        try:
-            _mountable(cmd.name, cmd.command, cmd.help)
-        except Exception as exc:
-            host.record_error(contrib.plugin, f"mmpx_cli_commands: {cmd.name}: {type(exc).__name__}: {exc}")
+        if only is not None and cmd.name != only:
             continue
+        if not host.is_builtin(contrib.plugin):  # mmpx's own commands are tested; a plugin's may be unusable
+            try:
+                _mountable(cmd.name, cmd.command, cmd.help)
+            except Exception as exc:
+                host.record_error(contrib.plugin, f"mmpx_cli_commands: {cmd.name}: {type(exc).__name__}: {exc}")
+                continue
         if isinstance(cmd.command, typer.Typer):
             app.add_typer(cmd.command, name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)
         else:
             app.command(name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)(cmd.command)
+    if only is not None and only != "convert":
+        return app
 
     convert = make_typer(help="Convert datasets to COCO keypoints plus an MMPose metainfo file.")
     mounted = 0
     for contrib in host.converters():
         conv = contrib.item
-        try:
-            _mountable(conv.name, conv.function, conv.help)
-        except Exception as exc:
-            host.record_error(contrib.plugin, f"mmpx_converters: {conv.name}: {type(exc).__name__}: {exc}")
-            continue
+        if not host.is_builtin(contrib.plugin):
+            try:
+                _mountable(conv.name, conv.function, conv.help)
+            except Exception as exc:
+                host.record_error(contrib.plugin, f"mmpx_converters: {conv.name}: {type(exc).__name__}: {exc}")
+                continue
         convert.command(name=conv.name, help=conv.help)(conv.function)
         mounted += 1
     if mounted:
@@ -146,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     host = get_host()
     for warning in host.warnings:
         report_warning(warning)
-    app = build_app(host)
+    app = build_app(host, next((a for a in argv if not a.startswith("-")), None))
     try:
         app(args=argv, prog_name="mmpx")
     except SystemExit as exc:

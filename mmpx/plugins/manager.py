@@ -145,6 +145,10 @@ class PluginHost:
         self._cache[hook_name] = [found[k] for k in sorted(found)]
         return self._cache[hook_name]
 
+    def is_builtin(self, plugin_name: str) -> bool:
+        """``plugin_name`` is one of mmpx's own (its commands need no probing)."""
+        return self._infos[plugin_name].builtin
+
     def record_error(self, plugin_name: str, message: str) -> None:
         """Note a failure on a plugin; it shows in `mmpx plugins list` and `mmpx doctor`."""
         info = self._infos[plugin_name]

@@ -86,6 +86,29 @@ def test_plugin_cli_command_and_converter_run():
     assert result.exit_code == 0 and "converted a -> b" in result.output
 
 
+def test_only_the_typed_command_is_built():
+    """Start-up (issue 17, goal 2): ``mmpx infer ...`` builds infer alone; the full tree for the rest."""
+    import typer
+
+    host = _host(_Distribution("mmpx-good", _EntryPoint("good", GOOD)))
+
+    def names(app):
+        return sorted(typer.main.get_command(app).commands)
+
+    full = names(build_app(host))
+    assert {"infer", "train", "convert", "hello", "plugins"} <= set(full)
+    assert names(build_app(host, "infer")) == ["infer"]
+    assert names(build_app(host, "hello")) == ["hello"]  # a plugin's command too
+    assert names(build_app(host, "convert")) == ["convert"]
+    for other in (None, "nosuch", "plugins", "doctor"):  # unknown names get the full tree (suggestions)
+        assert names(build_app(host, other)) == full
+    runner = CliRunner()
+    result = runner.invoke(build_app(host, "hello"), ["hello", "--name", "x"])
+    assert result.output.strip() == "hello x"
+    helps = [runner.invoke(build_app(host, c), ["infer", "--help"], terminal_width=100).output for c in ("infer", None)]
+    assert helps[0] == helps[1] and "--weights" in helps[0]
+
+
 def test_broken_plugins_are_recorded_and_the_rest_still_works():
     raising_hook = _plugin("raises", mmpx_cli_commands=lambda: 1 / 0)
     unknown_hook = _plugin("unknown", mmpx_not_a_hook=lambda: [])
