@@ -47,6 +47,11 @@ def main() -> None:
             pck, ap = report["metrics"]["PCK"], report["metrics"]["coco/AP"]
             stages = ", ".join(f"{k} {v:.1f} s" for k, v in report["seconds"].items() if k != "total")
             print(f"seed {seed} run {run}: wall {wall:.1f} s (in-process {report['seconds']['total']:.1f} s: {stages})")
+            tr = report.get("training", {})
+            if tr.get("seconds_per_iter"):
+                print(f"  training: {tr['iterations']} iterations, median {tr['seconds_per_iter']:.3f} s/iter "
+                      f"(data loading {tr.get('data_seconds_per_iter', 0):.3f}); the budget needs "
+                      f"<= {TARGET_SECONDS * 0.85 / tr['iterations']:.3f} s/iter (training is ~85% of the wall)")
             print(f"  PCK@0.05 (bbox) {pck:.3f}  COCO AP {ap:.3f}  on {report['data']['val']['instances']} "
                   f"validation cars")
             print(f"  time / target {wall / TARGET_SECONDS:.2f} ({wall:.0f} s vs {TARGET_SECONDS:.0f} s), "

@@ -77,3 +77,41 @@ def test_mmpx_train_stops_before_building_anything(tiny, tmp_path):
     assert "model.head.out_channels: the head predicts 8 keypoints but train_dataloader.dataset has 17" in result.stderr
     assert "hint: set model.head.out_channels=17" in result.stderr
     assert not (tmp_path / "w").exists()  # failed before the Runner made its work dir
+
+
+def test_each_command_checks_only_the_data_it_uses(tiny):
+    """Issue 11, item 3: testing with only the test file was refused for a missing training file."""
+    cfg = load_config(tiny, ["train_dataloader.dataset.ann_file=training_only.json"])
+    assert _codes(preflight(cfg, tiny, ("test",))) == []
+    assert _codes(preflight(cfg, tiny, ("train", "val"))) == ["ann-missing"]
+    cfg = load_config(tiny, ["test_dataloader.dataset.ann_file=test_only.json"])
+    assert _codes(preflight(cfg, tiny, ("train", "val"))) == []
+    assert _codes(preflight(cfg, tiny, ("test",))) == ["ann-missing"]
+
+
+def test_mmpx_test_runs_without_the_training_file(tiny, tmp_path):
+    import torch
+    from mmpose.apis import init_model
+
+    from tests.helpers import mmpx
+
+    model = init_model(str(tiny), None, device="cpu")
+    ckpt = tmp_path / "w.pth"
+    torch.save({"state_dict": model.state_dict(), "meta": {"dataset_meta": model.dataset_meta}}, ckpt)
+    result = mmpx("test", str(tiny), str(ckpt), "--work-dir", str(tmp_path / "w"), "--cfg-options",
+                  "train_dataloader.dataset.ann_file=training_only.json", env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "coco/AP" in result.stdout
+
+
+def test_mpii_pckh_needs_its_head_box_file(tmp_path):
+    """Issue 11, item 5: MPII without mpii_gt_val.mat failed after a whole epoch ("this is unexpected")."""
+    mmpose = pytest.importorskip("mmpose")
+    config = (f"{mmpose.__path__[0]}/.mim/configs/body_2d_keypoint/topdown_heatmap/mpii/"
+              "td-hm_res50_8xb64-210e_mpii-256x256.py")
+    cfg = load_config(config)
+    found = [p for p in preflight(cfg, config, ("val",)) if p.code == "headbox-missing"]
+    assert len(found) == 1 and "mpii_gt_val.mat" in found[0].message and "docs/datasets.md" in found[0].hint
+    cfg = load_config(config, ["val_dataloader.dataset.headbox_file=None"])
+    found = [p for p in preflight(cfg, config, ("val",)) if p.code == "headbox-missing"]
+    assert len(found) == 1 and "computes PCKh" in found[0].message and found[0].field.endswith("headbox_file")

@@ -23,6 +23,9 @@ def test_quickstart_runs_every_stage(tmp_path):
     assert report["data"]["images"] == 40
     assert report["data"]["train"]["instances"] + report["data"]["val"]["instances"] == 40  # one car per image
     assert set(report["seconds"]) >= {"synth", "convert", "check", "train", "test", "draw", "total"}
+    training = report["training"]  # 1 epoch of 32 train images at batch 32, and its speed
+    assert training["iterations"] == 1 and 0 < training["seconds_per_iter"] < report["seconds"]["train"]
+    assert "s/iter" in res.stdout
     metrics = json.loads((work / "metrics.json").read_text())
     assert 0.0 <= metrics["PCK"] <= 1.0 and "coco/AP" in metrics
     assert metrics == report["metrics"]

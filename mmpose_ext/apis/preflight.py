@@ -1,6 +1,7 @@
 """Checks a config before the first training step, in seconds: what would otherwise fail after the first batch.
 
-For every dataloader (train, val, test; each sub-dataset of a ``CombinedDataset``): the annotation file and image
+For every dataloader the command uses (train and val to train, test to test; each sub-dataset of a
+``CombinedDataset``): the annotation file and image
 folder exist, the metainfo file exists and is sound, the annotation file passes ``mmpx check data`` (without
 opening images), and its keypoint count matches the metainfo; then the head's output channels match that count;
 ``load_from`` and evaluator ``ann_file`` exist. Reuses :mod:`mmpx.check` and :mod:`mmpx.metainfo`.
@@ -16,7 +17,7 @@ from mmpx.check.metainfo_rules import validate_metainfo
 from mmpx.check.problems import ERROR, Problem
 from mmpx.metainfo import keypoint_names, load_metainfo
 
-LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+PHASES = ("train", "val", "test")
 
 
 def _mmpose_metainfo_path(path: str) -> str:
@@ -94,6 +95,11 @@ def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[
         elif ann_path.endswith(".json") and (ann_path, meta_path) not in seen:
             seen[ann_path, meta_path] = True
             problems += [p for p in check_data(ann_path, metainfo=meta_path) if p.severity == ERROR]
+    headbox = ds.get("headbox_file")
+    if headbox and not osp.isfile(headbox):  # MPII's PCKh: otherwise a KeyError after a whole epoch
+        problems.append(error("headbox_file", f"head-box file {headbox} does not exist",
+                              "MPII's PCKh needs annotations/mpii_gt_val.mat from MMPose's MPII download "
+                              "(docs/datasets.md)", "headbox-missing"))
     img_dir = (ds.get("data_prefix") or {}).get("img")
     if img_dir is not None and not osp.isdir(osp.join(root, img_dir)):
         problems.append(error("data_prefix.img", f"image folder {osp.join(root, img_dir)} does not exist",
@@ -112,21 +118,45 @@ def _once(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def preflight(cfg, config: str | Path) -> list[Problem]:
-    """Every problem found in ``cfg`` (loaded from ``config``) before training; empty when it is ready.
+def _norm_items(evaluator: dict) -> set[str]:
+    default = "head" if evaluator.get("type") == "MpiiPCKAccuracy" else "bbox"
+    items = evaluator.get("norm_item", default)
+    return {items} if isinstance(items, str) else set(items)
+
+
+def _head_sizes(cfg, config: str, phase: str) -> list[Problem]:
+    """PCKh (``norm_item='head'``) reads each sample's head size, which MpiiDataset has only from headbox_file."""
+    evaluators = cfg.get(f"{phase}_evaluator") or []
+    evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
+    if not any(isinstance(ev, dict) and "head" in _norm_items(ev) for ev in evaluators):
+        return []
+    return [Problem(ERROR, config, f"{where}.headbox_file", f"{phase}_evaluator computes PCKh (normalised by head "
+                    f"size) but {where} ({ds.get('type')}) has no headbox_file",
+                    "add headbox_file=f'{data_root}/annotations/mpii_gt_val.mat' to the dataset (MMPose's MPII "
+                    "configs do), or use norm_item='bbox'", "headbox-missing")
+            for where, ds in _datasets(cfg, f"{phase}_dataloader")
+            if ds.get("type") == "MpiiDataset" and not ds.get("headbox_file")]
+
+
+def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
+    """Every problem found in ``cfg`` (loaded from ``config``) before it runs; empty when it is ready.
 
     Args:
         cfg: the loaded mmengine ``Config`` (after ``--cfg-options``).
         config: its path, named in each problem.
+        phases: what the command runs: ``train`` and ``val`` for training, ``test`` for a test; only their
+            dataloaders and evaluators are checked (a test needs no training file).
     """
     config = str(config)
     problems, seen, counts = [], {}, []
-    for loader in LOADERS:
-        for where, ds in _datasets(cfg, loader):
+    for phase in phases:
+        for where, ds in _datasets(cfg, f"{phase}_dataloader"):
             found, num_keypoints = _check_dataset(config, where, ds, seen)
             problems += found
             if num_keypoints is not None:
                 counts.append((where, num_keypoints))
+        if phase != "train":
+            problems += _head_sizes(cfg, config, phase)
     head = _head_channels(cfg)
     if head is not None:
         for where, num_keypoints in counts:
@@ -140,7 +170,7 @@ def preflight(cfg, config: str | Path) -> list[Problem]:
     if load_from and "://" not in str(load_from) and not osp.isfile(load_from):
         problems.append(Problem(ERROR, config, "load_from", f"checkpoint {load_from} does not exist",
                                 "fix the path or drop load_from", "load-from-missing"))
-    for key in ("val_evaluator", "test_evaluator"):
+    for key in (f"{phase}_evaluator" for phase in phases if phase != "train"):
         evaluators = cfg.get(key) or []
         for i, ev in enumerate(evaluators if isinstance(evaluators, list) else [evaluators]):
             ann = ev.get("ann_file") if isinstance(ev, dict) else None

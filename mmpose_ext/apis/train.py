@@ -109,12 +109,13 @@ def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints, requi
     return cfg
 
 
-def check_config(cfg, config) -> None:
-    """Run :func:`~mmpose_ext.apis.preflight.preflight`; print every error and raise the first as ConfigError."""
+def check_config(cfg, config, phases=("train", "val")) -> None:
+    """Run :func:`~mmpose_ext.apis.preflight.preflight` for ``phases``; print every error and raise the first as
+    ConfigError."""
     from mmpose_ext.apis.preflight import preflight
     from mmpx.check.problems import ERROR, print_table
 
-    errors = [p for p in preflight(cfg, config) if p.severity == ERROR]
+    errors = [p for p in preflight(cfg, config, phases) if p.severity == ERROR]
     if not errors:
         return
     if len(errors) > 1:
@@ -268,7 +269,7 @@ def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions 
         # nests a relative folder one level deeper per batch; an absolute one survives the join unchanged
         vis.update(enable=True, out_dir=str(_partial(show_dir).resolve()), interval=1, show=False)
     if o.preflight:
-        check_config(cfg, config)
+        check_config(cfg, config, ("test",))  # a test needs no training data
     return cfg
 
 

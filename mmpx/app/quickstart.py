@@ -48,6 +48,7 @@ class QuickstartReport:
     seconds: dict = field(default_factory=dict)
     paths: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # iterations, median s/iter: how fast this machine trains
 
 
 def _prepare_work_dir(work_dir: Path) -> None:
@@ -151,6 +152,22 @@ def stop_loader_workers(runner) -> None:
             iterator._shutdown_workers()
 
 
+def iteration_times(runner) -> dict:
+    """Iterations run and the median seconds per training iteration (mmengine's IterTimerHook records them):
+    the figure that tells a slower machine from a slower quickstart."""
+    import statistics
+
+    out: dict = dict(iterations=int(runner.iter))
+    for key, name in (("train/time", "seconds_per_iter"), ("train/data_time", "data_seconds_per_iter")):
+        try:
+            values = runner.message_hub.get_scalar(key).data[0]
+        except KeyError:
+            continue
+        if len(values):
+            out[name] = round(float(statistics.median(values.tolist())), 4)
+    return out
+
+
 def best_checkpoint(run_dir: Path) -> Path:
     """The run's best checkpoint by validation PCK (``save_best``), else its last one."""
     best = sorted(run_dir.glob("best_PCK_epoch_*.pth"), key=lambda p: p.stat().st_mtime)
@@ -193,10 +210,14 @@ def run_quickstart(work_dir: str | Path = "work_dirs/quickstart", images: int = 
 
     config = write_config(work, work / "data", epochs)
     runner = train(config, work_dir=work / "train", seed=seed, device=device)
+    report.training = iteration_times(runner)
     stop_loader_workers(runner)
     del runner
     checkpoint = best_checkpoint(work / "train")
     t = stage("train", t)
+    if report.training.get("seconds_per_iter"):
+        log(f"[train] {report.training['iterations']} iterations, median {report.training['seconds_per_iter']:.3f} "
+            f"s/iter (data loading {report.training.get('data_seconds_per_iter', 0):.3f})")
     metrics = test(config, checkpoint, work_dir=work / "test", device=device)
     report.metrics = {k: round(float(v), 4) for k, v in metrics.items()}
     (work / "metrics.json").write_text(json.dumps(report.metrics, indent=2) + "\n")

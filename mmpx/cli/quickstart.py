@@ -54,6 +54,9 @@ def _print_report(report) -> None:
                   f"8 keypoints each")
     times = ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items() if k != "total")
     table.add_row("time", f"{report.seconds['total']:.0f} s ({times})")
+    if report.training.get("seconds_per_iter"):
+        table.add_row("training", f"{report.training['iterations']} iterations, median "
+                      f"{report.training['seconds_per_iter']:.3f} s/iter (this machine's speed)")
     for name in ("checkpoint", "metrics", "loss_plot", "val_plot", "contact_sheet", "config", "data"):
         table.add_row(name.replace("_", " "), report.paths[name])
     Console().print(table)
