@@ -164,6 +164,7 @@ def test_sigkill_then_resume_auto_finishes(tmp_path):
     out = result.stdout + result.stderr
     resumed = re.search(r"resumed epoch: (\d+), iter: (\d+)", out)
     assert resumed and int(resumed.group(1)) >= 1, out[-3000:]
+    assert f"Auto resumed from the latest checkpoint {work}/epoch_{resumed.group(1)}.pth" in out  # as docs/runs.md says
     assert not list(work.glob(atomic.TMP_PREFIX + "*"))
 
 

@@ -228,6 +228,10 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
     clean_stale(cfg.work_dir)  # checkpoint temporaries of killed runs
     setup_distributed(cfg, o.launcher, device, o.master_port)
     runner = _runner(cfg)
+    if cfg.get("resume") and cfg.get("load_from") and o.resume in (True, "auto"):
+        # mmpx picked the checkpoint (mmengine would follow last_checkpoint blindly), so mmengine's own line is not
+        # printed: say it as mmengine does in its auto mode
+        runner.logger.info(f"Auto resumed from the latest checkpoint {cfg.load_from}.")
     if cfg.get("resume") and cfg.get("load_from"):  # mmengine resumes with strict=False: random weights otherwise
         from mmpose_ext.apis.fit import check_checkpoint_fits
 
