@@ -50,7 +50,7 @@ def _check_outputs(dump, show_dir, out):
         assert p["pred_instances"]["keypoints"].shape == (1, 17, 2)
         assert p["pred_instances"]["keypoint_scores"].shape == (1, 17)
     drawn = sorted(os.listdir(show_dir))
-    assert drawn == [f"{name}_0.png" for name in IMAGES]  # one per test image, named after it
+    assert drawn == [f"{name}.png" for name in IMAGES]  # one per test image, named as it
     assert all(cv2.imread(str(show_dir / name)).shape == (96, 96, 3) for name in drawn)
     metrics = json.loads(out.read_text())
     assert set(metrics) >= {"coco/AP", "coco/AR"}
@@ -69,6 +69,36 @@ def test_dump_show_dir_out(setup):
     assert result.returncode == 0, result.stderr[-3000:]
     _check_outputs(dump, show, out)
     assert json.loads(result.stdout[result.stdout.index("{\n") :]) == json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_show_dir_draws_every_instance_of_an_image_in_one_picture(setup, tmp_path, tiny_coco):
+    """Issue 11, item 7: MMPose's hook wrote one file per instance (000005_0.jpg, 000005_1.jpg ...)."""
+    import shutil
+
+    import numpy as np
+
+    data = tmp_path / "two"
+    shutil.copytree(tiny_coco, data)
+    gt = json.loads((data / "annotations.json").read_text())
+    second = [dict(a, id=100 + a["id"], bbox=[2.0, 2.0, 20.0, 20.0], area=400.0,
+                   keypoints=[v if i % 3 == 2 else 12.0 for i, v in enumerate(a["keypoints"])])
+              for a in gt["annotations"]]
+    gt["annotations"] += second
+    (data / "annotations.json").write_text(json.dumps(gt))
+    config = write_tiny_config(tmp_path / "two.py", data)
+    show = tmp_path / "vis"
+    result = mmpx("test", str(config), str(setup.ckpt), "--work-dir", str(tmp_path / "w"), "--device", "cpu",
+                  "--show-dir", str(show), env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(show)) == [f"{name}.png" for name in IMAGES]  # 12 instances, 6 pictures
+    for ann in gt["annotations"][:6]:
+        name = f"{ann['image_id'] - 1:03d}.png"
+        drawn = cv2.imread(str(show / name)).astype(int)
+        original = cv2.imread(str(data / "images" / name)).astype(int)
+        for x, y, w, _ in (ann["bbox"], [2.0, 2.0, 20.0, 20.0]):  # both boxes' top edges are drawn
+            edge = slice(int(x) + 2, int(x + w) - 2)
+            assert np.abs(drawn[int(y), edge] - original[int(y), edge]).sum() > 0, (name, x, y)
 
 
 @pytest.mark.slow

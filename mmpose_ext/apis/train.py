@@ -271,7 +271,9 @@ def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions 
             )
         # absolute: PoseVisualizationHook re-joins work_dir/timestamp/out_dir on every test iteration, which
         # nests a relative folder one level deeper per batch; an absolute one survives the join unchanged
-        vis.update(enable=True, out_dir=str(_partial(show_dir).resolve()), interval=1, show=False)
+        # one picture per image, every instance drawn (MMPose's hook writes one file per instance)
+        vis.update(type="PerImageVisualizationHook", enable=True, out_dir=str(_partial(show_dir).resolve()),
+                   interval=1, show=False)
     if o.preflight:
         check_config(cfg, config, ("test",))  # a test needs no training data
     return cfg
@@ -307,33 +309,6 @@ def _clear_partial(dump: Path | None, show_dir: Path | None) -> None:
         shutil.rmtree(_partial(show_dir), ignore_errors=True)
 
 
-def _draw_on_every_rank(runner) -> None:
-    """Let every process draw its share of the test images (``--show-dir`` with ``--nproc``).
-
-    mmengine's visualizer methods (``add_datasample``, ``set_image``, ``draw_*``) are ``@master_only``, so with N
-    processes MMPose's ``--show-dir`` draws only rank 0's 1/N of the images. ``master_only`` asks
-    ``mmengine.dist.utils.is_main_process`` at each call; during the visualization hook's ``after_test_iter``
-    (and only then) it answers yes on every rank. Each image goes to its own file, so the ranks do not collide.
-    """
-    import mmengine.dist.utils as dist_utils
-
-    if not runner.distributed:
-        return
-    for hook in runner.hooks:
-        if type(hook).__name__ == "PoseVisualizationHook":
-            draw = hook.after_test_iter
-
-            def after_test_iter(*args, _draw=draw, **kwargs):
-                original = dist_utils.is_main_process
-                dist_utils.is_main_process = lambda group=None: True
-                try:
-                    return _draw(*args, **kwargs)
-                finally:
-                    dist_utils.is_main_process = original
-
-            hook.after_test_iter = after_test_iter
-
-
 def test(config: str | Path, checkpoint: str | Path, options: RunOptions | None = None, **changes) -> dict:
     """Evaluate ``checkpoint`` on the config's test set; returns the metrics dict (on every rank).
 
@@ -365,8 +340,6 @@ def test(config: str | Path, checkpoint: str | Path, options: RunOptions | None 
         from mmpose_ext.apis.fit import check_checkpoint_fits
 
         check_checkpoint_fits(runner.model, checkpoint, f"config {config}")  # mmengine would test random weights
-        if show_dir is not None:
-            _draw_on_every_rank(runner)
         metrics = runner.test()
     except BaseException:
         if main:

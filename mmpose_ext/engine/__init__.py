@@ -6,6 +6,8 @@
 - :class:`PlotHook` (``dict(type='PlotHook')``): loss and validation plots at the end of a run.
 - :class:`AtomicCheckpointHook` (``default_hooks.checkpoint.type='AtomicCheckpointHook'``): mmengine's
   CheckpointHook whose checkpoints and ``last_checkpoint`` are never half-written (``mmpx train`` uses it).
+- :class:`PerImageVisualizationHook`: MMPose's visualization hook drawing one picture per test image, all its
+  instances merged (``mmpx test --show-dir`` uses it).
 """
 
 from mmpose_ext.engine.atomic_checkpoint import AtomicCheckpointHook, use_atomic_checkpoints
@@ -17,6 +19,7 @@ from mmpose_ext.engine.hooks import (
     partial_load,
     resolve_freeze_patterns,
 )
+from mmpose_ext.engine.image_vis import PerImageVisualizationHook
 from mmpose_ext.engine.plot_hook import PlotHook
 from mmpose_ext.engine.progress import ProgressHook  # noqa: F401  (registers it)
 
@@ -25,6 +28,7 @@ __all__ = [
     "FreezeHook",
     "LoadReport",
     "PartialLoadHook",
+    "PerImageVisualizationHook",
     "PlotHook",
     "freeze_summary",
     "partial_load",
