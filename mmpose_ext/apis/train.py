@@ -7,6 +7,7 @@ Plugins' registry classes are registered first, so a config can name a plugin ba
 
 from __future__ import annotations
 
+import contextlib
 import os.path as osp
 import sys
 from dataclasses import dataclass, fields, replace
@@ -77,15 +78,76 @@ class RunOptions:
         return replace(options or cls(), **changes)
 
 
-def _runner(cfg):
+def _runner(cfg, quiet_console: bool = False):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from mmpose_ext.apis.launch import init_cpu_process_group
 
     init_cpu_process_group(cfg)  # a CPU run under torchrun/srun: mmengine's init_dist would need CUDA
+    with _console_warnings_only(Runner, quiet_console):
+        return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
 
-    return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+
+class _LogFileWriter:
+    """A ``sys.stdout`` stand-in that writes to the run's log file(s) only."""
+
+    def __init__(self, handlers) -> None:
+        self.handlers = handlers
+
+    def write(self, text: str) -> int:
+        for handler in self.handlers:
+            with contextlib.suppress(Exception):  # a closed or failing log file must not stop training
+                handler.acquire()
+                try:
+                    handler.stream.write(text)
+                finally:
+                    handler.release()
+        return len(text)
+
+    def flush(self) -> None:
+        for handler in self.handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+
+
+@contextlib.contextmanager
+def _prints_to_log_file(runner, enabled: bool):
+    """Under the progress bar, what libraries ``print`` (xtcocotools' "loading annotations into memory...", COCO
+    evaluation tables) goes to the log file instead of the terminal; the logger's own handlers are unaffected."""
+    import logging
+
+    if not enabled:
+        yield
+        return
+    files = [h for h in runner.logger.handlers if isinstance(h, logging.FileHandler)]
+    with contextlib.redirect_stdout(_LogFileWriter(files)):
+        yield
+
+
+@contextlib.contextmanager
+def _console_warnings_only(runner_cls, enabled: bool):
+    """While the Runner is built, its logger's console handlers start at WARNING: the environment and the whole
+    config (hundreds of lines) then go to the log file only, and a terminal shows ProgressHook's short header."""
+    if not enabled:
+        yield
+        return
+    import logging
+
+    build = runner_cls.build_logger
+
+    def build_logger(self, *args, **kwargs):
+        logger = build(self, *args, **kwargs)
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler:
+                handler.setLevel(max(handler.level, logging.WARNING))
+        return logger
+
+    runner_cls.build_logger = build_logger
+    try:
+        yield
+    finally:
+        runner_cls.build_logger = build
 
 
 TRAIN_KEYS = ("model", "train_dataloader", "train_cfg", "optim_wrapper")
@@ -227,7 +289,8 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
     cfg = train_config(config, o)
     clean_stale(cfg.work_dir)  # checkpoint temporaries of killed runs
     setup_distributed(cfg, o.launcher, device, o.master_port)
-    runner = _runner(cfg)
+    bar = sys.stderr.isatty() and any(h.get("type") == "ProgressHook" for h in cfg.custom_hooks)
+    runner = _runner(cfg, quiet_console=bar)
     if cfg.get("resume") and cfg.get("load_from") and o.resume in (True, "auto"):
         # mmpx picked the checkpoint (mmengine would follow last_checkpoint blindly), so mmengine's own line is not
         # printed: say it as mmengine does in its auto mode
@@ -236,7 +299,8 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
         from mmpose_ext.apis.fit import check_checkpoint_fits
 
         check_checkpoint_fits(runner.model, cfg.load_from, f"config {config}", resume=True)
-    runner.train()
+    with _prints_to_log_file(runner, bar):
+        runner.train()
     return runner
 
 

@@ -4,10 +4,11 @@
 
     custom_hooks = [dict(type='ProgressHook')]
 
-On a terminal it is a rich progress bar, and the runner's console log lines are held back to warnings while the
-bar runs (they still go, in full, to the log file in the work dir). Elsewhere (a pipe, a CI log) it writes one
-plain line per epoch instead, ``epoch 2/10 iter 40/200 loss 0.00123 eta 0:01:10``, next to the usual log lines.
-Other ranks do nothing.
+On a terminal it is a short header (config, work dir, data sizes, model size, device, log file) and a rich
+progress bar, and the runner's console log lines are held back to warnings while the bar runs (they still go, in
+full, to the log file in the work dir; ``mmpx train`` also keeps the environment and config dumps off the
+terminal). Elsewhere (a pipe, a CI log) it writes one plain line per epoch instead,
+``epoch 2/10 iter 40/200 loss 0.00123 eta 0:01:10``, next to the usual log lines. Other ranks do nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,30 @@ from mmpose_ext.registry import HOOKS
 def _clock(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def header(runner) -> str:
+    """The few lines a terminal shows before the bar: config, work dir, data, model size, device, log file."""
+    import torch
+
+    def samples(loop) -> str:
+        try:
+            return str(len(loop.dataloader.dataset))
+        except Exception:  # noqa: BLE001 (a loop without a sized dataset)
+            return "?"
+
+    model = getattr(runner.model, "module", runner.model)
+    params = sum(p.numel() for p in model.parameters())
+    device = next(model.parameters()).device if params else torch.device("cpu")
+    val = f", val {samples(runner.val_loop)} samples" if getattr(runner, "_val_loop", None) is not None else ""
+    log_file = getattr(runner.logger, "log_file", None) or runner.log_dir
+    return "\n".join([
+        f"config   {getattr(runner.cfg, 'filename', None) or '?'}",
+        f"work dir {runner.work_dir}",
+        f"data     train {samples(runner.train_loop)} samples{val}",
+        f"model    {type(model).__name__}, {params / 1e6:.2f} M parameters, on {device}",
+        f"log      {log_file} (environment, config and every log line)",
+    ])
 
 
 @HOOKS.register_module()
@@ -102,6 +127,7 @@ class ProgressHook(Hook):
             redirect_stderr=False,
             refresh_per_second=4,  # redraws run in rich's own thread; 4 a second is plenty for a training run
         )
+        console.print(header(runner), highlight=False, markup=False)
         status = self._status(runner, runner.epoch, runner.iter)
         self._task = self._progress.add_task("train", total=runner.max_iters, completed=runner.iter, status=status)
         if self.quiet_console:
