@@ -246,12 +246,12 @@ def convert_labelme(
             raise MmpxError(f"no point shapes found in the {total} labelme file(s) under {src}, and no "
                             "keypoint names given",
                             "label keypoints as labelme point shapes, or pass --keypoints")
-        _finish(stage, out, report, writers, spec, names, category, shapes, start)
+        _finish(stage, out, report, writers, spec, names, category, shapes, start, files)
     return report
 
 
 def _finish(stage: Path, out: Path, report: Report, writers: dict, spec: dict, names: list[str],
-            category: str, shapes: Counter, start: float) -> None:
+            category: str, shapes: Counter, start: float, files: Sequence[str]) -> None:
     """Metainfo, COCO files and the report, all inside the staging folder."""
     info = build_metainfo(spec["dataset_name"] or out.name or category, names, spec["skeleton"],
                           spec["swaps"], spec["sigmas"], spec["joint_weights"])
@@ -265,6 +265,12 @@ def _finish(stage: Path, out: Path, report: Report, writers: dict, spec: dict, n
     write_metainfo(stage / "metainfo.py", info)
     report.keypoint_names = list(names)
     report.add_counts(labelled, visibility, shapes)
+    if not spec["names"]:  # inferred from the labels: a typo would be a keypoint of its own
+        from mmpx.convert.label_check import files_using, suspicious_labels
+
+        for label, why in suspicious_labels(report.keypoints_labelled):
+            used = files_using(label, files)
+            report.warn(", ".join(used) or report.src, f"{why}; --keypoints or --metainfo refuse unknown labels")
     report.outputs = ["annotations/train.json", "annotations/val.json", "metainfo.py", "report.json"]
     if report.images_mode != "none":
         report.outputs.insert(2, "images/")

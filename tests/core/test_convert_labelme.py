@@ -649,3 +649,28 @@ def test_cli_error_is_one_line_and_no_heavy_imports(tmp_path):
     )
     assert not (tmp_path / "o2").exists()
     shutil.rmtree(tmp_path / "out")
+
+
+def test_label_typos_and_rare_labels_are_warned_when_names_are_inferred(tmp_path):
+    """Issue 11, item 8: without --keypoints a typo label silently became a keypoint of its own."""
+    from mmpx.convert.label_check import suspicious_labels
+
+    src = tmp_path / "src"
+    for i in range(20):
+        labels = ["left_front_tire", "right_front_tire", "kpt_1", "kpt_11"]
+        if i == 7:
+            labels[0] = "left_font_tire"  # the typo
+        if i == 12:
+            labels.append("mirror")  # a keypoint labelled once
+        write_lm(src, f"img{i:02d}.json", [shape(name, points=[(10 + j, 10 + j)]) for j, name in enumerate(labels)])
+        (src / f"img{i:02d}.png").write_bytes(png_bytes())
+    report = convert(src, tmp_path / "out")
+    warned = {w["message"].split("'")[1]: w for w in report.warnings}
+    assert set(warned) == {"left_font_tire", "mirror"}, report.warnings
+    assert warned["left_font_tire"]["file"] == str(src / "img07.json")
+    assert "near-spelling of 'left_front_tire' (19)" in warned["left_font_tire"]["message"]
+    assert warned["mirror"]["file"] == str(src / "img12.json")
+    assert "used on 1 instance(s)" in warned["mirror"]["message"]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["warnings"] == report.warnings
+    names = ["left_front_tire", "right_front_tire", "left_rear_tire", "left_eye", "left_ear", "kpt_1", "kpt_10"]
+    assert suspicious_labels({n: 50 for n in names}) == []  # real keypoints: no warning
