@@ -116,6 +116,24 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Row]:
     return [Row(key, fa.get(key), fb.get(key)) for key in [*fa, *(k for k in fb if k not in fa)]]
 
 
+def closest_names(a: Iterable[str], b: Iterable[str], limit: int = 5) -> list[tuple[str, str]]:
+    """Likely pairs when two files name their metrics differently (an official MPII file's ``Head`` against
+    mmpx's ``Head PCK``): a name contained in the other (any case), else difflib's closest above 0.6."""
+    import difflib
+
+    b = list(b)
+    pairs = []
+    for key in a:
+        low = key.lower().rsplit("/", 1)[-1]
+        inside = [k for k in b if low and (low in k.lower() or k.lower().rsplit("/", 1)[-1] in key.lower())]
+        match = min(inside, key=len) if inside else next(iter(difflib.get_close_matches(key, b, 1, 0.6)), None)
+        if match is not None:
+            pairs.append((key, match))
+        if len(pairs) >= limit:
+            break
+    return pairs
+
+
 def lower_is_better(key: str) -> bool:
     return any(word in key.lower() for word in _LOWER_IS_BETTER)
 

@@ -35,11 +35,18 @@ def compare(
 
     label_a, label_b = _labels(a, b, names)
     patterns = keys.split(",") if keys else None
-    rows = report.compare(report.select(report.load_metrics(a), patterns),
-                          report.select(report.load_metrics(b), patterns))
+    metrics_a, metrics_b = (report.select(report.load_metrics(path), patterns) for path in (a, b))
+    rows = report.compare(metrics_a, metrics_b)
     if not rows:
         raise MmpxError(f"no metric matches --keys {keys!r} in {a} or {b}", "see the keys with no --keys")
     report.print_compare(rows, (label_a, label_b))
+    if not any(r.a is not None and r.b is not None for r in rows):
+        from mmpx.cli.main import report_warning
+
+        pairs = report.closest_names(report.flatten(metrics_a), report.flatten(metrics_b))
+        hint = f"; closest: {', '.join(f'{x!r} ~ {y!r}' for x, y in pairs)}" if pairs else ""
+        report_warning(f"no metric name of {label_a} matches one of {label_b}: nothing is compared{hint} "
+                       "(rename the keys in one file to compare them)")
     if markdown is not None:
         report.write_compare_markdown(rows, markdown, (label_a, label_b), title=f"{label_a} vs {label_b}")
     if json_out is not None:

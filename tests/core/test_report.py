@@ -105,6 +105,30 @@ def test_compare_command(cli, tmp_path):
     assert isinstance(failed.exception, MmpxError) and "coco/AR: changed by -0.0100" in failed.exception.message
 
 
+def test_closest_names():
+    """Issue 11, item 8: an official MPII file keyed Head, Shoulder against mmpx's Head PCK, Shoulder PCK."""
+    assert report.closest_names(["Head", "Shoulder", "Mean"], ["Head PCK", "Shoulder PCK", "PCKh"]) == [
+        ("Head", "Head PCK"), ("Shoulder", "Shoulder PCK")]
+    matched = report.closest_names(["coco/AP"], ["coco/AP", "coco/AR"])
+    assert matched == [("coco/AP", "coco/AP")]
+
+
+def test_compare_says_when_no_name_matches_and_suggests_the_closest(tmp_path, capsys):
+    from mmpx.cli.main import main
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"Head": 96.3}))
+    b.write_text(json.dumps({"Head PCK": 95.9}))
+    with pytest.raises(SystemExit):
+        main(["compare", str(a), str(b)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: no metric name of a.json matches one of b.json: nothing is compared" in err
+    assert "closest: 'Head' ~ 'Head PCK'" in err
+    with pytest.raises(SystemExit):
+        main(["compare", str(a), str(a)])
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_compare_command_bad_input_raises_mmpx_error_naming_the_file(cli, tmp_path):
     good = tmp_path / "good.json"
     good.write_text('{"AP": 1}')
