@@ -114,6 +114,17 @@ def test_filter_cfg_scenes_is_honoured(humanart, expected):
     assert {mmpose_own.get_data_info(i)["img_id"] for i in range(len(mmpose_own))} == expected["all"]
 
 
+def test_conflicting_selections_name_both(humanart):
+    """Issue 11, item 8: groups= and filter_cfg.scenes with nothing in common gave 'no images of scenario(s)  in'
+    with an empty list."""
+    with pytest.raises(MmpxError) as err:
+        build(humanart, groups=["real_human"], filter_cfg=dict(scenes=["Digital Art", "garage kits"]))
+    message = err.value.message
+    assert "groups=['real_human'] select acrobatics, cosplay, dance, drama, movie" in message
+    assert "filter_cfg {'scenes': ['Digital Art', 'garage kits']} selects digital_art, garage_kits" in message
+    assert "no scenario is in both" in message and "intersection" in err.value.hint
+
+
 def test_unknown_names_are_clear_errors(humanart):
     with pytest.raises(MmpxError, match=r"unknown Human-Art scenario 'oilpainting'.*oil_painting"):
         build(humanart, scenes=["oilpainting"])

@@ -58,11 +58,17 @@ class HumanArtScenesDataset(BaseCocoStyleDataset):
             raise MmpxError(f"keypoints={keypoints!r}: Human-Art has 17 or 21 keypoints", "use 17 or 21")
         self.num_keypoints_mode = keypoints
         filter_cfg = dict(kwargs.get("filter_cfg") or {})
-        chosen = [resolve_scenes(scenes, groups),
-                  resolve_scenes(filter_cfg.get("scenes"), filter_cfg.get("groups"))]
-        chosen = [c for c in chosen if c is not None]
+        by_args = resolve_scenes(scenes, groups)
+        by_filter = resolve_scenes(filter_cfg.get("scenes"), filter_cfg.get("groups"))
+        chosen = [c for c in (by_args, by_filter) if c is not None]
         # arguments and filter_cfg both restrict: keep what both allow
         self.selected_scenes = frozenset.intersection(*chosen) if chosen else None
+        if self.selected_scenes is not None and not self.selected_scenes:
+            raise MmpxError(
+                f"HumanArtScenesDataset: scenes={scenes!r}, groups={groups!r} select {', '.join(sorted(by_args))} "
+                f"and filter_cfg {dict((k, filter_cfg[k]) for k in ('scenes', 'groups') if k in filter_cfg)} "
+                f"selects {', '.join(sorted(by_filter))}: no scenario is in both",
+                "both selections apply together (their intersection): drop one, or make them overlap")
         self.strip_prefix = strip_prefix
         self._strip: str | None = None if strip_prefix == "auto" else strip_prefix
         self._strip_decided = strip_prefix != "auto"
