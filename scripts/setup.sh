@@ -87,7 +87,8 @@ fi
 # build, and a CUDA torchvision, which does not import next to CPU torch).
 say "installing mmengine, mmpose, mmdet and what they really use"
 pip_ install -c "$PINS" mmengine addict pyyaml yapf opencv-python pillow matplotlib json-tricks munkres scipy \
-  pycocotools shapely terminaltables six tqdm rich termcolor scikit-image scikit-learn onnx onnxruntime onnxscript
+  pycocotools shapely terminaltables six tqdm rich termcolor scikit-image scikit-learn onnx onnxruntime onnxscript \
+  tensorboard
 pip_ install -c "$PINS" --no-deps mmpose mmdet albumentations qudida
 
 # The xtcocotools wheel is built against NumPy 1 and fails with NumPy 2: build it from the sdist (a few seconds).

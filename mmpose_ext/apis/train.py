@@ -43,6 +43,8 @@ class RunOptions:
         auto_scale_lr: scale the learning rate by batch size / ``auto_scale_lr.base_batch_size``.
         freeze: :class:`~mmpose_ext.engine.FreezeHook` patterns (``backbone``, ``backbone:2``, globs).
         progress: add :class:`~mmpose_ext.engine.ProgressHook`; default: when stderr is a terminal.
+        vis: mmengine visualisation backends to add (``tensorboard``, ``wandb``, ``mlflow``); the local
+            ``scalars.json`` is always written.
 
     Testing only:
         dump: write every prediction to this pickle (MMPose's ``tools/test.py --dump``).
@@ -65,6 +67,7 @@ class RunOptions:
     auto_scale_lr: bool = False
     freeze: list[str] | None = None
     progress: bool | None = None
+    vis: list[str] | None = None
     dump: str | Path | None = None
     show_dir: str | Path | None = None
 
@@ -247,6 +250,10 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
         cfg.load_from = str(o.load_from)
     _check_length(cfg, config)
     _apply_train_options(cfg, config, o, None if o.resume else o.load_from)
+    if o.vis:
+        from mmpose_ext.apis.vis_backends import add_vis_backends
+
+        add_vis_backends(cfg, o.vis)
     if o.amp:
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.setdefault("loss_scale", "dynamic")

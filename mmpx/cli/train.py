@@ -183,6 +183,15 @@ def train(
             show_default=False,
         ),
     ] = None,
+    vis: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vis",
+            help="Also log the scalars to tensorboard, wandb or mlflow (repeat or a,b); the local scalars.json "
+            "(mmpx plot) is always written. Tensorboard: tensorboard --logdir WORK_DIR.",
+            show_default=False,
+        ),
+    ] = None,
     nproc: NprocOpt = 1,
     nnodes: NnodesOpt = 1,
     node_rank: NodeRankOpt = 0,
@@ -207,7 +216,7 @@ def train(
         work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, cfg_options=cfg_options_from(cfg_options,
         cfg_extra), trust_checkpoint=trust_checkpoint, seed=seed, deterministic=deterministic,
         no_validate=no_validate, auto_scale_lr=auto_scale_lr, freeze=freeze, preflight=not no_preflight,
-        progress=progress, launcher=launcher.value, device=dev, master_port=master_port,
+        progress=progress, vis=vis, launcher=launcher.value, device=dev, master_port=master_port,
     )  # fmt: skip
     if nproc > 1 or nnodes > 1:
         from mmpose_ext.apis.train import train_config
