@@ -126,6 +126,8 @@ def infer(
         console.print(f"drawn: {len(summary.outputs)} file(s) in {out_dir}")
     if summary.json_path:
         console.print(f"results: {len(summary.records)} record(s) in {summary.json_path}")
+    if summary.no_boxes and not whole_image:
+        _say_no_boxes(summary, bbox_thr, det_cat_id)
     if ignored:
         console.print(f"ignored {ignored} file(s) in the folders that are neither images nor videos")
     if summary.skipped:
@@ -133,6 +135,20 @@ def infer(
         for path, why in summary.skipped:
             console.print(f"  {path}: {why}")
         raise typer.Exit(1)
+
+
+def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:
+    """The detector found nothing in some inputs: their drawings are plain copies, so say so, with the two usual
+    causes (a threshold above the detector's scores, another class index)."""
+    from mmpx.cli.main import report_warning
+
+    count = sum(summary.no_boxes.values())
+    total = summary.images + summary.frames
+    names = ", ".join(list(summary.no_boxes)[:3]) + (", ..." if len(summary.no_boxes) > 3 else "")
+    report_warning(f"the detector found no object in {count} of {total} image(s)/frame(s) ({names}): nothing "
+                   f"is drawn on those; lower --bbox-thr (now {bbox_thr:g}) or check --det-cat-id (now "
+                   f"{', '.join(map(str, det_cat_id or [0]))}, the detector's class index; a one-class detector "
+                   "trained by mmpx has 0)")
 
 
 def _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json,

@@ -40,6 +40,7 @@ class Summary:
     outputs: list[str] = field(default_factory=list)  # drawn images and videos
     json_path: str | None = None
     records: list[dict] = field(default_factory=list)
+    no_boxes: dict[str, int] = field(default_factory=dict)  # image or video name -> images/frames without a box
 
 
 def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, save_json: Path | None = None,
@@ -73,6 +74,8 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
     from mmpx.draw import draw_heatmap, draw_pose
 
     bboxes, bbox_scores = boxes(image)
+    if len(bboxes) == 0:
+        summary.no_boxes[name] = summary.no_boxes.get(name, 0) + 1
     heatmaps = None
     if draw.draw_heatmap and want_drawing:
         keypoints, scores, heatmaps = model.predict_with_heatmaps(image, bboxes)
