@@ -107,6 +107,48 @@ def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[
     return problems, num_keypoints
 
 
+def _check_detection_dataset(config: str, where: str, ds: dict, seen: dict) -> list[Problem]:
+    """An MMDetection dataset: its files exist, the annotation file is COCO, and its categories include the
+    classes the config trains (mmdet keeps only those: no match gives an empty dataset and an obscure error)."""
+    import json
+
+    def error(field: str, message: str, hint: str, code: str) -> Problem:
+        return Problem(ERROR, config, f"{where}.{field}", message, hint, code)
+
+    problems = []
+    root = ds.get("data_root") or ""
+    ann = ds.get("ann_file")
+    if ann:
+        ann_path = osp.join(root, ann)
+        if not osp.isfile(ann_path):
+            problems.append(error("ann_file", f"annotation file {ann_path} does not exist",
+                                  "check data_root and ann_file (mmpx convert ... writes annotations/*.json)",
+                                  "ann-missing"))
+        elif ann_path.endswith(".json"):
+            if ann_path not in seen:
+                try:
+                    with open(ann_path, encoding="utf-8") as f:
+                        data = json.load(f)
+                    seen[ann_path] = [str(c.get("name")) for c in data.get("categories") or []]
+                except (OSError, ValueError, RecursionError, AttributeError) as exc:
+                    seen[ann_path] = exc
+            found = seen[ann_path]
+            classes = list(((ds.get("metainfo") or {}).get("classes")) or [])
+            if isinstance(found, Exception):
+                problems.append(error("ann_file", f"{ann_path} is not a COCO file ({type(found).__name__})",
+                                      "give the COCO JSON that mmpx convert wrote", "ann-invalid"))
+            elif classes and not set(classes) & set(found):
+                problems.append(error("metainfo.classes", f"none of the classes {classes} is a category of "
+                                      f"{ann_path} (it has {found}): mmdet would train on no box",
+                                      "set metainfo=dict(classes=(...)) to the category names (mmpx convert "
+                                      "--category NAME sets it)", "det-classes"))
+    img_dir = (ds.get("data_prefix") or {}).get("img")
+    if img_dir is not None and not osp.isdir(osp.join(root, img_dir)):
+        problems.append(error("data_prefix.img", f"image folder {osp.join(root, img_dir)} does not exist",
+                              "check data_root and data_prefix=dict(img=...)", "images-missing"))
+    return problems
+
+
 def _once(problems: list[Problem]) -> list[Problem]:
     """One problem per (code, message) once the location is dropped: val and test often share a file."""
     seen, out = set(), []
@@ -149,6 +191,11 @@ def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
     """
     config = str(config)
     problems, seen, counts = [], {}, []
+    if cfg.get("default_scope") == "mmdet":  # a detector (the top-down flow's other model): no keypoints
+        for phase in phases:
+            for where, ds in _datasets(cfg, f"{phase}_dataloader"):
+                problems += _check_detection_dataset(config, where, ds, seen)
+        return _once(problems + _common(cfg, config, phases))
     for phase in phases:
         for where, ds in _datasets(cfg, f"{phase}_dataloader"):
             found, num_keypoints = _check_dataset(config, where, ds, seen)
@@ -166,6 +213,20 @@ def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
                     f"the head predicts {head[1]} keypoints but {where} has {num_keypoints} (from its metainfo)",
                     f"set {head[0]}={num_keypoints} (mmpx train --load-from loads the other tensors of a checkpoint "
                     "trained with another count)", "head-keypoints"))
+    return _once(problems + _common(cfg, config, phases))
+
+
+def _common(cfg, config: str, phases) -> list[Problem]:
+    """``load_from`` and the evaluators' ``ann_file`` exist, and the loaders' worker settings go together (pose
+    and detection configs alike)."""
+    problems = []
+    for phase in phases:
+        loader = cfg.get(f"{phase}_dataloader") or {}
+        if loader.get("persistent_workers") and not loader.get("num_workers"):  # torch's ValueError otherwise
+            problems.append(Problem(ERROR, config, f"{phase}_dataloader.persistent_workers",
+                                    "persistent_workers=True needs num_workers > 0",
+                                    f"set {phase}_dataloader.persistent_workers=False with num_workers=0",
+                                    "loader-workers"))
     load_from = cfg.get("load_from")
     if load_from and "://" not in str(load_from) and not osp.isfile(load_from):
         problems.append(Problem(ERROR, config, "load_from", f"checkpoint {load_from} does not exist",
@@ -178,4 +239,4 @@ def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
                 problems.append(Problem(ERROR, config, f"{key}[{i}].ann_file", f"annotation file {ann} does not exist",
                                         "fix the path, or drop ann_file to score the dataset's own annotations",
                                         "evaluator-ann-missing"))
-    return _once(problems)
+    return problems

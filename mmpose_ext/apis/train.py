@@ -153,6 +153,7 @@ def _console_warnings_only(runner_cls, enabled: bool):
         runner_cls.build_logger = build
 
 
+SCOPE = "mmpose"  # mmpose-ext's hooks live in MMPose's registry; a detector config's default scope is mmdet
 TRAIN_KEYS = ("model", "train_dataloader", "train_cfg", "optim_wrapper")
 TEST_KEYS = ("model", "test_dataloader", "test_evaluator", "test_cfg")
 
@@ -219,11 +220,11 @@ def _apply_train_options(cfg, config, o: RunOptions, load_from) -> None:
             )
         cfg.auto_scale_lr.enable = True
     cfg.launcher = o.launcher
-    hooks = [dict(type="PartialLoadHook", checkpoint=str(load_from))] if load_from else []
+    hooks = [dict(type="PartialLoadHook", checkpoint=str(load_from), _scope_=SCOPE)] if load_from else []
     if load_from:
         cfg.load_from = None  # the hook loads it, after the runner's weight init
     if o.freeze:
-        hooks.append(dict(type="FreezeHook", patterns=list(o.freeze)))
+        hooks.append(dict(type="FreezeHook", patterns=list(o.freeze), _scope_=SCOPE))
         if o.launcher != "none":  # DDP is built before the hook freezes: let it tolerate params without grads
             cfg.setdefault("model_wrapper_cfg", dict(type="MMDistributedDataParallel", find_unused_parameters=True))
     if hooks:
@@ -269,10 +270,10 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
     use_atomic_checkpoints(cfg)  # a run killed while saving leaves the previous checkpoint whole
     hooks = list(cfg.get("custom_hooks") or [])
     if not any(h.get("type") == "PlotHook" for h in hooks):
-        hooks.append(dict(type="PlotHook"))  # loss.png, val.png at the end
+        hooks.append(dict(type="PlotHook", _scope_=SCOPE))  # loss.png, val.png at the end
     progress = sys.stderr.isatty() if o.progress is None else o.progress
     if progress and not any(h.get("type") == "ProgressHook" for h in hooks):
-        hooks.append(dict(type="ProgressHook"))  # a bar on a terminal, plain lines elsewhere; rank 0 only
+        hooks.append(dict(type="ProgressHook", _scope_=SCOPE))  # a bar on a terminal, plain lines elsewhere
     cfg.custom_hooks = hooks
     return cfg
 
@@ -343,8 +344,9 @@ def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions 
         # absolute: PoseVisualizationHook re-joins work_dir/timestamp/out_dir on every test iteration, which
         # nests a relative folder one level deeper per batch; an absolute one survives the join unchanged
         # one picture per image, every instance drawn (MMPose's hook writes one file per instance)
-        vis.update(type="PerImageVisualizationHook", enable=True, out_dir=str(_partial(show_dir).resolve()),
-                   interval=1, show=False)
+        vis.update(enable=True, out_dir=str(_partial(show_dir).resolve()), interval=1, show=False)
+        if cfg.get("default_scope") != "mmdet":  # a detector's samples are whole images already
+            vis.update(type="PerImageVisualizationHook", _scope_=SCOPE)
     if o.preflight:
         check_config(cfg, config, ("test",))  # a test needs no training data
     return cfg

@@ -120,6 +120,7 @@ def use_atomic_checkpoints(cfg) -> bool:
     if not hook or hook.get("type") not in ("CheckpointHook", CheckpointHook):
         return False
     hook["type"] = "AtomicCheckpointHook"
+    hook["_scope_"] = "mmpose"  # registered in MMPose's HOOKS: found from a detector config (scope mmdet) too
     return True
 
 
