@@ -19,35 +19,26 @@ def mmpx_converters() -> list[Converter]:
 
 @hookimpl
 def mmpx_cli_commands() -> list[CliCommand]:
-    from mmpx.cli import _app, browse, doctor, infer, plot, plugins, publish, quickstart, train
-    from mmpx.cli import check as check_cli
-    from mmpx.cli import compare as compare_cli
-    from mmpx.cli import data as data_cli
-    from mmpx.cli import eval as eval_cli
-    from mmpx.cli import export as export_cli
-    from mmpx.cli import metainfo as metainfo_cli
+    from mmpx.cli import _app
 
+    # "module:name" references: a command's module is imported only when that command is run (or --help)
     return [
-        CliCommand("check", check_cli.app, help="Check a dataset before training.", panel=_app.PANEL_DATA),
-        CliCommand("data", data_cli.app, help="Dataset utilities: synthetic data.", panel=_app.PANEL_DATA),
-        CliCommand(
-            "metainfo", metainfo_cli.app, help="Make and check MMPose metainfo files.", panel=_app.PANEL_DATA
-        ),
-        CliCommand("browse", browse.browse, panel=_app.PANEL_DATA),
-        CliCommand("quickstart", quickstart.quickstart, panel=_app.PANEL_TRAIN),
-        CliCommand("train", train.train, panel=_app.PANEL_TRAIN),
-        CliCommand("test", train.test, panel=_app.PANEL_TRAIN),
-        CliCommand("eval", eval_cli.eval_, panel=_app.PANEL_TRAIN),
-        CliCommand("compare", compare_cli.compare, panel=_app.PANEL_TRAIN),
-        CliCommand("plot", plot.plot, panel=_app.PANEL_TRAIN),
-        CliCommand("infer", infer.infer, panel=_app.PANEL_DEPLOY),
-        CliCommand(
-            "export", export_cli.app, help="Export a trained model (ONNX with a decoding sidecar).",
-            panel=_app.PANEL_DEPLOY,
-        ),
-        CliCommand("publish", publish.publish, panel=_app.PANEL_DEPLOY),
-        CliCommand("doctor", doctor.doctor, panel=_app.PANEL_ENV),
-        CliCommand(
-            "plugins", plugins.app, help="List installed plugins and what they add.", panel=_app.PANEL_ENV
-        ),
+        CliCommand("check", "mmpx.cli.check:app", help="Check a dataset before training.", panel=_app.PANEL_DATA),
+        CliCommand("data", "mmpx.cli.data:app", help="Dataset utilities: synthetic data.", panel=_app.PANEL_DATA),
+        CliCommand("metainfo", "mmpx.cli.metainfo:app", help="Make and check MMPose metainfo files.",
+                   panel=_app.PANEL_DATA),
+        CliCommand("browse", "mmpx.cli.browse:browse", panel=_app.PANEL_DATA),
+        CliCommand("quickstart", "mmpx.cli.quickstart:quickstart", panel=_app.PANEL_TRAIN),
+        CliCommand("train", "mmpx.cli.train:train", panel=_app.PANEL_TRAIN),
+        CliCommand("test", "mmpx.cli.train:test", panel=_app.PANEL_TRAIN),
+        CliCommand("eval", "mmpx.cli.eval:eval_", panel=_app.PANEL_TRAIN),
+        CliCommand("compare", "mmpx.cli.compare:compare", panel=_app.PANEL_TRAIN),
+        CliCommand("plot", "mmpx.cli.plot:plot", panel=_app.PANEL_TRAIN),
+        CliCommand("infer", "mmpx.cli.infer:infer", panel=_app.PANEL_DEPLOY),
+        CliCommand("export", "mmpx.cli.export:app", help="Export a trained model (ONNX with a decoding sidecar).",
+                   panel=_app.PANEL_DEPLOY),
+        CliCommand("publish", "mmpx.cli.publish:publish", panel=_app.PANEL_DEPLOY),
+        CliCommand("doctor", "mmpx.cli.doctor:doctor", panel=_app.PANEL_ENV),
+        CliCommand("plugins", "mmpx.cli.plugins:app", help="List installed plugins and what they add.",
+                   panel=_app.PANEL_ENV),
     ]

@@ -85,16 +85,19 @@ def build_app(host: PluginHost, command: str | None = None) -> typer.Typer:
         cmd = contrib.item
         if only is not None and cmd.name != only:
             continue
-        if not host.is_builtin(contrib.plugin):  # mmpx's own commands are tested; a plugin's may be unusable
+        if host.is_builtin(contrib.plugin):  # mmpx's own commands are tested; a plugin's may be unusable
+            command = cmd.resolve()
+        else:
             try:
-                _mountable(cmd.name, cmd.command, cmd.help)
+                command = cmd.resolve()
+                _mountable(cmd.name, command, cmd.help)
             except Exception as exc:
                 host.record_error(contrib.plugin, f"mmpx_cli_commands: {cmd.name}: {type(exc).__name__}: {exc}")
                 continue
-        if isinstance(cmd.command, typer.Typer):
-            app.add_typer(cmd.command, name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)
         else:
-            app.command(name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)(cmd.command)
+            app.command(name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)(command)
     if only is not None and only != "convert":
         return app
 

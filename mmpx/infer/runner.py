@@ -177,7 +177,28 @@ def _frame_count(path: Path) -> int:
         cap.release()
 
 
+class _NoProgress:
+    """What ``run`` needs of a rich Progress, doing nothing (``--no-progress`` imports no rich.progress)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def add_task(self, *args, **kwargs) -> int:
+        return 0
+
+    def update(self, *args, **kwargs) -> None:
+        return None
+
+    def advance(self, *args, **kwargs) -> None:
+        return None
+
+
 def _progress(total: int, enabled: bool):
+    if not enabled or total < 2:
+        return _NoProgress()
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -189,5 +210,4 @@ def _progress(total: int, enabled: bool):
     )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled or total < 2,
-                    transient=False)
+                    TimeRemainingColumn(), console=Console(stderr=True), transient=False)
