@@ -250,3 +250,16 @@ def test_every_hook_has_a_test():
     tests += "".join(p.read_text() for p in (ROOT / "plugins").glob("*/tests/test_*.py"))
     for name in HOOKS:
         assert tests.count(name) >= 2, f"{name} is not exercised by any test"
+
+
+def test_a_command_imports_only_its_own_module():
+    """Start-up (issue 17, goal 2): `mmpx infer ...` does not import the other commands' modules."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "mmpx", "infer", "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "mmpx.cli.infer" in imported
+    assert not imported & {"mmpx.cli.train", "mmpx.cli.export", "mmpx.cli.browse", "mmpx.cli.doctor"}
