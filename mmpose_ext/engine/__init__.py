@@ -6,11 +6,14 @@
 - :class:`PlotHook` (``dict(type='PlotHook')``): loss and validation plots at the end of a run.
 - :class:`AtomicCheckpointHook` (``default_hooks.checkpoint.type='AtomicCheckpointHook'``): mmengine's
   CheckpointHook whose checkpoints and ``last_checkpoint`` are never half-written (``mmpx train`` uses it).
+- :class:`ChannelsLastHook` (``custom_hooks = [dict(type='ChannelsLastHook')]``): train in channels-last
+  memory format, faster for CNNs on the CPU (the quickstart uses it).
 - :class:`PerImageVisualizationHook`: MMPose's visualization hook drawing one picture per test image, all its
   instances merged (``mmpx test --show-dir`` uses it).
 """
 
 from mmpose_ext.engine.atomic_checkpoint import AtomicCheckpointHook, use_atomic_checkpoints
+from mmpose_ext.engine.channels_last import ChannelsLastHook
 from mmpose_ext.engine.hooks import (
     FreezeHook,
     LoadReport,
@@ -25,6 +28,7 @@ from mmpose_ext.engine.progress import ProgressHook  # noqa: F401  (registers it
 
 __all__ = [
     "AtomicCheckpointHook",
+    "ChannelsLastHook",
     "FreezeHook",
     "LoadReport",
     "PartialLoadHook",
