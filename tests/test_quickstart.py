@@ -31,6 +31,12 @@ def test_quickstart_runs_every_stage(tmp_path):
     assert metrics == report["metrics"]
     for key in ("checkpoint", "config", "loss_plot", "val_plot", "contact_sheet"):
         assert (work / report["paths"][key]).is_file(), key
+    import torch
+
+    from mmpose_ext.compat.checkpoint import load
+
+    conv = load(report["paths"]["checkpoint"], map_location="cpu")["state_dict"]["backbone.conv1.weight"]
+    assert conv.is_contiguous(memory_format=torch.channels_last)  # ChannelsLastHook trained it (issue 17)
     drawn = sorted((work / "predictions").glob("*.jpg"))
     assert len(drawn) == 9  # 8 validation images and the contact sheet
     assert cv2.imread(str(work / "predictions" / "contact_sheet.jpg")).shape[:2] == (512, 1024)  # 2 rows of 4
