@@ -3,11 +3,7 @@ of another architecture or keypoint count used to give metrics of random weights
 
 from __future__ import annotations
 
-import os
-
 from mmpx.errors import CheckpointError
-
-_last: dict = {}  # one loaded checkpoint, keyed by path and stat: the early check and the fit check read it once
 
 
 def state_dict_of(ckpt, path: str) -> dict:
@@ -58,25 +54,18 @@ def check_fits(model, state: dict, path: str, what: str = "the model", meta: dic
 
 
 def read_checkpoint(path) -> dict:
-    """Load a checkpoint under the safe-load allow-list and make sure it holds weights.
+    """Load a checkpoint under the safe-load allow-list and make sure it holds weights (``mmpx test`` and
+    ``train --resume/--load-from`` do it before the runner is built, so a damaged file is named before anything
+    is written; not kept: holding a large checkpoint through a run would cost its size in memory).
 
     Raises:
         CheckpointError: unreadable, damaged, not a dict, or without weights; the message names the file.
     """
     from mmengine.runner.checkpoint import _load_checkpoint
 
-    if "://" in str(path):  # a URL (resume from load_from='https://...'): mmengine's loaders, no cache
-        ckpt = _load_checkpoint(str(path), map_location="cpu")
-        state_dict_of(ckpt, str(path))
-        return ckpt
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
-    if key not in _last:
-        ckpt = _load_checkpoint(str(path), map_location="cpu")
-        state_dict_of(ckpt, str(path))
-        _last.clear()
-        _last[key] = ckpt
-    return _last[key]
+    ckpt = _load_checkpoint(str(path), map_location="cpu")
+    state_dict_of(ckpt, str(path))
+    return ckpt
 
 
 def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resume: bool = False) -> None:
@@ -84,10 +73,7 @@ def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resum
 
     With ``resume`` it must also hold the training state mmengine resumes from (``message_hub``, ``optimizer``).
     """
-    try:
-        ckpt = read_checkpoint(checkpoint)
-    finally:
-        _last.clear()  # mmengine loads it again itself; no second copy held during the run
+    ckpt = read_checkpoint(checkpoint)
     meta = (ckpt.get("meta") or {}).get("dataset_meta") if isinstance(ckpt, dict) else None
     head = getattr(getattr(model, "module", model), "head", None)
     check_fits(model, state_dict_of(ckpt, str(checkpoint)), str(checkpoint), what, meta,
