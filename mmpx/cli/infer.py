@@ -105,9 +105,9 @@ def infer(
     if whole_image:
         boxes = WholeImage()
     else:
-        from mmpose_ext.infer.detector import MMDetDetector
+        from mmpx.api import load_detector
 
-        boxes = MMDetDetector(det_config, det_weights, device=device, cat_ids=det_cat_id or [0], bbox_thr=bbox_thr,
+        boxes = load_detector(det_config, det_weights, device=device, cat_ids=det_cat_id or [0], bbox_thr=bbox_thr,
                               nms_thr=nms_thr)
     draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
                        draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value)
@@ -179,24 +179,10 @@ def _check_options(pose, weights, det_config, det_weights, whole_image, backend,
         raise MmpxError("--draw-heatmap draws into --out-dir, which is not given", "add --out-dir DIR")
 
 
-def _mmpose_codec(codec_cfg: dict):
-    """MMPose's own codec, for the few without a numpy decoder (only then is mmpose imported)."""
-    from mmpose_ext.deploy import build_codec
-
-    return build_codec(codec_cfg)
-
-
 def _pose_model(backend, pose, weights, device, cfg_options, batch_size, flip_test=None, threads=None):
-    if backend == Backend.onnxruntime:
-        try:
-            from mmpx.runtime.ort import OnnxPoseModel
-        except ImportError as exc:
-            raise MmpxError(f"--backend onnxruntime: mmpx.runtime.ort does not import ({exc})",
-                            "run `mmpx doctor`; use --backend torch meanwhile") from exc
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
-        return OnnxPoseModel(str(weights), providers=providers, threads=threads, flip_test=flip_test,
-                             codec_builder=_mmpose_codec)
-    from mmpose_ext.infer.model import TorchPoseModel
+    from mmpx.api import load_pose_model  # the Python API's loader: mmpx infer is built on it
 
-    return TorchPoseModel(pose, None if weights is None else str(weights), device=device,
-                          cfg_options=cfg_options, batch_size=batch_size, flip_test=flip_test, threads=threads)
+    if backend == Backend.onnxruntime:
+        return load_pose_model(weights, device=device, flip_test=flip_test, threads=threads)
+    return load_pose_model(pose, weights, device=device, flip_test=flip_test, threads=threads, batch_size=batch_size,
+                           cfg_options=cfg_options)

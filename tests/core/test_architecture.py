@@ -15,7 +15,7 @@ import pytest
 import mmpx
 from tests.helpers import ROOT
 
-COMMANDS = {"cli", "app", "__main__"}
+COMMANDS = {"cli", "app", "api", "__main__"}
 
 
 def _lint_imports(cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -1,0 +1,245 @@
+"""The Python API: what ``mmpx infer`` does, in a few lines of Python, on any backend.
+
+    from mmpx.api import PoseEstimator, save_coco
+
+    pose = PoseEstimator("model.onnx")                                  # ONNX Runtime: no torch needed
+    pose = PoseEstimator("configs/carpose/rtmpose-t_carpose-256x256.py", "epoch_420.pth",
+                         detector="configs/carpose/rtmdet-tiny_carpose.py", det_weights="det.pth")
+    result = pose("car.jpg")                     # a path or a BGR array; boxes from the detector or whole image
+    result.keypoints, result.scores, result.bboxes                     # (N, K, 2), (N, K), (N, 4) xyxy
+    cv2.imwrite("drawn.jpg", result.draw(kpt_thr=0.3))
+    rows = result.to_table()                     # one row per keypoint; a pandas DataFrame with as_frame=True
+    save_coco(pose.run(["photos/", "clip.mp4"]), "results.json")        # folders, videos: one result per frame
+
+A model is an exported ``.onnx`` (``mmpx export onnx``: its sidecar is inside), or an MMPose config with a
+checkpoint (a training checkpoint or an ``mmpx publish`` release). Boxes come from ``bboxes=`` per call, else
+the detector (an mmdet config and weights, or any callable ``image -> (xyxy, scores)``), else the whole image.
+``mmpx infer`` is built on the same loaders. See docs/python-api.md.
+
+This module sits with the commands (it chooses the backend): the torch side is imported only for a config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmpx.errors import MmpxError
+
+Boxes = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def load_pose_model(model: str | Path, weights: str | Path | None = None, *, device: str = "cpu",
+                    flip_test: bool | None = None, threads: int | None = None, batch_size: int = 32,
+                    cfg_options: list[str] | None = None):
+    """The pose model behind ``mmpx infer``: ``OnnxPoseModel`` for an ``.onnx``, else ``TorchPoseModel`` for a config
+    (with ``weights``). Both answer ``predict(image_bgr, xyxy) -> (keypoints (N,K,2), scores (N,K))``."""
+    if str(model).lower().endswith(".onnx"):
+        try:
+            from mmpx.runtime.ort import OnnxPoseModel
+        except ImportError as exc:
+            raise MmpxError(f"ONNX Runtime does not import ({exc})", "run `mmpx doctor`") from exc
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
+        return OnnxPoseModel(str(model), providers=providers, threads=threads, flip_test=flip_test,
+                             codec_builder=_mmpose_codec)
+    from mmpose_ext.infer.model import TorchPoseModel
+
+    return TorchPoseModel(model, None if weights is None else str(weights), device=device, cfg_options=cfg_options,
+                          batch_size=batch_size, flip_test=flip_test, threads=threads)
+
+
+def _mmpose_codec(codec_cfg: dict):
+    """MMPose's own codec, for the few without a numpy decoder (only then is mmpose imported)."""
+    from mmpose_ext.deploy import build_codec
+
+    return build_codec(codec_cfg)
+
+
+def load_detector(config: str | Path, weights: str | Path | None = None, *, device: str = "cpu",
+                  cat_ids: Sequence[int] = (0,), bbox_thr: float = 0.3, nms_thr: float = 0.3) -> Boxes:
+    """An mmdet detector as ``mmpx infer --det-config`` uses it: ``image -> (xyxy (M,4), scores (M,))``."""
+    from mmpose_ext.infer.detector import MMDetDetector
+
+    return MMDetDetector(config, weights, device=device, cat_ids=list(cat_ids), bbox_thr=bbox_thr, nms_thr=nms_thr)
+
+
+@dataclass
+class PoseResult:
+    """The poses found in one image (or video frame).
+
+    Attributes:
+        name: the image's name (a path, or ``clip.mp4#frame=12``).
+        keypoints: (N, K, 2) float32, image pixels. scores: (N, K). bboxes: (N, 4) xyxy. bbox_scores: (N,).
+        dataset_meta: the model's keypoint metainfo (``keypoint_id2name``, skeleton, colours).
+        image: the BGR image the poses were found in (for :meth:`draw`).
+        heatmaps: (K, H, W) per instance when asked for (torch backend), else None.
+    """
+
+    name: str
+    keypoints: np.ndarray
+    scores: np.ndarray
+    bboxes: np.ndarray
+    bbox_scores: np.ndarray
+    dataset_meta: dict
+    image: np.ndarray | None = field(default=None, repr=False)
+    heatmaps: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def names(self) -> list[str]:
+        """Keypoint names in model order."""
+        id2name = self.dataset_meta.get("keypoint_id2name") or {}
+        count = self.keypoints.shape[1] if self.keypoints.ndim == 3 else len(id2name)
+        return [str(id2name.get(i, id2name.get(str(i), i))) for i in range(count)]  # JSON sidecars key by str
+
+    def draw(self, image: np.ndarray | None = None, *, kpt_thr: float = 0.3, radius: int = 3, thickness: int = 1,
+             draw_bbox: bool = False, show_kpt_idx: bool = False, skeleton_style: str = "mmpose") -> np.ndarray:
+        """The poses drawn on a copy of ``image`` (default: the image they were found in), BGR."""
+        from mmpx.draw import draw_pose
+
+        base = self.image if image is None else image
+        if base is None:
+            raise MmpxError(f"{self.name}: no image to draw on", "pass draw(image=...)")
+        return draw_pose(base, self.keypoints, self.scores, self.dataset_meta, bboxes=self.bboxes, kpt_thr=kpt_thr,
+                         radius=radius, thickness=thickness, show_kpt_idx=show_kpt_idx,
+                         skeleton_style=skeleton_style, draw_bbox=draw_bbox)
+
+    def to_coco(self, image_id: int = 1, category_id: int = 1) -> list[dict]:
+        """COCO keypoint results (what ``mmpx eval`` and pycocotools read), scored as MMPose's CocoMetric does."""
+        from mmpx.infer.results import instance_records
+
+        return instance_records(image_id, self.name, self.keypoints, self.scores, self.bboxes, self.bbox_scores,
+                                category_id)
+
+    def to_table(self, as_frame: bool = False):
+        """One row per instance and keypoint: ``image``, ``instance``, ``keypoint``, ``x``, ``y``, ``score``,
+        ``bbox_score``; a pandas DataFrame with ``as_frame=True`` (pandas is optional)."""
+        names = self.names
+        rows = [dict(image=self.name, instance=i, keypoint=names[k], x=float(self.keypoints[i, k, 0]),
+                     y=float(self.keypoints[i, k, 1]), score=float(self.scores[i, k]),
+                     bbox_score=float(self.bbox_scores[i]))
+                for i in range(len(self)) for k in range(len(names))]
+        if not as_frame:
+            return rows
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise MmpxError("to_table(as_frame=True) needs pandas", "pip install pandas, or use the list") from exc
+        return pd.DataFrame(rows, columns=["image", "instance", "keypoint", "x", "y", "score", "bbox_score"])
+
+
+class PoseEstimator:
+    """A top-down pose model with its boxes: call it on an image, or :meth:`run` it on files and videos.
+
+    Args:
+        model: an exported ``.onnx`` or an MMPose config (``PACKAGE::path`` works too).
+        weights: the checkpoint for a config (training checkpoint or ``mmpx publish`` release).
+        detector: an mmdet config (with ``det_weights``), a callable ``image -> (xyxy, scores)``, or None for the
+            whole image as one box.
+        device, flip_test, threads, batch_size, cfg_options: as ``mmpx infer``'s options.
+        det_cat_ids, bbox_thr, nms_thr: which detector classes to keep, the score threshold, NMS IoU.
+    """
+
+    def __init__(self, model: str | Path, weights: str | Path | None = None, *, detector=None,
+                 det_weights: str | Path | None = None, det_cat_ids: Sequence[int] = (0,), bbox_thr: float = 0.3,
+                 nms_thr: float = 0.3, device: str = "cpu", flip_test: bool | None = None, threads: int | None = None,
+                 batch_size: int = 32, cfg_options: list[str] | None = None) -> None:
+        from mmpx.infer.boxes import WholeImage
+
+        self.model = load_pose_model(model, weights, device=device, flip_test=flip_test, threads=threads,
+                                     batch_size=batch_size, cfg_options=cfg_options)
+        if detector is None:
+            self.boxes: Boxes = WholeImage()
+        elif callable(detector):
+            self.boxes = detector
+        else:
+            self.boxes = load_detector(detector, det_weights, device=device, cat_ids=det_cat_ids, bbox_thr=bbox_thr,
+                                       nms_thr=nms_thr)
+
+    @property
+    def dataset_meta(self) -> dict:
+        return self.model.dataset_meta
+
+    def __call__(self, image: str | Path | np.ndarray, bboxes: np.ndarray | None = None, *,
+                 heatmaps: bool = False, name: str | None = None) -> PoseResult:
+        """Poses in one image: a path or a BGR ``uint8`` array (H, W, 3); ``bboxes`` (M, 4) xyxy overrides the
+        detector (scores 1)."""
+        if isinstance(image, (str, Path)):
+            name = name or str(image)
+            image = _read_image(Path(image))
+        elif not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3):
+            raise MmpxError(f"expected an image path or a BGR array (H, W, 3), got {type(image).__name__}"
+                            + (f" of shape {image.shape}" if isinstance(image, np.ndarray) else ""),
+                            "cv2.imread gives such an array")
+        if bboxes is None:
+            bboxes, bbox_scores = self.boxes(image)
+        else:
+            bboxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
+            bbox_scores = np.ones(len(bboxes), np.float32)
+        maps = None
+        if heatmaps:
+            if not hasattr(self.model, "predict_with_heatmaps"):
+                raise MmpxError("heatmaps=True: this backend gives no heatmaps", "load a config + checkpoint")
+            keypoints, scores, maps = self.model.predict_with_heatmaps(image, bboxes)
+        else:
+            keypoints, scores = self.model.predict(image, bboxes)
+        return PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
+                          np.asarray(bbox_scores), self.dataset_meta, image, maps)
+
+    def run(self, inputs: str | Path | Iterable[str | Path]) -> Iterator[PoseResult]:
+        """Results for every image and every video frame of ``inputs`` (files and folders, as ``mmpx infer``
+        takes them), in order; an unreadable file raises naming it."""
+        import cv2
+
+        from mmpx.infer.inputs import collect
+
+        paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
+        sources, _ = collect(paths)
+        for src in sources:
+            if src.kind == "image":
+                yield self(_read_image(src.path), name=src.name)
+                continue
+            cap = cv2.VideoCapture(str(src.path))
+            try:
+                ok, frame = cap.read() if cap.isOpened() else (False, None)
+                if not ok:
+                    raise MmpxError(f"{src.path}: not a readable video (no frame could be decoded)")
+                index = 0
+                while ok:
+                    yield self(frame, name=f"{src.name}#frame={index}")
+                    index += 1
+                    ok, frame = cap.read()
+            finally:
+                cap.release()
+
+
+def save_coco(results: Iterable[PoseResult], path: str | Path, category_id: int = 1) -> Path:
+    """Write every result as COCO keypoint results (image ids 1, 2, ... in order, ``file_name`` each), atomically."""
+    from mmpx.atomic import write_json
+
+    records = []
+    for image_id, result in enumerate(results, 1):
+        records += result.to_coco(image_id, category_id)
+    write_json(path, records, indent=None)
+    return Path(path)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise MmpxError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise MmpxError(f"{path}: not a readable image (empty, truncated or not an image)")
+    return image
+
+
+__all__ = ["PoseEstimator", "PoseResult", "load_detector", "load_pose_model", "save_coco"]

@@ -1,0 +1,81 @@
+"""The Python API (issue 11, item 11) on the torch-free path: an exported ONNX model on real images, a folder and
+a video; results as arrays, drawings, COCO records and a table. The torch side is in tests/test_python_api.py."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from mmpx.api import PoseEstimator, PoseResult, save_coco
+from mmpx.errors import MmpxError
+from mmpx.infer.results import instance_records
+from mmpx.runtime import OnnxPoseModel
+from tests.onnx_model import NAMES, write_tiny_onnx
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return write_tiny_onnx(tmp_path_factory.mktemp("api") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def images(shared_data):
+    return sorted((shared_data / "mmpose-testdata" / "coco").glob("*.jpg"))[:3]
+
+
+def test_one_image_with_boxes_matches_the_runtime(model, images):
+    pose = PoseEstimator(model)
+    image = cv2.imread(str(images[0]))
+    h, w = image.shape[:2]
+    boxes = np.array([[0, 0, w / 2, h / 2], [w / 4, h / 4, w, h]], np.float32)
+    result = pose(images[0], bboxes=boxes)
+    expected_kpts, expected_scores = OnnxPoseModel(str(model)).predict(image, boxes)
+    assert isinstance(result, PoseResult) and len(result) == 2 and result.names == NAMES
+    np.testing.assert_allclose(result.keypoints, expected_kpts)
+    np.testing.assert_allclose(result.scores, expected_scores)
+    assert result.keypoints.shape == (2, 4, 2) and result.bboxes.shape == (2, 4)
+    assert result.to_coco(7) == instance_records(7, str(images[0]), expected_kpts, expected_scores, boxes,
+                                                 np.ones(2, np.float32))
+    rows = result.to_table()
+    assert len(rows) == 8 and rows[5] == dict(image=str(images[0]), instance=1, keypoint=NAMES[1],
+                                              x=float(expected_kpts[1, 1, 0]), y=float(expected_kpts[1, 1, 1]),
+                                              score=float(expected_scores[1, 1]), bbox_score=1.0)
+    drawn = result.draw(kpt_thr=0.0, draw_bbox=True)
+    assert drawn.shape == image.shape and (drawn != image).any() and (result.image == image).all()
+
+
+def test_whole_image_array_folder_and_video(model, images, tmp_path):
+    pose = PoseEstimator(model)
+    array = cv2.imread(str(images[1]))
+    whole = pose(array)  # no detector: the whole image is the box
+    h, w = array.shape[:2]
+    np.testing.assert_allclose(whole.bboxes, [[0, 0, w, h]])
+    clip = tmp_path / "in" / "clip.avi"
+    clip.parent.mkdir()
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (64, 48))
+    for i in range(3):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    for image in images:
+        (tmp_path / "in" / image.name).write_bytes(image.read_bytes())
+    results = list(pose.run(tmp_path / "in"))
+    assert [r.name for r in results] == [*(i.name for i in images), *(f"clip.avi#frame={i}" for i in range(3))]
+    out = save_coco(iter(results), tmp_path / "r.json")
+    records = json.loads(out.read_text())
+    assert [r["image_id"] for r in records] == [1, 2, 3, 4, 5, 6] and records[3]["file_name"] == "clip.avi#frame=0"
+
+
+def test_bad_inputs_are_clear_errors(model, tmp_path):
+    pose = PoseEstimator(model)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(MmpxError, match=r"broken\.jpg: not a readable image"):
+        pose(tmp_path / "broken.jpg")
+    with pytest.raises(MmpxError, match=r"expected an image path or a BGR array \(H, W, 3\), got ndarray of shape"):
+        pose(np.zeros((4, 4)))
+    with pytest.raises(MmpxError, match="heatmaps=True: this backend gives no heatmaps"):
+        pose(np.zeros((8, 8, 3), np.uint8), heatmaps=True)
+    detected = PoseEstimator(model, detector=lambda image: (np.zeros((0, 4), np.float32), np.zeros(0, np.float32)))
+    assert len(detected(np.zeros((8, 8, 3), np.uint8))) == 0  # a detector that finds nothing: no instance
