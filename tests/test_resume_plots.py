@@ -119,7 +119,9 @@ def test_config_can_name_the_hook_and_other_hooks_are_kept():
 
     cfg = Config(dict(default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=2, max_keep_ckpts=1))))
     assert atomic_checkpoint.use_atomic_checkpoints(cfg)
-    assert cfg.default_hooks.checkpoint == dict(type="AtomicCheckpointHook", interval=2, max_keep_ckpts=1)
+    # _scope_: found from a detector config (default scope mmdet) too
+    assert cfg.default_hooks.checkpoint == dict(type="AtomicCheckpointHook", interval=2, max_keep_ckpts=1,
+                                                _scope_="mmpose")
     mine = Config(dict(default_hooks=dict(checkpoint=dict(type="MyCheckpointHook"))))
     assert not atomic_checkpoint.use_atomic_checkpoints(mine)
     assert mine.default_hooks.checkpoint.type == "MyCheckpointHook"

@@ -189,7 +189,7 @@ def test_train_wires_options_into_the_config(setup, monkeypatch):
 
     seen = {}
 
-    def fake_runner(cfg):
+    def fake_runner(cfg, **kwargs):
         seen["cfg"] = cfg
         return SimpleNamespace(train=lambda: None)
 

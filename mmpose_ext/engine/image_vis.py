@@ -58,20 +58,24 @@ class PerImageVisualizationHook(PoseVisualizationHook):
         items = sorted(self._by_image.items())
         world = get_world_size()
         if world > 1:  # a distributed sampler spreads one image's instances over the ranks
-            merged: dict[str, list] = {}
+            merged: dict[str, dict] = {}
             for part in all_gather_object(items):
                 for path, samples in part:
-                    merged.setdefault(path, []).extend(samples)
-            items = sorted(merged.items())
+                    for sample in samples:  # the sampler repeats a few samples to even out the ranks: once each
+                        key = sample.get("id", None)
+                        merged.setdefault(path, {})[id(sample) if key is None else key] = sample
+            items = sorted((path, list(samples.values())) for path, samples in merged.items())
         self._by_image = {}
-        if not items:
-            return
         out_dir = os.path.join(runner.work_dir, runner.timestamp, self.out_dir)  # an absolute out_dir stays
-        common = os.path.commonpath([os.path.dirname(path) for path, _ in items])
+        common = os.path.commonpath([os.path.dirname(path) for path, _ in items]) if items else ""
         self._visualizer.set_dataset_meta(runner.test_evaluator.dataset_meta)
         with _every_rank_draws():
             for path, samples in items[get_rank()::world]:
                 self._draw(path, samples, os.path.join(out_dir, os.path.relpath(path, common)))
+        if world > 1:  # rank 0 moves the folder into place once the test returns: every rank must be done
+            from mmengine.dist import barrier
+
+            barrier()
 
     def _draw(self, img_path: str, samples: list, out_file: str) -> None:
         import mmcv
