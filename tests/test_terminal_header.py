@@ -42,9 +42,10 @@ def test_terminal_shows_a_short_header_and_the_log_file_everything(tmp_path, tin
     assert code == 0, shown[-3000:]
     lines = [line for line in shown.splitlines() if line.strip()]
     assert len(lines) < 40, f"{len(lines)} lines on the terminal:\n" + "\n".join(lines[:60])
-    assert "Config:" not in shown and "System environment" not in shown
+    assert "Config:" not in shown and "System environment" not in shown and "FileClient" not in shown
     for text in (f"config   {config}", f"work dir {tmp_path / 'w'}", "data     train 6 samples, val 6 samples",
                  "M parameters, on cpu", "log      "):
         assert text in shown, (text, shown[-3000:])
     log = next((tmp_path / "w").glob("2*/2*.log")).read_text()
     assert "Config:" in log and "System environment" in log and "Epoch(train)" in log
+    assert '"FileClient" will be deprecated' in log  # mmengine's notice: off the terminal, still in the log

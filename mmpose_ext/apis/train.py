@@ -128,6 +128,15 @@ def _prints_to_log_file(runner, enabled: bool):
         yield
 
 
+# mmengine's own deprecation notices, printed at WARNING on every start; nothing a user can act on (log file: kept)
+_NOISE = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias')
+
+
+def _not_noise(record) -> bool:
+    message = record.getMessage()
+    return not any(text in message for text in _NOISE)
+
+
 @contextlib.contextmanager
 def _console_warnings_only(runner_cls, enabled: bool):
     """While the Runner is built, its logger's console handlers start at WARNING: the environment and the whole
@@ -144,6 +153,7 @@ def _console_warnings_only(runner_cls, enabled: bool):
         for handler in logger.handlers:
             if type(handler) is logging.StreamHandler:
                 handler.setLevel(max(handler.level, logging.WARNING))
+                handler.addFilter(_not_noise)
         return logger
 
     runner_cls.build_logger = build_logger
