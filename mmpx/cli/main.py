@@ -86,18 +86,18 @@ def build_app(host: PluginHost, command: str | None = None) -> typer.Typer:
         if only is not None and cmd.name != only:
             continue
         if host.is_builtin(contrib.plugin):  # mmpx's own commands are tested; a plugin's may be unusable
-            command = cmd.resolve()
+            target = cmd.resolve()
         else:
             try:
-                command = cmd.resolve()
-                _mountable(cmd.name, command, cmd.help)
+                target = cmd.resolve()
+                _mountable(cmd.name, target, cmd.help)
             except Exception as exc:
                 host.record_error(contrib.plugin, f"mmpx_cli_commands: {cmd.name}: {type(exc).__name__}: {exc}")
                 continue
-        if isinstance(command, typer.Typer):
-            app.add_typer(command, name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)
         else:
-            app.command(name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)(command)
+            app.command(name=cmd.name, help=cmd.help, rich_help_panel=cmd.panel)(target)
     if only is not None and only != "convert":
         return app
 
