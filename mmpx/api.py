@@ -230,15 +230,11 @@ def save_coco(results: Iterable[PoseResult], path: str | Path, category_id: int 
 
 
 def _read_image(path: Path) -> np.ndarray:
-    import cv2
+    from mmpx.infer.inputs import decode_image
 
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise MmpxError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image, why = decode_image(path)
     if image is None:
-        raise MmpxError(f"{path}: not a readable image (empty, truncated or not an image)")
+        raise MmpxError(f"{path}: {why}")
     return image
 
 

@@ -66,12 +66,34 @@ def _head_channels(cfg) -> tuple[str, int] | None:
     return None
 
 
-def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[Problem], int | None]:
+def _error_maker(config: str, where: str):
     def error(field: str, message: str, hint: str, code: str) -> Problem:
         return Problem(ERROR, config, f"{where}.{field}", message, hint, code)
 
-    problems, num_keypoints = [], None
-    root = ds.get("data_root") or ""
+    return error
+
+
+def _files(error, ds: dict) -> tuple[list[Problem], str | None]:
+    """The annotation file and the image folder exist (pose and detection datasets alike); returns the problems
+    and the annotation file's path when it exists."""
+    problems, root = [], ds.get("data_root") or ""
+    ann_path = osp.join(root, ds["ann_file"]) if ds.get("ann_file") else None
+    if ann_path is not None and not osp.isfile(ann_path):
+        problems.append(error("ann_file", f"annotation file {ann_path} does not exist",
+                              "check data_root and ann_file (mmpx convert ... writes annotations/*.json)",
+                              "ann-missing"))
+        ann_path = None
+    img_dir = (ds.get("data_prefix") or {}).get("img")
+    if img_dir is not None and not osp.isdir(osp.join(root, img_dir)):
+        problems.append(error("data_prefix.img", f"image folder {osp.join(root, img_dir)} does not exist",
+                              "check data_root and data_prefix=dict(img=...)", "images-missing"))
+    return problems, ann_path
+
+
+def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[Problem], int | None]:
+    error = _error_maker(config, where)
+    problems, ann_path = _files(error, ds)
+    num_keypoints = None
     meta_path = _metainfo_file(ds)
     if meta_path is not None:
         if not osp.isfile(meta_path):
@@ -85,25 +107,14 @@ def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[
             info, meta_problems = seen[meta_path]
             problems += meta_problems
             num_keypoints = len(keypoint_names(info))
-    ann = ds.get("ann_file")
-    if ann:
-        ann_path = osp.join(root, ann)
-        if not osp.isfile(ann_path):
-            problems.append(error("ann_file", f"annotation file {ann_path} does not exist",
-                                  "check data_root and ann_file (mmpx convert ... writes annotations/*.json)",
-                                  "ann-missing"))
-        elif ann_path.endswith(".json") and (ann_path, meta_path) not in seen:
-            seen[ann_path, meta_path] = True
-            problems += [p for p in check_data(ann_path, metainfo=meta_path) if p.severity == ERROR]
+    if ann_path is not None and ann_path.endswith(".json") and (ann_path, meta_path) not in seen:
+        seen[ann_path, meta_path] = True
+        problems += [p for p in check_data(ann_path, metainfo=meta_path) if p.severity == ERROR]
     headbox = ds.get("headbox_file")
     if headbox and not osp.isfile(headbox):  # MPII's PCKh: otherwise a KeyError after a whole epoch
         problems.append(error("headbox_file", f"head-box file {headbox} does not exist",
                               "MPII's PCKh needs annotations/mpii_gt_val.mat from MMPose's MPII download "
                               "(docs/datasets.md)", "headbox-missing"))
-    img_dir = (ds.get("data_prefix") or {}).get("img")
-    if img_dir is not None and not osp.isdir(osp.join(root, img_dir)):
-        problems.append(error("data_prefix.img", f"image folder {osp.join(root, img_dir)} does not exist",
-                              "check data_root and data_prefix=dict(img=...)", "images-missing"))
     return problems, num_keypoints
 
 
@@ -112,40 +123,27 @@ def _check_detection_dataset(config: str, where: str, ds: dict, seen: dict) -> l
     classes the config trains (mmdet keeps only those: no match gives an empty dataset and an obscure error)."""
     import json
 
-    def error(field: str, message: str, hint: str, code: str) -> Problem:
-        return Problem(ERROR, config, f"{where}.{field}", message, hint, code)
-
-    problems = []
-    root = ds.get("data_root") or ""
-    ann = ds.get("ann_file")
-    if ann:
-        ann_path = osp.join(root, ann)
-        if not osp.isfile(ann_path):
-            problems.append(error("ann_file", f"annotation file {ann_path} does not exist",
-                                  "check data_root and ann_file (mmpx convert ... writes annotations/*.json)",
-                                  "ann-missing"))
-        elif ann_path.endswith(".json"):
-            if ann_path not in seen:
-                try:
-                    with open(ann_path, encoding="utf-8") as f:
-                        data = json.load(f)
-                    seen[ann_path] = [str(c.get("name")) for c in data.get("categories") or []]
-                except (OSError, ValueError, RecursionError, AttributeError) as exc:
-                    seen[ann_path] = exc
-            found = seen[ann_path]
-            classes = list(((ds.get("metainfo") or {}).get("classes")) or [])
-            if isinstance(found, Exception):
-                problems.append(error("ann_file", f"{ann_path} is not a COCO file ({type(found).__name__})",
-                                      "give the COCO JSON that mmpx convert wrote", "ann-invalid"))
-            elif classes and not set(classes) & set(found):
-                problems.append(error("metainfo.classes", f"none of the classes {classes} is a category of "
-                                      f"{ann_path} (it has {found}): mmdet would train on no box",
-                                      "set metainfo=dict(classes=(...)) to the category names (mmpx convert "
-                                      "--category NAME sets it)", "det-classes"))
-    img_dir = (ds.get("data_prefix") or {}).get("img")
-    if img_dir is not None and not osp.isdir(osp.join(root, img_dir)):
-        problems.append(error("data_prefix.img", f"image folder {osp.join(root, img_dir)} does not exist",
-                              "check data_root and data_prefix=dict(img=...)", "images-missing"))
+    error = _error_maker(config, where)
+    problems, ann_path = _files(error, ds)
+    if ann_path is None or not ann_path.endswith(".json"):
+        return problems
+    if ann_path not in seen:
+        try:
+            with open(ann_path, encoding="utf-8") as f:
+                data = json.load(f)
+            seen[ann_path] = [str(c.get("name")) for c in data.get("categories") or []]
+        except (OSError, ValueError, RecursionError, AttributeError) as exc:
+            seen[ann_path] = exc
+    found = seen[ann_path]
+    classes = list(((ds.get("metainfo") or {}).get("classes")) or [])
+    if isinstance(found, Exception):
+        problems.append(error("ann_file", f"{ann_path} is not a COCO file ({type(found).__name__})",
+                              "give the COCO JSON that mmpx convert wrote", "ann-invalid"))
+    elif classes and not set(classes) & set(found):
+        problems.append(error("metainfo.classes", f"none of the classes {classes} is a category of {ann_path} "
+                              f"(it has {found}): mmdet would train on no box",
+                              "set metainfo=dict(classes=(...)) to the category names (mmpx convert "
+                              "--category NAME sets it)", "det-classes"))
     return problems
 
 

@@ -85,3 +85,18 @@ def collect(inputs: list[Path]) -> tuple[list[Source], int]:
 def output_name(src: Source) -> str:
     """The drawn output's name: the same relative name; videos are always written as .mp4 (mp4v)."""
     return str(Path(src.name).with_suffix(".mp4").as_posix()) if src.kind == "video" else src.name
+
+
+def decode_image(path: Path):
+    """``(BGR image, None)``, or ``(None, why)`` for a file that cannot be read or is not an image."""
+    import cv2
+    import numpy as np
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror or exc}"
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        return None, "not a readable image (empty, truncated or not an image)"
+    return image, None

@@ -14,7 +14,7 @@ import numpy as np
 
 from mmpx.atomic import atomic_path, clean_stale, write_bytes, write_json
 from mmpx.errors import MmpxError
-from mmpx.infer.inputs import Source, output_name
+from mmpx.infer.inputs import Source, decode_image, output_name
 from mmpx.infer.results import instance_records
 
 
@@ -95,14 +95,9 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
 def _image(src: Source, model, boxes, out_dir, draw, summary: Summary) -> None:
     import cv2
 
-    try:
-        data = np.fromfile(src.path, dtype=np.uint8)
-    except OSError as exc:
-        summary.skipped.append((str(src.path), f"cannot be read: {exc.strerror or exc}"))
-        return
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image, why = decode_image(src.path)
     if image is None:
-        summary.skipped.append((str(src.path), "not a readable image (empty, truncated or not an image)"))
+        summary.skipped.append((str(src.path), why))
         return
     drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None)
     summary.images += 1
