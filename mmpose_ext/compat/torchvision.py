@@ -5,11 +5,17 @@
 torchvision is missing or broken (a CUDA build next to CPU torch fails on import), ``mmpose.visualization`` is
 imported once with a temporary ``torchvision.transforms`` that provides only ``ToPILImage``; the stand-in is
 removed again right after, so nothing else ever sees a fake torchvision. A working torchvision is used as is.
+
+Libraries that probe for torchvision must not run while the stand-in is there: transformers (which
+``mmengine.optim`` imports for Adafactor) calls ``importlib.util.find_spec('torchvision')`` at import, which
+raises on a module without a spec and would otherwise record torchvision as installed. So ``mmengine.optim`` is
+imported first, in the real world, and the stand-in carries a spec in case anything else probes during the window.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.machinery
 import sys
 import types
 
@@ -60,8 +66,12 @@ def _needed() -> bool:
 def _patch() -> str:
     if "mmpose.visualization" in sys.modules:
         return "mmpose.visualization was imported before mmpose_ext; nothing to do"
+    import mmengine.optim  # noqa: F401  (imports transformers, if installed, before the stand-in exists)
+
     shim = types.ModuleType("torchvision")
+    shim.__spec__ = importlib.machinery.ModuleSpec("torchvision", None, is_package=True)
     transforms = types.ModuleType("torchvision.transforms")
+    transforms.__spec__ = importlib.machinery.ModuleSpec("torchvision.transforms", None)
     transforms.ToPILImage = ToPILImage
     shim.transforms = transforms
     saved = {
