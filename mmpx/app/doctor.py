@@ -2,6 +2,10 @@
 
 Every probe runs on its own and turns its failure into a row, so the report works on a broken install, which is
 when it is needed. Each problem row carries the one command that fixes it.
+
+Everything that imports the stack runs in a fresh process that imports ``mmpose_ext`` first, as a config's
+``custom_imports`` does: an environment where that import fails (a library that breaks it only in that order,
+as transformers once did) must never be reported healthy because doctor happened to import in another order.
 """
 
 from __future__ import annotations
@@ -9,8 +13,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.resources
+import json
 import platform
+import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 
 SETUP = "bash scripts/setup.sh  (from an mmpose-ext checkout; it fixes every row below)"
@@ -175,6 +182,7 @@ def compat_checks() -> list[Check]:
 
 
 def plugin_checks() -> list[Check]:
+    """One row per plugin (after importing every plugin's registry modules), then the plugins' own checks."""
     from mmpx.plugins.manager import get_host
 
     host = get_host()
@@ -194,12 +202,54 @@ def plugin_checks() -> list[Check]:
         )
         version = f" {info.version}" if info.version else ""
         rows.append(Check("plugins", info.name, ok, info.status + version, "; ".join(info.errors), fix))
+    rows += [Check("plugins", r.name, r.ok, r.value, r.detail, r.fix) for r in host.run_doctor_checks()]
     return rows
 
 
+def fresh_import_check() -> Check:
+    """``import mmpose_ext`` as the first import of a process; must run before anything else imports the stack."""
+    start = time.perf_counter()
+    try:
+        import mmpose_ext  # noqa: F401
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return Check("runtime", "import mmpose_ext", False, "broken",
+                     f"first import in a fresh process (as custom_imports runs it): {type(exc).__name__}: {first}",
+                     SETUP + "; or MMPX_BLOCK_PLUGINS / uninstall the package named in the error")
+    return Check("runtime", "import mmpose_ext", True,
+                 f"{time.perf_counter() - start:.1f} s, first import in a fresh process")
+
+
+_MARK = "mmpx-doctor-rows:"
+_CHILD = "from mmpx.app.doctor import child_main; child_main()"
+
+
+def child_main() -> None:
+    """The heavy half of doctor, in its own process: prints its rows as one JSON line."""
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):  # what the stack prints must not mix with the rows
+        rows = [fresh_import_check(), *runtime_checks(), *compat_checks(), *plugin_checks()]
+    print(_MARK + json.dumps([asdict(row) for row in rows]), flush=True)
+
+
+def stack_checks(timeout: float = 600) -> list[Check]:
+    """Runtime, compatibility and plugin rows from a fresh process (see the module docstring)."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return [Check("runtime", "fresh process", False, "timed out",
+                      f"importing and probing the stack took over {timeout:.0f} s", SETUP)]
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(_MARK):
+            return [Check(**row) for row in json.loads(line[len(_MARK):])]
+    tail = " | ".join(proc.stderr.strip().splitlines()[-3:]) or f"exit code {proc.returncode}, no output"
+    return [Check("runtime", "fresh process", False, "crashed", tail, SETUP)]
+
+
 def diagnose() -> list[Check]:
-    """Run every check. Heavy (imports torch, mmcv, mmpose): a few seconds."""
-    return package_checks() + runtime_checks() + compat_checks() + plugin_checks()
+    """Run every check. Heavy (a process that imports torch, mmcv, mmpose): several seconds."""
+    return package_checks() + stack_checks()
 
 
 def as_json(checks: list[Check]) -> dict:
