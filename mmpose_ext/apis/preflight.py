@@ -3,7 +3,8 @@
 For every dataloader the command uses (train and val to train, test to test; each sub-dataset of a
 ``CombinedDataset``): the annotation file and image
 folder exist, the metainfo file exists and is sound, the annotation file passes ``mmpx check data`` (without
-opening images), and its keypoint count matches the metainfo; then the head's output channels match that count;
+opening images), and its keypoint count matches the metainfo; then the head's output channels match that count,
+and its input channels, feature-map size and heatmap size match what the backbone returns (one forward pass);
 ``load_from`` and evaluator ``ann_file`` exist. Reuses :mod:`mmpx.check` and :mod:`mmpx.metainfo`.
 """
 
@@ -211,7 +212,9 @@ def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
                     f"the head predicts {head[1]} keypoints but {where} has {num_keypoints} (from its metainfo)",
                     f"set {head[0]}={num_keypoints} (mmpx train --load-from loads the other tensors of a checkpoint "
                     "trained with another count)", "head-keypoints"))
-    return _once(problems + _common(cfg, config, phases))
+    from mmpose_ext.apis.backbone import head_problems
+
+    return _once(problems + head_problems(cfg, config) + _common(cfg, config, phases))
 
 
 def _common(cfg, config: str, phases) -> list[Problem]:

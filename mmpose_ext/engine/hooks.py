@@ -8,7 +8,9 @@ Pattern rules for :class:`FreezeHook` (``resolve_freeze_patterns``):
   top-level children named ``layer<k>``, ``stage<k>`` or ``res_layer<k>``, in registration order (ResNet's
   ``layer1..4``, CSPNeXt's ``stage1..4``, HRNet's ``layer1, stage2..4``, MobileNetV2's ``layer1..7``); ``N``
   stages means everything registered up to and including the ``N``-th stage (the stem: ``conv1``/``norm1`` or
-  ``stem``, HRNet's transitions in between) plus the module's own direct parameters.
+  ``stem``, HRNet's transitions in between) plus the module's own direct parameters. A module that declares
+  ``mmpx_stem`` and ``mmpx_stages`` (the backbone protocol, docs/plugins.md) is counted by its declaration:
+  ``N`` stages are its stem modules and its first ``N`` declared stages.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 from mmengine.hooks import Hook
 
+from mmpose_ext.apis.backbone import declared_stages
 from mmpose_ext.registry import HOOKS
 from mmpx.errors import CheckpointError, ConfigError
 
@@ -46,6 +49,17 @@ def _stage_globs(model, prefix: str, stages: int, spec: str) -> list[str]:
             f"--freeze {spec!r}: the model has no module {prefix!r}",
             _examples([n for n, _ in model.named_parameters()]),
         ) from None
+    declared = declared_stages(module)
+    if declared is not None:  # the backbone protocol: the module names its stem and stages itself
+        stem, stages_declared = declared
+        if stages < 1 or stages > len(stages_declared):
+            raise ConfigError(
+                f"--freeze {spec!r}: {prefix} declares {len(stages_declared)} stage(s) "
+                f"({', '.join(stages_declared)}), so N must be 1 to {len(stages_declared)}",
+                f"e.g. --freeze {prefix}:1 freezes its stem ({', '.join(stem) or 'none'}) and first stage",
+            )
+        direct = [f"{prefix}.{n}" for n, _ in module.named_parameters(recurse=False)]
+        return direct + [f"{prefix}.{name}.*" for name in (*stem, *stages_declared[:stages])]
     children = [name for name, _ in module.named_children()]
     found = [name for name in children if _STAGE.match(name)]
     if stages < 1 or stages > len(found):
