@@ -1,0 +1,169 @@
+"""``mmpx plugins new``: write a plugin package that installs and passes its own tests as it is.
+
+The files come from ``mmpx/plugins/templates/package`` with ``__NAME__``-style placeholders (plain text
+replacement: the templates are valid Python and TOML as far as possible, and need no brace escaping).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from mmpx import __version__, atomic
+from mmpx.errors import MmpxError
+
+PIECES = ("backbone", "command", "converter")
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# which template files each piece brings (paths relative to the package template, __PKG__ unexpanded)
+_FILES = {
+    "backbone": ("__PKG__/backbone.py", "__PKG__/configs/__NAME_ID___net_carpose.py", "tests/test_backbone.py"),
+    "command": ("__PKG__/cli.py", "tests/test_command.py"),
+    "converter": ("__PKG__/convert.py", "tests/test_converter.py"),
+}
+_COMMON = ("pyproject.toml", "README.md", "__PKG__/__init__.py", "tests/conftest.py", "tests/test_plugin.py")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name derived from the plugin's name ``mything``."""
+
+    name: str  # mything: the entry point and plugin name
+    dist: str  # mmpx-plugin-mything
+    package: str  # mmpx_mything
+    ident: str  # mything (a Python identifier)
+    cls: str  # MythingNet
+
+    @classmethod
+    def of(cls, name: str) -> Names:
+        if not _NAME.match(name):
+            raise MmpxError(f"plugin name {name!r}: lower-case letters, digits and single hyphens, starting "
+                            "with a letter", "e.g. mmpx plugins new wings")
+        ident = name.replace("-", "_")
+        return cls(name, f"mmpx-plugin-{name}", f"mmpx_{ident}", ident,
+                   "".join(part.capitalize() for part in name.split("-")) + "Net")
+
+
+def _plugin_module(n: Names, pieces: tuple[str, ...]) -> str:
+    imports = ["hookimpl"]
+    hooks = []
+    if "backbone" in pieces:
+        imports += ["ConfigFile", "ModuleContribution"]
+        hooks.append(f'''@hookimpl
+def mmpx_modules() -> list[ModuleContribution]:
+    # imported only when a command needs MMPose's registries (mmpx train, test, export, ...)
+    return [ModuleContribution("MODELS", "{n.cls}", "{n.package}.backbone")]
+
+
+@hookimpl
+def mmpx_configs() -> list[ConfigFile]:
+    folder = resources.files("{n.package}") / "configs"
+    return [ConfigFile("{n.name}-net-carpose", folder / "{n.ident}_net_carpose.py",
+                       "{n.cls} + heatmap head, 8 car keypoints at 96x96")]''')
+    if "command" in pieces:
+        imports.append("CliCommand")
+        hooks.append(f'''@hookimpl
+def mmpx_cli_commands() -> list[CliCommand]:
+    # a "module:function" reference: its module is imported only when this command runs
+    return [CliCommand("{n.name}-info", "{n.package}.cli:info", help="Show what the {n.name} plugin adds.")]''')
+    if "converter" in pieces:
+        imports.append("Converter")
+        hooks.append(f'''@hookimpl
+def mmpx_converters() -> list[Converter]:
+    from {n.package} import convert
+
+    return [Converter("{n.name}-csv", convert.command)]''')
+    imports.append("DoctorCheck")
+    hooks.append(f'''def _healthy() -> str:
+    from {n.package} import __version__
+
+    return f"{n.dist} {{__version__}} imports"
+
+
+@hookimpl
+def mmpx_doctor_checks() -> list[DoctorCheck]:
+    # a row of `mmpx doctor`: return a short value when healthy, raise with what is wrong when not
+    return [DoctorCheck("{n.name}", _healthy, fix="pip install --force-reinstall {n.dist}")]''')
+    head = "from importlib import resources\n\n" if "backbone" in pieces else ""
+    return (f'''"""The entry point of the {n.name} plugin: what it adds to mmpose-ext, as records.
+
+Keep it light (no torch, no mmpose at the top): ``mmpx --help`` imports this module.
+"""
+
+from __future__ import annotations
+
+{head}from mmpx.plugins import {", ".join(sorted(imports))}
+
+MMPX_PLUGIN_API = 1  # the plugin API this plugin is written for
+
+
+''' + "\n\n\n".join(hooks) + "\n")
+
+
+def _hooks(pieces: tuple[str, ...]) -> list[str]:
+    hooks = ["mmpx_doctor_checks"]
+    hooks += ["mmpx_modules", "mmpx_configs"] if "backbone" in pieces else []
+    hooks += ["mmpx_cli_commands"] if "command" in pieces else []
+    hooks += ["mmpx_converters"] if "converter" in pieces else []
+    return sorted(hooks)
+
+
+def _usage(n: Names, pieces: tuple[str, ...]) -> str:
+    lines = []
+    if "backbone" in pieces:
+        lines += ["mmpx quickstart --work-dir qs                    # or any converted car set",
+                  f"mmpx train {n.name}-net-carpose --cfg-options train_dataloader.dataset.data_root=qs/data "
+                  "val_dataloader.dataset.data_root=qs/data",
+                  f"mmpx train {n.name}-net-carpose --freeze backbone:1 ...  # stem + first stage frozen"]
+    if "command" in pieces:
+        lines.append(f"mmpx {n.name}-info")
+    if "converter" in pieces:
+        lines.append(f"mmpx convert {n.name}-csv labels.csv data/{n.ident}")
+    return "```bash\n" + "\n".join(lines) + "\n```"
+
+
+def _what(pieces: tuple[str, ...]) -> str:
+    words = {"backbone": "a backbone with a config", "command": "a command", "converter": "a CSV converter"}
+    return ", ".join(words[p] for p in pieces)
+
+
+def new_plugin(name: str, out: Path, pieces: tuple[str, ...] = PIECES, overwrite: bool = False) -> list[Path]:
+    """Write the plugin package ``name`` into ``out`` with the chosen ``pieces`` (backbone, command, converter).
+
+    Returns:
+        The files written, relative to ``out``.
+
+    Raises:
+        MmpxError: a bad name or piece, or ``out`` exists and is not empty (without ``overwrite``).
+    """
+    n = Names.of(name)
+    unknown = sorted(set(pieces) - set(PIECES))
+    if unknown or not pieces:
+        raise MmpxError(f"pieces {', '.join(unknown) or '(none)'}: choose from {', '.join(PIECES)}",
+                        "e.g. --backbone --converter")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise MmpxError(f"{out} exists and is not empty", "choose another --dir, or add --overwrite")
+    atomic.check_writable(out, "--dir", folder=True)
+    pieces = tuple(p for p in PIECES if p in pieces)
+    replace = {"__DIST__": n.dist, "__PKG__": n.package, "__NAME_ID__": n.ident, "__NAME__": n.name,
+               "__CLASS__": n.cls, "__MMPX_VERSION__": __version__, "__WHAT__": _what(pieces),
+               "__USE__": _usage(n, pieces), "__HOOKS__": "\n".join(f'    "{h}",' for h in _hooks(pieces))}
+
+    def fill(text: str) -> str:
+        for key, value in replace.items():  # __NAME_ID__ before __NAME__: the longer key first
+            text = text.replace(key, value)
+        return text
+
+    template = resources.files("mmpx.plugins") / "templates" / "package"
+    files = {fill(rel): fill((template / rel).read_text(encoding="utf-8"))
+             for rel in (*_COMMON, *(f for p in pieces for f in _FILES[p]))}
+    files[f"{n.package}/plugin.py"] = _plugin_module(n, pieces)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(atomic.tmp_name(out.name))
+    for rel, text in files.items():
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / rel).write_text(text, encoding="utf-8")
+    atomic.replace_dir(staging, out)
+    return sorted(Path(rel) for rel in files)

@@ -1,0 +1,120 @@
+"""``mmpx convert __NAME__-csv``: one CSV row per object to COCO keypoints plus an MMPose metainfo file.
+
+The CSV's header is ``image`` then ``<keypoint>_x, <keypoint>_y, <keypoint>_v`` for each keypoint (v: 0 not
+labelled, 1 occluded, 2 visible), e.g. ``image,nose_x,nose_y,nose_v,tail_x,tail_y,tail_v``. Boxes are the
+labelled keypoints' extent plus a margin. Change the parsing to your own format; keep the checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from mmpx import atomic
+from mmpx.errors import MmpxError
+
+MARGIN = 0.1  # of the keypoints' extent, on each side of the box
+
+
+def _keypoints(header: list[str], csv_path: Path) -> list[str]:
+    if not header or header[0] != "image" or (len(header) - 1) % 3:
+        raise MmpxError(f"{csv_path}: the header must be 'image' then <name>_x,<name>_y,<name>_v per keypoint, "
+                        f"got {','.join(header)[:80]!r}", "e.g. image,nose_x,nose_y,nose_v")
+    names = []
+    for i in range(1, len(header), 3):
+        name = header[i].removesuffix("_x")
+        if header[i:i + 3] != [f"{name}_x", f"{name}_y", f"{name}_v"]:
+            raise MmpxError(f"{csv_path}: columns {i + 1}-{i + 3} are {header[i:i + 3]}, "
+                            f"expected {name}_x, {name}_y, {name}_v", "one x, y, v triple per keypoint, in order")
+        names.append(name)
+    return names
+
+
+def _row(row: list[str], header: list[str], csv_path: Path, line: int) -> tuple[str, list[float]]:
+    if len(row) != len(header):
+        raise MmpxError(f"{csv_path}, line {line}: {len(row)} values, the header has {len(header)}",
+                        "every row: the image, then x, y, v per keypoint")
+    values = []
+    for column, text in zip(header[1:], row[1:], strict=True):
+        try:
+            values.append(float(text))
+        except ValueError:
+            raise MmpxError(f"{csv_path}, line {line}, column {column}: {text!r} is not a number",
+                            "write unlabelled keypoints as 0,0,0") from None
+        if column.endswith("_v") and values[-1] not in (0, 1, 2):
+            raise MmpxError(f"{csv_path}, line {line}, column {column}: visibility {text!r}",
+                            "0 not labelled, 1 occluded, 2 visible")
+    return row[0], values
+
+
+def convert_csv(csv_path: Path, out: Path, overwrite: bool = False) -> dict:
+    """Convert ``csv_path`` (images beside it) to ``out/annotations.json``, ``out/images/``, ``out/metainfo.py``.
+
+    Nothing is written unless every row is good; an existing ``out`` is replaced only with ``overwrite``.
+
+    Returns:
+        Counts: images, objects, keypoints.
+    """
+    import cv2
+
+    csv_path, out = Path(csv_path), Path(out)
+    if not csv_path.is_file():
+        raise MmpxError(f"{csv_path}: no such CSV file", "give the CSV of your labels")
+    if out.exists() and not overwrite:
+        raise MmpxError(f"{out} exists", "add --overwrite to replace it")
+    try:
+        rows = list(csv.reader(csv_path.read_text(encoding="utf-8").splitlines()))
+    except UnicodeDecodeError as exc:
+        raise MmpxError(f"{csv_path}: not UTF-8 text ({exc.reason} at byte {exc.start})", "save it as UTF-8") from None
+    names = _keypoints(rows[0] if rows else [], csv_path)
+    images, annotations, sizes = {}, [], {}
+    for line, row in enumerate(rows[1:], start=2):
+        image, values = _row(row, rows[0], csv_path, line)
+        if image not in sizes:
+            picture = cv2.imread(str(csv_path.parent / image))
+            if picture is None:
+                raise MmpxError(f"{csv_path}, line {line}: image {image} is missing or not an image",
+                                f"put it beside the CSV ({csv_path.parent})")
+            sizes[image] = picture.shape[:2]
+            images[image] = dict(id=len(images) + 1, file_name=Path(image).name, height=sizes[image][0],
+                                 width=sizes[image][1])
+        labelled = [(values[i], values[i + 1]) for i in range(0, len(values), 3) if values[i + 2] > 0]
+        if not labelled:
+            raise MmpxError(f"{csv_path}, line {line}: no keypoint is labelled", "drop the row or label a point")
+        xs, ys = [p[0] for p in labelled], [p[1] for p in labelled]
+        w, h = max(xs) - min(xs), max(ys) - min(ys)
+        x0, y0 = min(xs) - MARGIN * w, min(ys) - MARGIN * h
+        annotations.append(dict(id=len(annotations) + 1, image_id=images[image]["id"], category_id=1, iscrowd=0,
+                                keypoints=values, num_keypoints=len(labelled), area=w * h * (1 + 2 * MARGIN) ** 2,
+                                bbox=[x0, y0, w * (1 + 2 * MARGIN), h * (1 + 2 * MARGIN)]))
+    if not annotations:
+        raise MmpxError(f"{csv_path}: no rows after the header", "one row per labelled object")
+    coco = dict(images=list(images.values()), annotations=annotations,
+                categories=[dict(id=1, name="object", keypoints=names, skeleton=[])])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(atomic.tmp_name(out.name))  # a run that dies leaves no half-written OUT
+    (staging / "images").mkdir(parents=True)
+    for image in images:
+        shutil.copy2(csv_path.parent / image, staging / "images" / Path(image).name)
+    atomic.write_json(staging / "annotations.json", coco)
+    info = ", ".join(f"{i}: dict(name={n!r}, id={i}, color=[255, 128, 0], type='', swap='')"
+                     for i, n in enumerate(names))
+    atomic.write_text(staging / "metainfo.py", f"dataset_info = dict(dataset_name='__NAME__', keypoint_info={{"
+                      f"{info}}}, skeleton_info={{}}, joint_weights={[1.0] * len(names)}, "
+                      f"sigmas={[0.05] * len(names)})\n")
+    atomic.replace_dir(staging, out)
+    return dict(images=len(images), objects=len(annotations), keypoints=len(names))
+
+
+def command(
+    csv_path: Annotated[Path, typer.Argument(help="The CSV of labels (images beside it).", show_default=False)],
+    out: Annotated[Path, typer.Argument(help="Output folder.", show_default=False)],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Convert a CSV of keypoints (one row per object) to COCO keypoints, images and an MMPose metainfo file."""
+    counts = convert_csv(csv_path, out, overwrite=overwrite)
+    typer.echo(f"wrote {counts['objects']} objects in {counts['images']} images ({counts['keypoints']} keypoints "
+               f"each) to {out}")

@@ -1,0 +1,42 @@
+"""The converter on real files it writes, and on bad input: one error line, nothing written."""
+
+import json
+
+import numpy as np
+import pytest
+from mmpx.testing import run_cli
+
+HEADER = "image,nose_x,nose_y,nose_v,tail_x,tail_y,tail_v\n"
+
+
+@pytest.fixture
+def labels(tmp_path):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((40, 60, 3), np.uint8))
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text(HEADER + "a.png,10,10,2,50,30,1\na.png,5,5,2,0,0,0\n")
+    return csv_path
+
+
+def test_converts_rows_to_coco_keypoints(labels, tmp_path):
+    result = run_cli("convert", "__NAME__-csv", labels, tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    assert coco["images"] == [dict(id=1, file_name="a.png", height=40, width=60)]
+    assert [a["keypoints"] for a in coco["annotations"]] == [[10, 10, 2, 50, 30, 1], [5, 5, 2, 0, 0, 0]]
+    assert coco["annotations"][0]["bbox"] == pytest.approx([6, 8, 48, 24])
+    assert (tmp_path / "out" / "images" / "a.png").is_file() and (tmp_path / "out" / "metainfo.py").is_file()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("image,nose_x,nose_y\n", "the header must be"),
+    (HEADER + "a.png,10,10,2,50,abc,1\n", "column tail_y: 'abc' is not a number"),
+    (HEADER + "a.png,10,10,3,50,30,1\n", "visibility '3'"),
+    (HEADER + "b.png,10,10,2,50,30,1\n", "image b.png is missing"),
+])
+def test_bad_rows_give_one_error_line_and_write_nothing(labels, tmp_path, text, message):
+    labels.write_text(text)
+    result = run_cli("convert", "__NAME__-csv", labels, tmp_path / "out")
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".*out*"))
