@@ -7,6 +7,7 @@ user can fix are :class:`mmpx.errors.ConfigError` naming the file and the reason
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from pathlib import Path
 
@@ -61,8 +62,13 @@ def check_override_types(cfg, overrides: dict, config) -> None:
 
 
 def config_path(config: str | Path) -> Path:
-    """The file behind ``config``: a path, or ``PACKAGE::inner/path.py`` inside an OpenMMLab package's configs."""
+    """The file behind ``config``: a path, a shipped config's name (``carpose-quickstart``, ``mmpx configs
+    list``), or ``PACKAGE::inner/path.py`` inside an OpenMMLab package's configs."""
+    from mmpx.config_names import BASE_PREFIX, looks_like_name, resolve_config_name
+
     text = str(config)
+    if text.startswith(BASE_PREFIX) or (looks_like_name(text) and not Path(text).exists()):
+        return resolve_config_name(text)
     if "::" not in text:
         path = Path(text)
         if not path.is_file():
@@ -77,6 +83,29 @@ def config_path(config: str | Path) -> Path:
     if not path.is_file():
         raise ConfigError(f"config {text}: {package} has no configs/{inner}", f"look in {path.parent.parent}")
     return path
+
+
+@contextlib.contextmanager
+def _shipped_bases():
+    """While a config loads, ``_base_ = ['mmpx::NAME']`` names a shipped config (mmengine accepts ``pkg::`` only
+    for its fixed list of OpenMMLab packages). Only inside mmpx's loader: MMPose's tools read a config before any
+    import it names, so a patch at import time could not help them (``mmpx configs dump`` does)."""
+    from mmengine.config import Config
+
+    from mmpx.config_names import BASE_PREFIX, resolve_config_name
+
+    original = Config.__dict__["_get_cfg_path"]
+
+    def get_cfg_path(cfg_path: str, filename: str):
+        if isinstance(cfg_path, str) and cfg_path.startswith(BASE_PREFIX):
+            return str(resolve_config_name(cfg_path)), None
+        return original.__func__(cfg_path, filename)
+
+    Config._get_cfg_path = staticmethod(get_cfg_path)
+    try:
+        yield
+    finally:
+        Config._get_cfg_path = original
 
 
 def load_config(config: str | Path, cfg_options: list[str] | None = None, *, plugins: bool = True):
@@ -98,7 +127,8 @@ def load_config(config: str | Path, cfg_options: list[str] | None = None, *, plu
         register_plugin_modules()
     path = config_path(config)
     try:
-        cfg = Config.fromfile(str(path))
+        with _shipped_bases():
+            cfg = Config.fromfile(str(path))
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ConfigError(

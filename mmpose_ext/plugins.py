@@ -7,6 +7,7 @@ modules needs mmpose, so it happens here.
 from __future__ import annotations
 
 import importlib
+import time
 
 from mmpx.plugins.manager import PluginHost, get_host, short_error
 from mmpx.plugins.types import Contribution
@@ -39,6 +40,7 @@ def register_plugin_modules(host: PluginHost | None = None) -> list[Contribution
     for contrib in contributions:
         item = contrib.item
         before = {(reg, name): cls for reg in REGISTRIES for name, cls in getattr(registries, reg).module_dict.items()}
+        start = time.perf_counter()
         try:
             importlib.import_module(item.module)
             replaced = _restore_replaced(registries, before)
@@ -51,6 +53,8 @@ def register_plugin_modules(host: PluginHost | None = None) -> list[Contribution
         except Exception as exc:  # a broken plugin module must not stop the others
             host.record_error(contrib.plugin, f"mmpx_modules: {short_error(exc)}")
             continue
+        finally:
+            host.record_time(contrib.plugin, modules=time.perf_counter() - start)
         done.append(contrib)
     return done
 

@@ -9,7 +9,8 @@ import typer
 
 ConfigArg = Annotated[
     Path,
-    typer.Argument(help="Config file (MMPose style; may inherit mmpose:: bases).", show_default=False),
+    typer.Argument(help="Config file (MMPose style; may inherit mmpose:: and mmpx:: bases), or the name of a "
+                   "shipped config (mmpx configs list).", show_default=False),
 ]
 WorkDirOpt = Annotated[
     Path | None,

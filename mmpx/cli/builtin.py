@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from mmpx.plugins.hookspecs import hookimpl
-from mmpx.plugins.types import CliCommand, Converter
+from mmpx.plugins.types import CliCommand, ConfigFile, Converter
+
+MMPX_PLUGIN_API = 1
+
+
+@hookimpl
+def mmpx_configs() -> list[ConfigFile]:
+    import importlib.util
+    from pathlib import Path
+
+    # find_spec, not importlib.resources.files: the latter would import mmpose_ext (torch) to list a file
+    spec = importlib.util.find_spec("mmpose_ext")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "configs"
+    return [ConfigFile("carpose-quickstart", folder / "carpose_quickstart.py",
+                       "ResNet-18 heatmap model for the 8 car keypoints at 96x96 (mmpx quickstart's model)")]
 
 
 @hookimpl
@@ -39,6 +53,8 @@ def mmpx_cli_commands() -> list[CliCommand]:
                    panel=_app.PANEL_DEPLOY),
         CliCommand("publish", "mmpx.cli.publish:publish", panel=_app.PANEL_DEPLOY),
         CliCommand("doctor", "mmpx.cli.doctor:doctor", panel=_app.PANEL_ENV),
-        CliCommand("plugins", "mmpx.cli.plugins:app", help="List installed plugins and what they add.",
+        CliCommand("plugins", "mmpx.cli.plugins:app", help="List installed plugins, or start a new one.",
                    panel=_app.PANEL_ENV),
+        CliCommand("configs", "mmpx.cli.configs:app", help="List shipped configs, print or copy one.",
+                   panel=_app.PANEL_TRAIN),
     ]

@@ -1,22 +1,35 @@
 """The plugin host: third-party packages extend mmpose-ext through pluggy hooks and entry points.
 
-A plugin is a module (or object) named by an entry point in the ``mmpose_ext`` group, with functions marked by
-:data:`hookimpl`. See ``docs/plugins.md`` for every hook and ``plugins/mmpx-plugin-example`` for a package.
+A plugin is a module (or object) named by an entry point in the ``mmpose_ext`` group, declaring
+``MMPX_PLUGIN_API = 1`` (:data:`API_VERSION`), with functions marked by :data:`hookimpl`. See ``docs/plugins.md``
+for every hook and ``plugins/`` for two packages; :mod:`mmpx.testing` has helpers for a plugin's tests.
 """
 
-from mmpx.plugins.hookspecs import hookimpl, hookspec
+from mmpx.plugins.hookspecs import API_VERSION, hookimpl, hookspec
 from mmpx.plugins.manager import PluginHost, PluginInfo, get_host, load_plugins
-from mmpx.plugins.types import CliCommand, Contribution, Converter, ModuleContribution
+from mmpx.plugins.types import (
+    CheckResult,
+    CliCommand,
+    ConfigFile,
+    Contribution,
+    Converter,
+    DoctorCheck,
+    ModuleContribution,
+)
 
 __all__ = [
+    "API_VERSION",
     "hookimpl",
     "hookspec",
     "PluginHost",
     "PluginInfo",
     "get_host",
     "load_plugins",
+    "CheckResult",
     "CliCommand",
+    "ConfigFile",
     "Contribution",
     "Converter",
+    "DoctorCheck",
     "ModuleContribution",
 ]

@@ -25,12 +25,21 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from mmpx.plugins import hookspecs
-from mmpx.plugins.types import CliCommand, Contribution, Converter, ModuleContribution
+from mmpx.plugins.types import (
+    CheckResult,
+    CliCommand,
+    ConfigFile,
+    Contribution,
+    Converter,
+    DoctorCheck,
+    ModuleContribution,
+)
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 # mmpose-ext's own commands, loaded by name through the same hooks as third-party plugins (the core never
@@ -48,7 +57,10 @@ class PluginInfo:
     version: str | None = None
     builtin: bool = False
     status: str = "loaded"  # loaded | error | failed | blocked | not-allowed | disabled
-    seconds: float = 0.0  # spent importing it and in its contribution hooks
+    api: int | None = None  # the MMPX_PLUGIN_API it declares
+    import_seconds: float = 0.0  # importing the entry point (paid by every mmpx command)
+    modules_seconds: float = 0.0  # importing its registry modules (paid by train, test, export, ...)
+    seconds: float = 0.0  # all of it: import, hooks and registry modules
     errors: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
 
@@ -99,6 +111,42 @@ class PluginHost:
         """Dataset converters (:class:`~mmpx.plugins.types.Converter`)."""
         return self._collect("mmpx_converters", Converter)
 
+    def configs(self) -> list[Contribution]:
+        """Shipped configs (:class:`~mmpx.plugins.types.ConfigFile`); one whose file is missing is left out
+        and recorded on its plugin."""
+        found = []
+        for contrib in self._collect("mmpx_configs", ConfigFile):
+            if contrib.item.path.is_file():
+                found.append(contrib)
+            elif not any(contrib.name in e for e in self._infos[contrib.plugin].errors):
+                self.record_error(contrib.plugin, f"mmpx_configs: {contrib.name!r} names {contrib.item.path}, "
+                                                  "which is not a file (ship configs as package data)")
+        return found
+
+    def config_file(self, name: str) -> Path | None:
+        """The file of the shipped config ``name``, or None."""
+        return next((c.item.path for c in self.configs() if c.name == name), None)
+
+    def doctor_checks(self) -> list[Contribution]:
+        """Plugins' own health checks (:class:`~mmpx.plugins.types.DoctorCheck`)."""
+        return self._collect("mmpx_doctor_checks", DoctorCheck)
+
+    def run_doctor_checks(self) -> list[CheckResult]:
+        """Run every plugin's health checks, each isolated: a failing or raising check is a failed row."""
+        rows = []
+        for contrib in self.doctor_checks():
+            check: DoctorCheck = contrib.item
+            name = f"{contrib.plugin}: {check.name}"
+            try:
+                with isolated():
+                    value = check.check()
+                rows.append(CheckResult(name, True, str(value or "ok")))
+            except BaseException as exc:  # noqa: B036 (a check that exits must not end doctor)
+                if isinstance(exc, _UserInterrupt):
+                    raise
+                rows.append(CheckResult(name, False, "broken", short_error(exc), check.fix))
+        return rows
+
     def _collect(
         self, hook_name: str, record_type: type, key=lambda item: (item.name,)
     ) -> list[Contribution]:
@@ -148,6 +196,12 @@ class PluginHost:
     def is_builtin(self, plugin_name: str) -> bool:
         """``plugin_name`` is one of mmpx's own (its commands need no probing)."""
         return self._infos[plugin_name].builtin
+
+    def record_time(self, plugin_name: str, modules: float) -> None:
+        """Add time spent importing the plugin's registry modules."""
+        info = self._infos[plugin_name]
+        info.modules_seconds += modules
+        info.seconds += modules
 
     def record_error(self, plugin_name: str, message: str) -> None:
         """Note a failure on a plugin; it shows in `mmpx plugins list` and `mmpx doctor`."""
@@ -210,7 +264,13 @@ def _register(pm: pluggy.PluginManager, info: PluginInfo, load) -> None:
         info.status, info.errors = "failed", [f"load: {short_error(exc)}"]
         return
     finally:
-        info.seconds += time.perf_counter() - start
+        info.import_seconds = time.perf_counter() - start
+        info.seconds += info.import_seconds
+    problem = _api_problem(plugin, info)
+    if problem:
+        pm.unregister(plugin)
+        info.status, info.errors = "failed", [f"load: {problem}"]
+        return
     known = {name for name in dir(hookspecs) if name.startswith("mmpx_")}
     hooks = sorted(impl.name for impl in pm.get_hookcallers(plugin) or [] if impl.name.startswith("mmpx_"))
     unknown = sorted(
@@ -226,6 +286,22 @@ def _register(pm: pluggy.PluginManager, info: PluginInfo, load) -> None:
         )
         return
     info.hooks = hooks
+
+
+def _api_problem(plugin: Any, info: PluginInfo) -> str | None:
+    """Why the plugin's declared ``MMPX_PLUGIN_API`` does not fit this host, or None when it does."""
+    api = getattr(plugin, "MMPX_PLUGIN_API", None)
+    info.api = api if isinstance(api, int) else None
+    if api == hookspecs.API_VERSION:
+        return None
+    if api is None:
+        return (f"{info.module} declares no plugin API version; add MMPX_PLUGIN_API = {hookspecs.API_VERSION} "
+                "to it (docs/plugins.md)")
+    if isinstance(api, int) and api > hookspecs.API_VERSION:
+        return (f"made for plugin API {api}, this mmpose-ext has API {hookspecs.API_VERSION}: upgrade mmpose-ext, "
+                f"or install a version of {info.distribution or info.name} made for API {hookspecs.API_VERSION}")
+    return (f"made for plugin API {api!r}, this mmpose-ext has API {hookspecs.API_VERSION}: upgrade "
+            f"{info.distribution or info.name}, or install an mmpose-ext that has API {api!r}")
 
 
 def load_plugins(

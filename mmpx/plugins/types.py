@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Union
+
+if typing.TYPE_CHECKING:
+    import typer
+
+# What a command may be: a Typer app, a plain annotated function, or a "package.module:name" reference to one.
+CommandLike = Union["typer.Typer", Callable[..., Any], str]
 
 # MMPose registries a plugin may add to (the names of the objects in ``mmpose.registry``).
 REGISTRIES = (
@@ -60,11 +68,11 @@ class CliCommand:
     """
 
     name: str
-    command: Any
+    command: CommandLike
     help: str | None = None
     panel: str = "Plugins"
 
-    def resolve(self) -> Any:
+    def resolve(self) -> typer.Typer | Callable[..., Any]:
         """The command itself (a ``"module:name"`` reference imported now)."""
         if not isinstance(self.command, str):
             return self.command
@@ -93,11 +101,64 @@ class Converter:
 
 
 @dataclass(frozen=True)
+class ConfigFile:
+    """A config a plugin ships: ``mmpx train NAME`` runs it, ``mmpx configs list`` shows it, and a user's
+    config inherits it with ``_base_ = ['mmpx::NAME']``.
+
+    Args:
+        name: the config's name; start it with the plugin's name (``transformers-convnext-rtmcc-carpose``).
+        path: the installed file, e.g. ``importlib.resources.files('my_plugin') / 'configs' / 'x.py'``
+            (ship the folder as package data).
+        summary: one line for ``mmpx configs list``.
+    """
+
+    name: str
+    path: Path
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name or "::" in self.name or self.name.endswith(".py"):
+            raise ValueError(f"config name {self.name!r}: a plain name such as 'myplugin-net-coco' "
+                             "(no '/', '::' or '.py')")
+        object.__setattr__(self, "path", Path(str(self.path)))
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """A health check of a plugin's own, shown as a row of ``mmpx doctor``.
+
+    Args:
+        name: the row's name, e.g. ``"transformers"``.
+        check: returns a short value when healthy (``"5.24.0, AutoBackbone builds"``); raises an exception whose
+            message says what is wrong when not. Runs after ``import mmpose_ext``, in a fresh process.
+        fix: the one command that mends a failure, e.g. ``pip install "transformers>=5,<6"``.
+    """
+
+    name: str
+    check: Callable[[], str]
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one :class:`DoctorCheck`: ``name`` is ``"PLUGIN: CHECK"``."""
+
+    name: str
+    ok: bool
+    value: str
+    detail: str = ""
+    fix: str | None = None
+
+
+Record = ModuleContribution | CliCommand | Converter | ConfigFile | DoctorCheck
+
+
+@dataclass(frozen=True)
 class Contribution:
     """One record, tagged with the plugin that contributed it."""
 
     plugin: str
-    item: Any
+    item: Record
 
     @property
     def name(self) -> str:

@@ -39,8 +39,10 @@ class _Distribution:
         self.entry_points = list(entry_points)
 
 
-def _plugin(name: str, **hooks) -> types.ModuleType:
+def _plugin(name: str, api=1, **hooks) -> types.ModuleType:
     module = types.ModuleType(name)
+    if api is not None:
+        module.MMPX_PLUGIN_API = api
     for hook_name, func in hooks.items():
         setattr(module, hook_name, hookimpl(func) if hook_name.startswith("mmpx_") else func)
     return module

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from mmpx.plugins import CliCommand, Converter, ModuleContribution, hookimpl
 
+MMPX_PLUGIN_API = 1  # the plugin API this plugin is written for (docs/plugins.md)
+
 
 @hookimpl
 def mmpx_modules() -> list[ModuleContribution]:
