@@ -6,7 +6,7 @@ Imports nothing heavy: ``mmpx --help`` loads this module. The host imports the m
 
 from __future__ import annotations
 
-from mmpx.plugins import CliCommand, Converter, ModuleContribution, hookimpl
+from mmpx.plugins import CliCommand, ConfigFile, Converter, DoctorCheck, ModuleContribution, hookimpl
 
 MMPX_PLUGIN_API = 1  # the plugin API this plugin is written for (docs/plugins.md)
 
@@ -31,3 +31,25 @@ def mmpx_converters() -> list[Converter]:
     from mmpx_plugin_example import cli
 
     return [Converter("example-shapes", cli.convert_example_shapes)]
+
+
+@hookimpl
+def mmpx_configs() -> list[ConfigFile]:
+    from mmpx_plugin_example import config_path
+
+    # mmpx train example-smoke; a user's config: _base_ = ['mmpx::example-smoke']
+    return [ConfigFile("example-smoke", config_path("smoke"),
+                       "ExampleTinyNet + heatmap head on the synthetic kites; trains in seconds on a CPU")]
+
+
+def _shapes_draw() -> str:
+    from mmpx_plugin_example.shapes import draw_sample
+
+    sample = draw_sample(0, 0, 32)
+    return f"draws a {sample.img.shape[1]}x{sample.img.shape[0]} kite with {len(sample.keypoints)} keypoints"
+
+
+@hookimpl
+def mmpx_doctor_checks() -> list[DoctorCheck]:
+    fix = "pip install --force-reinstall -e plugins/mmpx-plugin-example"
+    return [DoctorCheck("shapes", _shapes_draw, fix=fix)]

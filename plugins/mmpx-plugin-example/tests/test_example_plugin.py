@@ -15,6 +15,7 @@ import pytest
 from mmpx.cli.main import build_app
 from mmpx.errors import MmpxError
 from mmpx.plugins.manager import load_plugins
+from mmpx.testing import plugin_loads, run_cli
 from typer.testing import CliRunner
 
 from mmpx_plugin_example import config_path
@@ -211,7 +212,9 @@ def test_plugin_is_discovered_through_its_installed_entry_point():
     info = {i.name: i for i in host.plugins()}["example"]
     assert (info.status, info.errors) == ("loaded", [])
     assert info.module == "mmpx_plugin_example.plugin" and info.distribution == "mmpx-plugin-example"
-    assert info.hooks == ["mmpx_cli_commands", "mmpx_converters", "mmpx_modules"]
+    assert info.hooks == ["mmpx_cli_commands", "mmpx_configs", "mmpx_converters", "mmpx_doctor_checks",
+                          "mmpx_modules"]
+    assert info.api == 1
     modules = {(c.item.registry, c.name) for c in host.modules() if c.plugin == "example"}
     assert modules == {("MODELS", "ExampleTinyNet"), ("DATASETS", "ExampleShapesDataset")}
     assert [c.name for c in host.cli_commands() if c.plugin == "example"] == ["example-info"]
@@ -222,20 +225,35 @@ def test_plugin_is_discovered_through_its_installed_entry_point():
     assert registered == {"ExampleTinyNet", "ExampleShapesDataset"} and info.errors == []
 
 
-def test_plugins_list_json_shows_the_plugin():
-    result = CliRunner().invoke(build_app(load_plugins()), ["plugins", "list", "--json"])
-    assert result.exit_code == 0, result.output
-    row = {r["name"]: r for r in json.loads(result.output)}["example"]
-    assert row["status"] == "loaded"
+def test_plugin_loads_in_a_fresh_process_after_mmpose_ext():
+    row = plugin_loads("example")  # as custom_imports runs it: mmpose_ext first, then the plugin's modules
+    assert row["status"] == "loaded" and row["modules_seconds"] > 0
     assert set(row["contributes"]) == {"MODELS:ExampleTinyNet", "DATASETS:ExampleShapesDataset",
-                                       "command:example-info", "converter:example-shapes"}
+                                       "command:example-info", "converter:example-shapes",
+                                       "config:example-smoke", "doctor:shapes"}
+
+
+def test_shipped_config_is_found_by_name():
+    listed = run_cli("configs", "list", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    row = {r["name"]: r for r in listed.json()}["example-smoke"]
+    assert (row["plugin"], Path(row["path"])) == ("example", config_path("smoke"))
+
+
+def test_doctor_runs_the_plugins_own_check():
+    from mmpx.testing import host_for
+
+    import mmpx_plugin_example.plugin as plugin
+
+    [row] = host_for(plugin, names=["example"], builtins=False).run_doctor_checks()
+    assert (row.name, row.ok, row.value) == ("example: shapes", True, "draws a 32x32 kite with 4 keypoints")
 
 
 def test_example_info_prints_configs_and_contributions():
     app = build_app(load_plugins())
-    result = CliRunner().invoke(app, ["example-info", "--json"])
-    assert result.exit_code == 0, result.output
-    info = json.loads(result.output)
+    result = run_cli("example-info", "--json")
+    assert result.exit_code == 0, result.stderr
+    info = result.json()
     assert Path(info["configs"]["smoke"]).is_file()
     assert {m["name"] for m in info["modules"]} == {"ExampleTinyNet", "ExampleShapesDataset"}
     result = CliRunner().invoke(app, ["example-info", "--config", "smoke"])
@@ -260,9 +278,9 @@ SHORT_RUN = ["train_cfg.max_epochs=1", "train_dataloader.dataset.num_samples=32"
 
 
 @pytest.mark.slow
-def test_mmpx_train_trains_the_smoke_config(tmp_path):
+def test_mmpx_train_trains_the_smoke_config_by_name(tmp_path):
     options = [arg for option in SHORT_RUN for arg in ("--cfg-options", option)]
-    proc = run(["-m", "mmpx", "train", str(config_path("smoke")), "--work-dir", str(tmp_path), *options])
+    proc = run(["-m", "mmpx", "train", "example-smoke", "--work-dir", str(tmp_path), *options])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "epoch_1.pth").is_file()
     assert "coco/AP:" in proc.stdout + proc.stderr
