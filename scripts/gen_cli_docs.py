@@ -33,6 +33,10 @@ COMMANDS = [
     ["publish"],
     ["doctor"],
     ["plugins", "list"],
+    ["plugins", "new"],
+    ["configs", "list"],
+    ["configs", "path"],
+    ["configs", "dump"],
 ]
 
 
