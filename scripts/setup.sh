@@ -95,10 +95,12 @@ pip_ install -c "$PINS" --no-deps mmpose mmdet albumentations qudida
 say "checking xtcocotools against NumPy 2"
 bash "$ROOT/scripts/xtcocotools.sh" "$VENV" "$PINS"
 
-say "installing mmpose-ext (editable) with its test tools, and the example plugin"
+say "installing mmpose-ext (editable) with its test tools, and the plugins under plugins/ with what they need"
 pip_ install -c "$PINS" -e "$ROOT[test]"
+# With their dependencies (the transformers plugin brings transformers); mmpose-ext is already there, and the pins
+# keep pip from touching the stack.
 for plugin in "$ROOT"/plugins/*/; do
-  if [ -f "$plugin/pyproject.toml" ]; then pip_ install -c "$PINS" --no-deps -e "$plugin"; fi
+  if [ -f "$plugin/pyproject.toml" ]; then pip_ install -c "$PINS" -e "$plugin"; fi
 done
 
 stamp_key >"$STAMP"

@@ -228,9 +228,9 @@ def export_onnx(
         CheckpointError: missing/unreadable checkpoint or one that does not match the config's model.
         MmpxError: unsupported model (names the supported ones) or a failed export/verification.
     """
-    config, checkpoint = Path(config), Path(checkpoint)
-    if not config.is_file():
-        raise ConfigError(f"config file {config} does not exist", "check the path (configs are .py files)")
+    from mmpose_ext.config import config_path
+
+    config, checkpoint = config_path(config), Path(checkpoint)  # a file, a shipped config's name, mmdet::...
     if not checkpoint.is_file():
         raise CheckpointError(
             f"checkpoint {checkpoint} does not exist", "check the path (e.g. work_dirs/NAME/epoch_N.pth)"
