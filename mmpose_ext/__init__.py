@@ -14,5 +14,6 @@ from mmpose_ext import registry  # noqa: E402, I001  (registries only after the 
 from mmpose_ext import datasets  # noqa: E402  (registers the dataset classes)
 from mmpose_ext import evaluation  # noqa: E402  (registers the metrics)
 from mmpose_ext import engine  # noqa: E402  (registers the training hooks)
+from mmpose_ext import transforms  # noqa: E402  (registers the data transforms)
 
-__all__ = ["__version__", "compat", "datasets", "engine", "evaluation", "registry"]
+__all__ = ["__version__", "compat", "datasets", "engine", "evaluation", "registry", "transforms"]

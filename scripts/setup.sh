@@ -89,7 +89,9 @@ say "installing mmengine, mmpose, mmdet and what they really use"
 pip_ install -c "$PINS" mmengine addict pyyaml yapf opencv-python pillow matplotlib json-tricks munkres scipy \
   pycocotools shapely terminaltables six tqdm rich termcolor scikit-image scikit-learn onnx onnxruntime onnxscript \
   tensorboard
-pip_ install -c "$PINS" --no-deps mmpose mmdet albumentations qudida
+# albumentations 2 declares opencv-python-headless, which would overwrite opencv-python's cv2: without its deps
+pip_ install -c "$PINS" pydantic stringzilla simsimd
+pip_ install -c "$PINS" --no-deps mmpose mmdet albumentations albucore
 
 # The xtcocotools wheel is built against NumPy 1 and fails with NumPy 2: build it from the sdist (a few seconds).
 say "checking xtcocotools against NumPy 2"

@@ -28,7 +28,8 @@ _INSTALL = {
     "mmcv": "MMCV_WITH_OPS=1 pip install --no-deps --no-build-isolation {req}  (builds its ops: ~7 min)",
     "mmpose": "pip install --no-deps {req}",
     "mmdet": "pip install --no-deps {req}",
-    "albumentations": "pip install --no-deps {req} qudida",
+    "albumentations": "pip install --no-deps {req} albucore==0.0.24 && pip install pydantic stringzilla simsimd",
+    "albucore": "pip install --no-deps {req}",
     "xtcocotools": "pip install --no-deps --force-reinstall --no-build-isolation --no-binary xtcocotools {req}",
 }
 
