@@ -1,0 +1,8 @@
+"""Data transforms registered in MMPose's ``TRANSFORMS`` (usable from any config after ``import mmpose_ext``).
+
+See docs/transforms.md for each one with a config snippet and a picture.
+"""
+
+from mmpose_ext.transforms.albu import AlbumentationsKeypoints
+
+__all__ = ["AlbumentationsKeypoints"]
