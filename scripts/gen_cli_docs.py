@@ -19,6 +19,7 @@ COMMANDS = [
     ["check", "data"],
     ["metainfo", "from-coco"],
     ["metainfo", "check"],
+    ["metainfo", "map"],
     ["data", "synth", "carpose"],
     ["browse"],
     ["quickstart"],

@@ -4,5 +4,7 @@ See docs/transforms.md for each one with a config snippet and a picture.
 """
 
 from mmpose_ext.transforms.albu import AlbumentationsKeypoints
+from mmpose_ext.transforms.keypoint_mapping import KeypointMapping
+from mmpose_ext.transforms.part_crop import RandomPartCrop
 
-__all__ = ["AlbumentationsKeypoints"]
+__all__ = ["AlbumentationsKeypoints", "KeypointMapping", "RandomPartCrop"]

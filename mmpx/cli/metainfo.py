@@ -79,3 +79,37 @@ def check(
                       highlight=False)
     if errors:
         raise typer.Exit(1)
+
+
+@app.command("map")
+def map_keypoints(
+    source: Annotated[str, typer.Argument(help="Metainfo of the samples: a .py file, or "
+                                          "mmpose::_base_/datasets/NAME.py.", show_default=False)],
+    target: Annotated[str, typer.Argument(help="Metainfo of the model, in the same forms.", show_default=False)],
+    alias: Annotated[
+        list[str] | None,
+        typer.Option("--alias", help="SOURCE_NAME=TARGET_NAME for a keypoint named differently (repeatable)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Map SOURCE's keypoints onto TARGET's by name, as the KeypointMapping transform does: what is kept, what
+    SOURCE has that TARGET drops, which TARGET keypoints stay invisible, and the mapping for KeypointConverter."""
+    from mmpx.errors import MmpxError
+    from mmpx.metainfo_mapping import map_keypoints as build_map
+
+    aliases = {}
+    for item in alias or []:
+        name, sep, other = item.partition("=")
+        if not sep or not name.strip() or not other.strip():
+            raise MmpxError(f"--alias {item!r} is not SOURCE_NAME=TARGET_NAME", "e.g. --alias nose=top_head")
+        aliases[name.strip()] = other.strip()
+    result = build_map(source, target, aliases)
+    if as_json:
+        typer.echo(json.dumps({"source": result.source, "target": result.target, "pairs": result.pairs,
+                               "how": result.how, "kept": result.kept, "dropped": result.dropped,
+                               "missing": result.missing}, indent=2))
+        return
+    typer.echo(result.report())
+    typer.echo(f"KeypointConverter(num_keypoints={len(result.target_names)}, mapping={result.pairs})")
+    extra = f", aliases={aliases!r}" if aliases else ""
+    typer.echo(f"in a pipeline: dict(type='KeypointMapping', source={source!r}, target={target!r}{extra})")
