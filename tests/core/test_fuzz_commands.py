@@ -130,6 +130,8 @@ SLOTS = {
     "metainfo from-coco": ("coco", "ann.json",
                            lambda b, p, w: ["metainfo", "from-coco", b, p / "metainfo.py", "--force"]),
     "metainfo check": ("metainfo", "meta.py", lambda b, p, w: ["metainfo", "check", b], b"'sigmas'"),
+    "metainfo map": ("metainfo", "meta.py", lambda b, p, w: ["metainfo", "map", b, w["root"] / "meta.py"],
+                     b"'sigmas'"),
     "convert labelme": ("labelme", "src/x.json",
                         lambda b, p, w: ["convert", "labelme", b.parent, p / "labelme_out", "--overwrite"]),
     "convert to-yolo": ("coco", "ann.json", lambda b, p, w: ["convert", "to-yolo", b, p / "yolo_out", "--images",
