@@ -453,3 +453,28 @@ def test_mmpx_train_refuses_a_hub_id_as_weights_with_one_line(carpose, offline, 
     assert res.exit_code == 1, res.stderr[-3000:]
     assert HUB_ID in res.stderr and "Hugging Face Hub id" in res.stderr and "save_pretrained" in res.stderr
     assert "Traceback" not in res.stderr and "NetworkBlocked" not in res.stderr
+
+
+def test_preflight_names_the_right_head_settings_for_the_wrapped_model_in_seconds(models):
+    import time
+
+    from mmengine.config import Config
+    from mmpose_ext.apis.backbone import head_problems
+
+    cfg = Config.fromfile(str(config_path(RTMCC)))
+    cfg.model.head.in_channels, cfg.model.head.in_featuremap_size = 128, (8, 8)
+    start = time.perf_counter()
+    problems = head_problems(cfg, RTMCC)
+    assert time.perf_counter() - start < 5
+    assert [p.hint for p in problems] == ["set model.head.in_channels=256",
+                                          "set model.head.in_featuremap_size=(4, 4)"]
+
+
+@pytest.mark.slow
+def test_mmpx_train_stops_a_wrong_in_channels_with_one_line(carpose, offline, tmp_path):
+    res = run_cli("train", RTMCC, "--work-dir", tmp_path, "--no-progress", "--cfg-options",
+                  *data_options(carpose), "model.head.in_channels=128", env=offline)
+    assert res.exit_code == 1 and "Traceback" not in res.stderr
+    error = next(line for line in res.stderr.splitlines() if line.startswith("error:"))
+    assert "model.head.in_channels is 128 but the backbone's last output has 256 channels" in error
+    assert "hint: set model.head.in_channels=256" in res.stderr
