@@ -5,6 +5,7 @@ See docs/transforms.md for each one with a config snippet and a picture.
 
 from mmpose_ext.transforms.albu import AlbumentationsKeypoints
 from mmpose_ext.transforms.keypoint_mapping import KeypointMapping
+from mmpose_ext.transforms.occlusion import RandomOcclusion
 from mmpose_ext.transforms.part_crop import RandomPartCrop
 
-__all__ = ["AlbumentationsKeypoints", "KeypointMapping", "RandomPartCrop"]
+__all__ = ["AlbumentationsKeypoints", "KeypointMapping", "RandomOcclusion", "RandomPartCrop"]
