@@ -39,6 +39,19 @@ def test_rtmpose_configs_albumentation_builds_with_its_1x_arguments():
     assert 0.03 < (out["img"] != 128).any(axis=2).mean() < 0.17  # one hole of 20-40 % x 20-40 % of the image
 
 
+def test_albumentation_repeats_under_numpys_seed_as_mmengine_seeds_it():
+    """albumentations 2 has a generator of its own; mmengine's --seed must still repeat a run."""
+    transform = TRANSFORMS.build(dict(type="Albumentation", transforms=[
+        dict(type="CoarseDropout", max_holes=2, max_height=0.4, max_width=0.4, min_holes=1, p=1.0)]))
+
+    def sample(seed: int) -> np.ndarray:
+        np.random.seed(seed)
+        return transform.transform(dict(img=np.full((64, 48, 3), 128, np.uint8)))["img"]
+
+    np.testing.assert_array_equal(sample(0), sample(0))
+    assert not np.array_equal(sample(0), sample(1))
+
+
 def test_griddropout_and_a_missing_minimum_translate_as_1x_meant():
     from mmpose_ext.compat.albumentations import build
 

@@ -6,6 +6,8 @@ MMPose 1.3.2 was written for albumentations 1.x. On 2.x its builder fails (it pr
 albumentations 2 only warns and drops them, so the augmentation would silently become another one. The fix
 replaces ``Albumentation.albu_builder``: the 1.x names are translated to the 2.x ones (same meaning, same
 defaults), any other argument albumentations 2 rejects is a clear error, and published configs run unchanged.
+albumentations 2 also draws from a generator of its own, out of mmengine's reach: each call reseeds it from
+NumPy's, so a seeded run repeats as it did with 1.x.
 """
 
 from __future__ import annotations
@@ -98,11 +100,21 @@ def build(cfg: dict):
 
 
 def _patch() -> str:
+    import numpy as np
     from mmpose.datasets.transforms.common_transforms import Albumentation
 
     Albumentation.albu_builder = lambda self, cfg: build(cfg)
+    original = Albumentation.transform
+
+    def transform(self, results: dict) -> dict:
+        # albumentations 2 draws from its own generator, which mmengine's seeding never reaches: reseed it from
+        # NumPy's, as 1.x effectively was, so --seed and --deterministic repeat a run
+        self.aug.set_random_seed(int(np.random.randint(0, 2**31 - 1)))
+        return original(self, results)
+
+    Albumentation.transform = transform
     return ("Albumentation builds with albumentations 2: CoarseDropout/GridDropout 1.x arguments translated, "
-            "arguments 2.x would drop are errors")
+            "arguments 2.x would drop are errors, its random generator seeded from NumPy's (mmengine's seed)")
 
 
 def _check() -> tuple[str | None, str | None]:
