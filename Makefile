@@ -21,8 +21,11 @@ quickstart: setup
 	$(MMPX) quickstart --work-dir $(WORK)
 
 # The whole suite in the full venv, then the core tier (tests/core) again in the venv without the training stack.
+# Two pytest workers, one test file each at a time (--dist loadfile keeps a file's fixtures in one process): on 2
+# cores much of a test is process start-up and imports, which the other worker overlaps. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
 test: setup setup-core
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 	$(MAKE) --no-print-directory test-core
 
 test-core: setup-core
