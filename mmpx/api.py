@@ -10,6 +10,9 @@
     cv2.imwrite("drawn.jpg", result.draw(kpt_thr=0.3))
     rows = result.to_table()                     # one row per keypoint; a pandas DataFrame with as_frame=True
     save_coco(pose.run(["photos/", "clip.mp4"]), "results.json")        # folders, videos: one result per frame
+    results = list(pose.run("clip.mp4", track=True, smooth=True))      # track ids, One-Euro smoothed keypoints
+    results[0].track_ids, results[0].raw_keypoints                     # (N,), (N, K, 2) before smoothing
+    save_trajectories(results, "clip.csv")       # one row per frame, track and keypoint (as mmpx infer --save-csv)
 
 A model is an exported ``.onnx`` (``mmpx export onnx``: its sidecar is inside), or an MMPose config with a
 checkpoint (a training checkpoint or an ``mmpx publish`` release). Boxes come from ``bboxes=`` per call, else
@@ -45,10 +48,10 @@ def load_pose_model(model: str | Path, weights: str | Path | None = None, *, dev
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
         return OnnxPoseModel(str(model), providers=providers, threads=threads, flip_test=flip_test,
                              codec_builder=_mmpose_codec)
-    from mmpose_ext.infer.model import TorchPoseModel
+    from mmpose_ext.infer.frames import TorchFramesModel  # TorchPoseModel + crops of several video frames at once
 
-    return TorchPoseModel(model, None if weights is None else str(weights), device=device, cfg_options=cfg_options,
-                          batch_size=batch_size, flip_test=flip_test, threads=threads)
+    return TorchFramesModel(model, None if weights is None else str(weights), device=device,
+                            cfg_options=cfg_options, batch_size=batch_size, flip_test=flip_test, threads=threads)
 
 
 def _mmpose_codec(codec_cfg: dict):
@@ -76,6 +79,10 @@ class PoseResult:
         dataset_meta: the model's keypoint metainfo (``keypoint_id2name``, skeleton, colours).
         image: the BGR image the poses were found in (for :meth:`draw`).
         heatmaps: (K, H, W) per instance when asked for (torch backend), else None.
+        source: the input's name (``clip.mp4``); frame, time: the frame's index and time in seconds (0 for an
+            image).
+        track_ids: (N,) with tracking (``run(..., track=True)``), else None.
+        raw_keypoints: (N, K, 2) the model's keypoints when ``keypoints`` are smoothed, else None.
     """
 
     name: str
@@ -86,6 +93,11 @@ class PoseResult:
     dataset_meta: dict
     image: np.ndarray | None = field(default=None, repr=False)
     heatmaps: np.ndarray | None = field(default=None, repr=False)
+    source: str | None = None
+    frame: int = 0
+    time: float = 0.0
+    track_ids: np.ndarray | None = None
+    raw_keypoints: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -99,22 +111,30 @@ class PoseResult:
 
     def draw(self, image: np.ndarray | None = None, *, kpt_thr: float = 0.3, radius: int = 3, thickness: int = 1,
              draw_bbox: bool = False, show_kpt_idx: bool = False, skeleton_style: str = "mmpose") -> np.ndarray:
-        """The poses drawn on a copy of ``image`` (default: the image they were found in), BGR."""
+        """The poses drawn on a copy of ``image`` (default: the image they were found in), BGR; with track ids,
+        each instance's ``#id`` (and its box in the track's colour with ``draw_bbox``)."""
         from mmpx.draw import draw_pose
+        from mmpx.infer.track import draw_track_ids
 
         base = self.image if image is None else image
         if base is None:
             raise MmpxError(f"{self.name}: no image to draw on", "pass draw(image=...)")
-        return draw_pose(base, self.keypoints, self.scores, self.dataset_meta, bboxes=self.bboxes, kpt_thr=kpt_thr,
-                         radius=radius, thickness=thickness, show_kpt_idx=show_kpt_idx,
-                         skeleton_style=skeleton_style, draw_bbox=draw_bbox)
+        tracked = self.track_ids is not None
+        drawn = draw_pose(base, self.keypoints, self.scores, self.dataset_meta, bboxes=self.bboxes, kpt_thr=kpt_thr,
+                          radius=radius, thickness=thickness, show_kpt_idx=show_kpt_idx,
+                          skeleton_style=skeleton_style, draw_bbox=draw_bbox and not tracked)
+        if tracked:
+            draw_track_ids(drawn, self.bboxes, self.track_ids, thickness=thickness, draw_bbox=draw_bbox)
+        return drawn
 
     def to_coco(self, image_id: int = 1, category_id: int = 1) -> list[dict]:
-        """COCO keypoint results (what ``mmpx eval`` and pycocotools read), scored as MMPose's CocoMetric does."""
-        from mmpx.infer.results import instance_records
+        """COCO keypoint results (what ``mmpx eval`` and pycocotools read), scored as MMPose's CocoMetric does;
+        with ``track_id`` and ``keypoints_raw`` as ``mmpx infer`` writes them when tracked and smoothed."""
+        from mmpx.infer.results import add_track_fields, instance_records
 
-        return instance_records(image_id, self.name, self.keypoints, self.scores, self.bboxes, self.bbox_scores,
-                                category_id)
+        records = instance_records(image_id, self.name, self.keypoints, self.scores, self.bboxes, self.bbox_scores,
+                                   category_id)
+        return add_track_fields(records, self.track_ids, self.raw_keypoints, self.scores)
 
     def to_table(self, as_frame: bool = False):
         """One row per instance and keypoint: ``image``, ``instance``, ``keypoint``, ``x``, ``y``, ``score``,
@@ -191,31 +211,88 @@ class PoseEstimator:
         return PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
                           np.asarray(bbox_scores), self.dataset_meta, image, maps)
 
-    def run(self, inputs: str | Path | Iterable[str | Path]) -> Iterator[PoseResult]:
+    def run(self, inputs: str | Path | Iterable[str | Path], *, track=False, smooth=False, det_every: int = 1,
+            batch_frames: int = 4, kpt_thr: float = 0.3) -> Iterator[PoseResult]:
         """Results for every image and every video frame of ``inputs`` (files and folders, as ``mmpx infer``
-        takes them), in order; an unreadable file raises naming it."""
-        import cv2
+        takes them), in order; an unreadable file raises naming it. Video frames are decoded in a background
+        thread and their crops batched, as ``mmpx infer`` does (the same code).
 
+        Args:
+            track: give instances track ids (True, or a :class:`mmpx.infer.track.TrackParams`); one tracker per
+                video, and an image is a one-frame sequence.
+            smooth: One-Euro smoothing per track and keypoint (True, or :class:`mmpx.infer.smooth.OneEuroParams`);
+                turns on ``track``.
+            det_every: the box source on every N-th frame only, predicted track boxes between (turns on
+                ``track``).
+            batch_frames: video frames whose crops are run as one batch.
+            kpt_thr: keypoints scoring below this are left out of track matching.
+        """
+        from mmpx.infer.frames import FrameReader
         from mmpx.infer.inputs import collect
+        from mmpx.infer.sequence import SequenceOptions, sequence_poses
+        from mmpx.infer.smooth import OneEuroParams
+        from mmpx.infer.track import TrackParams
 
+        if smooth is True:
+            smooth = OneEuroParams()
+        if (track is True or smooth or det_every > 1) and not isinstance(track, TrackParams):
+            track = TrackParams(kpt_thr=kpt_thr)
+        options = SequenceOptions(track=track or None, smooth=smooth or None, det_every=det_every,
+                                  batch_frames=batch_frames)
+        options.check()
         paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
         sources, _ = collect(paths)
         for src in sources:
             if src.kind == "image":
-                yield self(_read_image(src.path), name=src.name)
+                image = _read_image(src.path)
+                if options.track is None:
+                    yield self._with(self(image, name=src.name), src.name)
+                    continue
+                (pose,) = sequence_poses([image], self.model, self.boxes, options)
+                yield self._result(pose, src.name, src.name)
                 continue
-            cap = cv2.VideoCapture(str(src.path))
-            try:
-                ok, frame = cap.read() if cap.isOpened() else (False, None)
-                if not ok:
+            with FrameReader(src.path) as reader:
+                if reader.first is None:
                     raise MmpxError(f"{src.path}: not a readable video (no frame could be decoded)")
-                index = 0
-                while ok:
-                    yield self(frame, name=f"{src.name}#frame={index}")
-                    index += 1
-                    ok, frame = cap.read()
-            finally:
-                cap.release()
+                for pose in sequence_poses(reader, self.model, self.boxes, options, fps=reader.fps):
+                    yield self._result(pose, f"{src.name}#frame={pose.index}", src.name)
+
+    def _result(self, pose, name: str, source: str) -> PoseResult:
+        return PoseResult(name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores, self.dataset_meta,
+                          pose.image, None, source, pose.index, pose.time, pose.track_ids, pose.raw_keypoints)
+
+    @staticmethod
+    def _with(result: PoseResult, source: str) -> PoseResult:
+        result.source = source
+        return result
+
+
+def trajectories(results: Iterable[PoseResult], kpt_thr: float = 0.3):
+    """The trajectory table of tracked results (``run(..., track=True)``), as ``mmpx infer --save-csv`` writes it:
+    one row per frame, track and keypoint. Returns a :class:`mmpx.infer.trajectories.TrajectoryTable`
+    (``rows()``, ``to_frame()`` for pandas, ``write(path)``).
+
+    Raises:
+        MmpxError: a result without track ids.
+    """
+    from mmpx.infer.trajectories import TrajectoryTable
+
+    table = None
+    for result in results:
+        if result.track_ids is None:
+            raise MmpxError(f"{result.name}: no track ids", "run with pose.run(..., track=True)")
+        if table is None:
+            table = TrajectoryTable(result.names, kpt_thr=kpt_thr)
+        table.add(result.source or result.name, result.frame, result.time, result.track_ids, result.keypoints,
+                  result.scores, result.raw_keypoints)
+    if table is None:
+        raise MmpxError("no results to make trajectories of", "pass the results of pose.run(..., track=True)")
+    return table
+
+
+def save_trajectories(results: Iterable[PoseResult], path: str | Path, kpt_thr: float = 0.3) -> Path:
+    """Write :func:`trajectories` to ``path`` atomically: Parquet for ``.parquet`` (needs pyarrow), else CSV."""
+    return trajectories(results, kpt_thr).write(path)
 
 
 def save_coco(results: Iterable[PoseResult], path: str | Path, category_id: int = 1) -> Path:
@@ -238,4 +315,5 @@ def _read_image(path: Path) -> np.ndarray:
     return image
 
 
-__all__ = ["PoseEstimator", "PoseResult", "load_detector", "load_pose_model", "save_coco"]
+__all__ = ["PoseEstimator", "PoseResult", "load_detector", "load_pose_model", "save_coco", "save_trajectories",
+           "trajectories"]

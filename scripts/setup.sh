@@ -92,6 +92,11 @@ pip_ install -c "$PINS" mmengine addict pyyaml yapf opencv-python pillow matplot
 # albumentations 2 declares opencv-python-headless, which would overwrite opencv-python's cv2: without its deps
 pip_ install -c "$PINS" pydantic stringzilla simsimd
 pip_ install -c "$PINS" --no-deps mmpose mmdet albumentations albucore
+# mmpx infer --track: norfair declares numpy<2 but runs on NumPy 2 (tests/test_video.py), so it and its Kalman
+# filter library go in without their declared requirements (scipy, rich and matplotlib are already here)
+pip_ install -c "$PINS" --no-deps norfair filterpy
+# mmpx infer --save-parquet (optional: CSV needs nothing)
+pip_ install -c "$PINS" pyarrow
 
 # The xtcocotools wheel is built against NumPy 1 and fails with NumPy 2: build it from the sdist (a few seconds).
 say "checking xtcocotools against NumPy 2"

@@ -30,6 +30,8 @@ _INSTALL = {
     "mmdet": "pip install --no-deps {req}",
     "albumentations": "pip install --no-deps {req} albucore==0.0.24 && pip install pydantic stringzilla simsimd",
     "albucore": "pip install --no-deps {req}",
+    "norfair": "pip install --no-deps {req} filterpy==1.4.5  (it declares numpy<2 and runs on NumPy 2)",
+    "filterpy": "pip install --no-deps {req}",
     "xtcocotools": "pip install --no-deps --force-reinstall --no-build-isolation --no-binary xtcocotools {req}",
 }
 

@@ -73,11 +73,46 @@ def infer(
     cfg_options: CfgOptionsOpt = None,
     trust_checkpoint: TrustCheckpointOpt = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not show the progress bar.")] = False,
+    track: Annotated[bool, typer.Option(
+        "--track", help="Give every instance a track id that stays with the object across a video's frames "
+        "(norfair, matching box corners and keypoints); drawn as #ID and written as track_id.",
+        rich_help_panel="Video")] = False,
+    track_max_missing: Annotated[int, typer.Option(
+        "--track-max-missing", help="Frames a track is kept without a detection; its id comes back if the object "
+        "does.", min=1, rich_help_panel="Video")] = 30,
+    track_max_distance: Annotated[float, typer.Option(
+        "--track-max-distance", help="Largest match distance between an instance and a track's predicted box "
+        "corners and keypoints, as a fraction of the box diagonal.", min=0.0, rich_help_panel="Video")] = 0.5,
+    smooth: Annotated[bool, typer.Option(
+        "--smooth", help="Smooth each track's keypoints with a One-Euro filter (turns on --track); the raw values "
+        "stay in the JSON (keypoints_raw) and the CSV (x_raw, y_raw).", rich_help_panel="Video")] = False,
+    smooth_min_cutoff: Annotated[float, typer.Option(
+        "--smooth-min-cutoff", help="One-Euro cut-off at rest, Hz: lower is smoother and lags more.",
+        rich_help_panel="Video")] = 1.0,
+    smooth_beta: Annotated[float, typer.Option(
+        "--smooth-beta", help="One-Euro speed coefficient: higher follows fast motion more closely.",
+        rich_help_panel="Video")] = 0.05,
+    smooth_d_cutoff: Annotated[float, typer.Option(
+        "--smooth-d-cutoff", help="One-Euro cut-off of the speed estimate, Hz.", rich_help_panel="Video")] = 1.0,
+    save_csv: Annotated[Path | None, typer.Option(
+        "--save-csv", help="Write trajectories: one row per frame, track and keypoint (video, frame, time, track_id, "
+        "keypoint, x, y, score, visible). Turns on --track.", show_default=False, rich_help_panel="Video")] = None,
+    save_parquet: Annotated[Path | None, typer.Option(
+        "--save-parquet", help="The same table as Parquet (needs pyarrow). Turns on --track.", show_default=False,
+        rich_help_panel="Video")] = None,
+    det_every: Annotated[int, typer.Option(
+        "--det-every", help="Run the detector on every N-th frame only; between, each track's box is predicted "
+        "from its motion (turns on --track).", min=1, rich_help_panel="Video")] = 1,
+    batch_frames: Annotated[int, typer.Option(
+        "--batch-frames", help="Video frames whose crops go through the pose model as one batch.", min=1,
+        rich_help_panel="Video")] = 4,
 ) -> None:
     """Estimate poses on images, folders and videos with a top-down model; draw them and/or save COCO results.
 
     Boxes come from a detector (--det-config) or, with --whole-image, are the whole image: a pose model never
     silently gets a person detector. Unreadable images or videos are skipped and listed; the exit code is then 1.
+    Videos: --track keeps each object's id across frames, --smooth steadies its keypoints, --save-csv writes its
+    trajectories (plot them with mmpx plot trajectories), --det-every N runs the detector every N frames.
     """
     from rich.console import Console
 
@@ -85,14 +120,37 @@ def infer(
     from mmpx.infer.boxes import WholeImage
     from mmpx.infer.inputs import collect
     from mmpx.infer.runner import DrawOptions, run
+    from mmpx.infer.sequence import SequenceOptions
+    from mmpx.infer.smooth import OneEuroParams
+    from mmpx.infer.track import TrackParams
+    from mmpx.infer.trajectories import check_table_path
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     sources, ignored = collect(inputs)
-    _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json, draw_heatmap)
+    tables = [p for p in (save_csv, save_parquet) if p is not None]
+    _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json, draw_heatmap,
+                   tables)
+    track = track or smooth or bool(tables) or det_every > 1
+    sequence = SequenceOptions(
+        track=TrackParams(track_max_missing, track_max_distance, kpt_thr) if track else None,
+        smooth=OneEuroParams(smooth_min_cutoff, smooth_beta, smooth_d_cutoff) if smooth else None,
+        det_every=det_every, batch_frames=batch_frames)
+    sequence.check()
+    if draw_heatmap and track:
+        raise MmpxError("--draw-heatmap works frame by frame: it does not combine with --track, --smooth, "
+                        "--save-csv, --save-parquet or --det-every", "leave out --draw-heatmap, or those")
+    if track:
+        from mmpx.infer.track import check_tracker
+
+        check_tracker()
     if out_dir is not None:  # now, not after the last image
         check_writable(out_dir, "--out-dir", folder=True)
     if save_json is not None:
         check_writable(save_json, "--save-json")
+    if save_csv is not None:
+        check_table_path(save_csv, "--save-csv")
+    if save_parquet is not None:
+        check_table_path(save_parquet, "--save-parquet")
     if backend == Backend.torch or not whole_image:  # the torch side; ONNX + whole image needs none of it
         from mmpose_ext.compat.checkpoint import trust  # imports mmpose_ext: the fixes, safe checkpoint loading
 
@@ -112,7 +170,7 @@ def infer(
     draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
                        draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value)
     summary = run(sources, model, boxes, out_dir=out_dir, save_json=save_json, draw=draw,
-                  progress=not no_progress)
+                  progress=not no_progress, sequence=sequence, save_tables=tables)
 
     parts = [f"{summary.images} image(s)"]
     if summary.videos:
@@ -126,6 +184,10 @@ def infer(
         console.print(f"drawn: {len(summary.outputs)} file(s) in {out_dir}")
     if summary.json_path:
         console.print(f"results: {len(summary.records)} record(s) in {summary.json_path}")
+    if summary.tracks:
+        console.print("tracks: " + ", ".join(f"{n} in {name}" for name, n in summary.tracks.items()))
+    for path in summary.table_paths:
+        console.print(f"trajectories: {len(summary.table)} row(s) in {path}")
     if summary.no_boxes and not whole_image:
         _say_no_boxes(summary, bbox_thr, det_cat_id)
     if ignored:
@@ -152,7 +214,7 @@ def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:
 
 
 def _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json,
-                   draw_heatmap) -> None:
+                   draw_heatmap, tables=()) -> None:
     """Option combinations that cannot work, found before any model is loaded."""
     if backend == Backend.torch and pose is None:
         raise MmpxError("--pose CONFIG is required with the torch backend",
@@ -172,9 +234,9 @@ def _check_options(pose, weights, det_config, det_weights, whole_image, backend,
             "pass --det-config DET_CONFIG [--det-weights DET.pth] [--det-cat-id N] to detect the objects, or "
             "--whole-image to use each whole image as one box",
         )
-    if out_dir is None and save_json is None:
-        raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos) and/or --save-json FILE",
-                        "e.g. --out-dir out/ --save-json out/results.json")
+    if out_dir is None and save_json is None and not tables:
+        raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos), --save-json FILE and/or "
+                        "--save-csv FILE", "e.g. --out-dir out/ --save-json out/results.json")
     if draw_heatmap and out_dir is None:
         raise MmpxError("--draw-heatmap draws into --out-dir, which is not given", "add --out-dir DIR")
 

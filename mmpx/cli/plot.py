@@ -1,4 +1,6 @@
-"""``mmpx plot``: training curves of a run folder or a ``scalars.json``, as PNG files."""
+"""``mmpx plot RUN``: training curves of a run folder or a ``scalars.json``; ``mmpx plot trajectories FILE``: the
+keypoint paths and speeds of a trajectory file (``mmpx infer --save-csv``). PNG files.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +9,28 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
+
+from mmpx.cli._app import make_typer
+
+HELP = ("Plot a training run's curves (mmpx plot RUN, short for mmpx plot curves RUN) or a video's trajectories "
+        "(mmpx plot trajectories FILE.csv), as PNG files.")
+
+
+class _PlotGroup(TyperGroup):
+    """``mmpx plot RUN`` keeps working: anything but a sub-command's name goes to ``mmpx plot curves``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["help"] = kwargs.get("help") or HELP  # the command tree mounts it with help=None
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["curves", *args]
+        return super().parse_args(ctx, args)
+
+
+plot = app = make_typer(cls=_PlotGroup, help=HELP)
 
 
 class XAxis(StrEnum):
@@ -14,7 +38,8 @@ class XAxis(StrEnum):
     epoch = "epoch"
 
 
-def plot(
+@app.command("curves")
+def curves(
     run: Annotated[
         Path,
         typer.Argument(
@@ -70,3 +95,31 @@ def plot(
     )
     for p in plots:
         typer.echo(f"{p.path}: {', '.join(p.series)}")
+
+
+@app.command("trajectories")
+def trajectories(
+    file: Annotated[Path, typer.Argument(
+        help="A trajectory file from mmpx infer --save-csv (or --save-parquet).", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="The PNG to write. Default: FILE with the suffix .png.", show_default=False)] = None,
+    track: Annotated[list[int] | None, typer.Option(
+        "--track", help="Only this track id; repeat for several. Default: the 8 longest tracks.",
+        show_default=False)] = None,
+    keypoint: Annotated[list[str] | None, typer.Option(
+        "--keypoint", "-k", help="Only this keypoint (its name); repeat or separate by commas. Default: all.",
+        show_default=False)] = None,
+    all_points: Annotated[bool, typer.Option(
+        "--all-points", help="Also draw points below the keypoint threshold (visible 0).")] = False,
+) -> None:
+    """Plot each track's keypoint paths (image coordinates) and speeds (pixels/s) over time, one row of panels
+    per track. Prints the PNG written and what it shows.
+    """
+    from mmpx.infer.trajectory_plot import plot_trajectories
+
+    names = [k.strip() for value in keypoint or [] for k in value.split(",") if k.strip()]
+    result = plot_trajectories(file, out, tracks=track or None, keypoints=names or None,
+                               visible_only=not all_points)
+    shown = ", ".join(f"{tid}" for _, tid in result.tracks)
+    more = f" ({result.left_out} more left out: choose with --track)" if result.left_out else ""
+    typer.echo(f"{result.path}: track(s) {shown}{more}; keypoints {', '.join(result.keypoints)}")

@@ -28,3 +28,17 @@ def instance_records(image_id: int, file_name: str, keypoints: np.ndarray, score
             bbox_score=round(float(bscore), 6),
         ))
     return records
+
+
+def add_track_fields(records: list[dict], track_ids: np.ndarray | None, raw_keypoints: np.ndarray | None,
+                     scores: np.ndarray) -> list[dict]:
+    """With tracking, each record's ``track_id``; with smoothing, ``keypoints_raw`` ([x, y, s]*K as the model gave
+    them; ``keypoints`` then holds the smoothed ones). Changes ``records`` in place and returns it."""
+    for i, record in enumerate(records):
+        if track_ids is not None:
+            record["track_id"] = int(track_ids[i])
+        if raw_keypoints is not None:
+            raw = np.concatenate([np.nan_to_num(np.asarray(raw_keypoints[i], np.float64)),
+                                  np.nan_to_num(np.asarray(scores[i], np.float64))[:, None]], axis=1)
+            record["keypoints_raw"] = [round(float(v), 3) for v in raw.reshape(-1)]
+    return records

@@ -1,7 +1,10 @@
 """The ``mmpx infer`` loop: read each image or video frame, find boxes, predict keypoints, draw, write.
 
-Unreadable images and videos are skipped and listed in the summary (the others are still processed); a drawn
-image, a drawn video and the JSON each appear atomically (temporary file, then ``os.replace``).
+Videos go through :func:`mmpx.infer.sequence.sequence_poses` (frames decoded in a background thread, crops of
+several frames batched, track ids, smoothing, the box source every N frames); with tracking on, an image is a
+one-frame sequence. Unreadable images and videos are skipped and listed in the summary (the others are still
+processed); a drawn image, a drawn video, the JSON and the trajectory table each appear atomically (temporary
+file, then ``os.replace``).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import numpy as np
 
 from mmpx.atomic import atomic_path, clean_stale, write_bytes, write_json
 from mmpx.errors import MmpxError
+from mmpx.infer.frames import frame_count
 from mmpx.infer.inputs import Source, decode_image, output_name
-from mmpx.infer.results import instance_records
+from mmpx.infer.results import add_track_fields, instance_records
+from mmpx.infer.sequence import FramePoses, SequenceOptions, sequence_poses
 
 
 @dataclass
@@ -41,29 +46,57 @@ class Summary:
     json_path: str | None = None
     records: list[dict] = field(default_factory=list)
     no_boxes: dict[str, int] = field(default_factory=dict)  # image or video name -> images/frames without a box
+    tracks: dict[str, int] = field(default_factory=dict)  # video name -> tracks found (with tracking)
+    table: object = None  # the TrajectoryTable, when one is asked for
+    table_paths: list[str] = field(default_factory=list)
 
 
 def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, save_json: Path | None = None,
-        draw: DrawOptions | None = None, progress: bool = True) -> Summary:
-    """Run ``model`` (the pose-model interface) on every source, with boxes from ``boxes(image) -> (xyxy, scores)``."""
+        draw: DrawOptions | None = None, progress: bool = True, sequence: SequenceOptions | None = None,
+        save_tables: list[Path] = (), decode_thread: bool = True) -> Summary:
+    """Run ``model`` (the pose-model interface) on every source, with boxes from ``boxes(image) -> (xyxy, scores)``.
+
+    Args:
+        sequence: how videos are processed (tracking, smoothing, ``det_every``, frames per batch).
+        save_tables: trajectory files to write (``.csv``, or ``.parquet``); they need tracking.
+        decode_thread: decode video frames in a background thread.
+    """
+    from mmpx.infer.trajectories import TrajectoryTable
+
     draw = draw or DrawOptions()
+    sequence = sequence or SequenceOptions()
+    sequence.check()
+    if draw.draw_heatmap and (sequence.track is not None or sequence.det_every > 1):
+        raise MmpxError("--draw-heatmap works frame by frame: it does not combine with tracking or --det-every",
+                        "leave out --draw-heatmap, or --track/--smooth/--save-csv/--det-every")
+    if save_tables and sequence.track is None:
+        raise MmpxError("a trajectory table has a row per track: it needs tracking", "add --track")
     summary = Summary()
+    if save_tables:
+        names = model.dataset_meta.get("keypoint_id2name") or {}
+        count = int(model.dataset_meta.get("num_keypoints", len(names)))
+        summary.table = TrajectoryTable([str(names.get(i, names.get(str(i), i))) for i in range(count)],
+                                        kpt_thr=draw.kpt_thr)
     if out_dir is not None:
         clean_stale(out_dir, recursive=True)  # temporary files of killed runs
     start = time.perf_counter()
-    total = sum(_frame_count(s.path) if s.kind == "video" else 1 for s in sources)
+    total = sum(frame_count(s.path) if s.kind == "video" else 1 for s in sources)
     with _progress(total, enabled=progress) as bar:
         task = bar.add_task("infer", total=total)
         for src in sources:
             bar.update(task, description=src.name[-40:])
             if src.kind == "image":
-                _image(src, model, boxes, out_dir, draw, summary)
+                _image(src, model, boxes, out_dir, draw, summary, sequence)
                 bar.advance(task)
             else:
-                _video(src, model, boxes, out_dir, draw, summary, lambda: bar.advance(task))
+                _video(src, model, boxes, out_dir, draw, summary, lambda: bar.advance(task), sequence,
+                       decode_thread)
     if save_json is not None:
         write_json(save_json, summary.records, indent=None)
         summary.json_path = str(save_json)
+    for path in save_tables:
+        summary.table.write(path)
+        summary.table_paths.append(str(path))
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -92,14 +125,18 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
                      skeleton_style=draw.skeleton_style, draw_bbox=draw.draw_bbox)
 
 
-def _image(src: Source, model, boxes, out_dir, draw, summary: Summary) -> None:
+def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence: SequenceOptions) -> None:
     import cv2
 
     image, why = decode_image(src.path)
     if image is None:
         summary.skipped.append((str(src.path), why))
         return
-    drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None)
+    if sequence.track is not None:  # a one-frame sequence: its instances get track ids 1, 2, ...
+        (pose,) = sequence_poses([image], model, boxes, sequence)
+        drawn = _record(pose, src.name, src.name, model, draw, summary, want_drawing=out_dir is not None)
+    else:
+        drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None)
     summary.images += 1
     if drawn is not None:
         target = Path(out_dir) / output_name(src)
@@ -110,29 +147,28 @@ def _image(src: Source, model, boxes, out_dir, draw, summary: Summary) -> None:
         summary.outputs.append(str(target))
 
 
-def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance) -> None:
+def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, sequence: SequenceOptions,
+           decode_thread: bool = True) -> None:
     import cv2
 
-    cap = cv2.VideoCapture(str(src.path))
-    try:
-        ok, frame = cap.read() if cap.isOpened() else (False, None)
-        if not ok:
+    from mmpx.infer.frames import FrameReader
+
+    with FrameReader(src.path, thread=decode_thread) as reader:
+        if reader.first is None:
             summary.skipped.append((str(src.path), "not a readable video (no frame could be decoded)"))
             return
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        fps = fps if fps and fps > 0 and np.isfinite(fps) else 25.0  # some containers do not store it
         if out_dir is None:
-            _frames(cap, frame, src, model, boxes, draw, summary, advance, None)
+            _frames(reader, src, model, boxes, draw, summary, advance, None, sequence)
             return
         target = Path(out_dir) / output_name(src)
         with atomic_path(target, suffix=".mp4") as tmp:  # cv2 picks the container from the suffix
-            h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+            h, w = reader.first.shape[:2]
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps, (w, h))
             try:
                 if not writer.isOpened():
                     raise MmpxError(f"cannot write video {target}: OpenCV has no mp4v encoder here",
                                     "leave out --out-dir for videos, or install an OpenCV build with FFmpeg")
-                index = _frames(cap, frame, src, model, boxes, draw, summary, advance, writer)
+                index = _frames(reader, src, model, boxes, draw, summary, advance, writer, sequence)
             finally:
                 writer.release()
             check = cv2.VideoCapture(str(tmp))  # cv2's writer reports no failure itself; read the result back
@@ -142,34 +178,61 @@ def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance) 
                 raise MmpxError(f"writing {target} failed: the encoder took none of the {index} frames",
                                 "leave out --out-dir for this video (--save-json still works), or re-encode it")
         summary.outputs.append(str(target))
-    finally:
-        cap.release()
 
 
-def _frames(cap, frame, src: Source, model, boxes, draw, summary: Summary, advance, writer) -> int:
-    """Every frame from ``frame`` on: predicted, recorded, drawn into ``writer`` (if any); returns the count."""
-    index, ok = 0, True
-    while ok:
-        drawn = _process(frame, f"{src.name}#frame={index}", model, boxes, draw, summary,
-                         want_drawing=writer is not None)
-        summary.frames += 1
-        if writer is not None:
-            writer.write(drawn)
-        advance()
-        index += 1
-        ok, frame = cap.read()
+def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, writer,
+            sequence: SequenceOptions) -> int:
+    """Every frame of ``reader``: predicted, recorded, drawn into ``writer`` (if any); returns the count."""
+    index = 0
+    if draw.draw_heatmap and writer is not None:  # heatmaps come frame by frame (torch backend)
+        for frame in reader:
+            writer.write(_process(frame, f"{src.name}#frame={index}", model, boxes, draw, summary, True))
+            summary.frames += 1
+            advance()
+            index += 1
+    else:
+        tracks: set[int] = set()
+        for pose in sequence_poses(reader, model, boxes, sequence, fps=reader.fps):
+            drawn = _record(pose, f"{src.name}#frame={pose.index}", src.name, model, draw, summary,
+                            want_drawing=writer is not None)
+            if pose.track_ids is not None:
+                tracks.update(pose.track_ids.tolist())
+            if writer is not None:
+                writer.write(drawn)
+            summary.frames += 1
+            advance()
+            index += 1
+        if sequence.track is not None:
+            summary.tracks[src.name] = len(tracks)
     summary.videos += 1
     return index
 
 
-def _frame_count(path: Path) -> int:
-    import cv2
+def _record(pose: FramePoses, name: str, video: str, model, draw: DrawOptions, summary: Summary,
+            want_drawing: bool) -> np.ndarray | None:
+    """JSON records and table rows of one frame's poses; returns the drawn frame when asked for."""
+    from mmpx.draw import draw_pose
+    from mmpx.infer.track import draw_track_ids
 
-    cap = cv2.VideoCapture(str(path))
-    try:
-        return max(1, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) if cap.isOpened() else 1
-    finally:
-        cap.release()
+    if len(pose.bboxes) == 0 and pose.detected:
+        summary.no_boxes[video] = summary.no_boxes.get(video, 0) + 1
+    image_id = summary.images + summary.frames + 1
+    records = instance_records(image_id, name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores)
+    summary.records += add_track_fields(records, pose.track_ids, pose.raw_keypoints, pose.scores)
+    summary.instances += len(pose.keypoints)
+    if summary.table is not None and pose.track_ids is not None:
+        summary.table.add(video, pose.index, pose.time, pose.track_ids, pose.keypoints, pose.scores,
+                          pose.raw_keypoints)
+    if not want_drawing:
+        return None
+    tracked = pose.track_ids is not None
+    drawn = draw_pose(pose.image, pose.keypoints, pose.scores, model.dataset_meta, bboxes=pose.bboxes,
+                      kpt_thr=draw.kpt_thr, radius=draw.radius, thickness=draw.thickness,
+                      show_kpt_idx=draw.show_kpt_idx, skeleton_style=draw.skeleton_style,
+                      draw_bbox=draw.draw_bbox and not tracked)
+    if tracked:
+        draw_track_ids(drawn, pose.bboxes, pose.track_ids, thickness=draw.thickness, draw_bbox=draw.draw_bbox)
+    return drawn
 
 
 class _NoProgress:

@@ -99,7 +99,11 @@ def world(tmp_path_factory) -> dict:
     w = dict(root=root, ann=ann, images=coco_root / "images", good=dict(
         coco=ann.read_bytes(), preds=json.dumps(preds).encode(), labelme=json.dumps(labelme).encode(),
         yolo=yolo.read_bytes(), metainfo=(root / "meta.py").read_bytes(), onnx=onnx.read_bytes(),
-        metrics=b'{"coco/AP": 0.5, "PCK": 0.7}', scalars=scalars), yolo_root=yolo.parent, onnx=onnx)
+        metrics=b'{"coco/AP": 0.5, "PCK": 0.7}', scalars=scalars, trajectories=b"".join(
+            [b"video,frame,time,track_id,keypoint,x,y,score,visible\n"]
+            + [f"clip.mp4,{f},{f / 10:.4f},1,{k},{10 + f}.5,{20 + f}.25,0.9,1\n".encode()
+               for f in range(3) for k in "ab"])),
+        yolo_root=yolo.parent, onnx=onnx)
     w["prev"] = _previous_outputs(root, w)
     return w
 
@@ -142,6 +146,7 @@ SLOTS = {
                                                          "--markdown", p / "out.md"]),
     "compare": ("metrics", "a.json", lambda b, p, w: ["compare", b, w["metrics"], "--markdown", p / "out.md"]),
     "plot": ("scalars", "run/scalars.json", lambda b, p, w: ["plot", b, "--out", p / "out.png"]),
+    "plot trajectories": ("trajectories", "t.csv", lambda b, p, w: ["plot", "trajectories", b, "--out", p / "out.png"]),
     "infer --weights": ("onnx", "model.onnx", lambda b, p, w: [
         "infer", w["images"], "--backend", "onnxruntime", "--weights", b, "--whole-image", "--no-progress",
         "--save-json", p / "out.json"]),

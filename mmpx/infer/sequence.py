@@ -1,0 +1,134 @@
+"""Poses over a sequence of frames: boxes (every frame, or every N frames with tracked boxes between), crops of
+several frames batched, track ids, smoothing. Shared by ``mmpx infer`` and ``PoseEstimator.run``, so both give the
+same tracks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+import numpy as np
+
+from mmpx.errors import MmpxError
+from mmpx.infer.frames import predict_frames
+from mmpx.infer.smooth import OneEuroParams, Smoother
+from mmpx.infer.track import PoseTracker, TrackParams
+
+
+@dataclass(frozen=True)
+class SequenceOptions:
+    """How a video is processed.
+
+    Args:
+        track: give instances track ids (:class:`TrackParams`), or None.
+        smooth: One-Euro smoothing per track and keypoint (:class:`OneEuroParams`), or None; needs ``track``.
+        det_every: run the box source on every N-th frame only; between, each track's box is predicted from its
+            motion. Above 1 needs ``track``.
+        batch_frames: frames whose crops go through the pose model together (when ``det_every`` is 1).
+    """
+
+    track: TrackParams | None = None
+    smooth: OneEuroParams | None = None
+    det_every: int = 1
+    batch_frames: int = 4
+
+    def check(self) -> None:
+        if not (isinstance(self.det_every, int) and self.det_every >= 1):
+            raise MmpxError(f"det_every must be a whole number >= 1, got {self.det_every}", "e.g. --det-every 5")
+        if not (isinstance(self.batch_frames, int) and self.batch_frames >= 1):
+            raise MmpxError(f"batch_frames must be a whole number >= 1, got {self.batch_frames}",
+                            "e.g. --batch-frames 4")
+        if self.track is None and (self.smooth is not None or self.det_every > 1):
+            raise MmpxError("smoothing and --det-every above 1 need track ids", "turn tracking on (--track)")
+        if self.track is not None:
+            self.track.check()
+        if self.smooth is not None:
+            self.smooth.check()
+
+
+@dataclass
+class FramePoses:
+    """One frame's poses. ``track_ids`` is None without tracking; ``raw_keypoints`` (what the model gave) is
+    set when ``keypoints`` are smoothed; ``detected`` says whether the box source ran on this frame."""
+
+    index: int
+    time: float
+    image: np.ndarray = field(repr=False)
+    bboxes: np.ndarray
+    bbox_scores: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray
+    track_ids: np.ndarray | None = None
+    raw_keypoints: np.ndarray | None = field(default=None, repr=False)
+    detected: bool = True
+
+
+Boxes = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: SequenceOptions | None = None,
+                   fps: float = 25.0) -> Iterator[FramePoses]:
+    """Poses for every frame of ``frames`` (one video, in order), as options say.
+
+    Args:
+        frames: BGR images (e.g. a :class:`mmpx.infer.frames.FrameReader`).
+        model: a pose model (``predict(image, xyxy)``; batched when it can be).
+        boxes: ``image -> (xyxy (M, 4), scores (M,))``.
+        options: :class:`SequenceOptions` (default: boxes every frame, no tracking).
+        fps: frames per second (the ``time`` of frame i is i / fps).
+    """
+    options = options or SequenceOptions()
+    options.check()
+    tracker = PoseTracker(options.track) if options.track is not None else None
+    smoother = Smoother(options.smooth) if options.smooth is not None else None
+    it = iter(frames)
+    index = 0
+    step = options.det_every if options.det_every > 1 else options.batch_frames
+
+    def finish(i: int, image, bboxes, bbox_scores, keypoints, scores, detected: bool) -> FramePoses:
+        pose = FramePoses(i, i / fps, image, np.asarray(bboxes, np.float32).reshape(-1, 4),
+                          np.asarray(bbox_scores, np.float32).reshape(-1), np.asarray(keypoints),
+                          np.asarray(scores), detected=detected)
+        if tracker is not None:
+            pose.track_ids = tracker.update(pose.bboxes, pose.keypoints, pose.scores)
+        if smoother is not None:
+            pose.raw_keypoints = pose.keypoints
+            pose.keypoints = smoother(pose.time, pose.track_ids, pose.keypoints)
+        return pose
+
+    while True:
+        chunk = list(islice(it, step))
+        if not chunk:
+            return
+        if options.det_every == 1:
+            found = [boxes(image) for image in chunk]
+            preds = predict_frames(model, chunk, [b for b, _ in found])
+            for image, (b, s), (k, sc) in zip(chunk, found, preds, strict=True):
+                yield finish(index, image, b, s, k, sc, True)
+                index += 1
+            continue
+        # the box source on the chunk's first frame; its tracks' predicted boxes on the others, in one batch
+        b, s = boxes(chunk[0])
+        k, sc = model.predict(chunk[0], b)
+        first = finish(index, chunk[0], b, s, k, sc, True)
+        yield first
+        index += 1
+        if len(chunk) == 1:
+            continue
+        score_of = dict(zip(first.track_ids.tolist(), first.bbox_scores.tolist(), strict=True))
+        planned = []
+        for step_ahead in range(1, len(chunk)):
+            ids, planned_boxes = tracker.predicted_boxes(step_ahead)
+            h, w = chunk[step_ahead].shape[:2]
+            planned_boxes = np.clip(planned_boxes, 0, [w, h, w, h]).astype(np.float32)
+            keep = (planned_boxes[:, 2] - planned_boxes[:, 0] >= 1) & (planned_boxes[:, 3] - planned_boxes[:, 1] >= 1)
+            planned.append((planned_boxes[keep], np.array([score_of.get(t, 0.0) for t in ids[keep]], np.float32)))
+        preds = predict_frames(model, chunk[1:], [p[0] for p in planned])
+        for image, (pb, ps), (k, sc) in zip(chunk[1:], planned, preds, strict=True):
+            yield finish(index, image, pb, ps, k, sc, False)
+            index += 1
+
+
+__all__ = ["FramePoses", "SequenceOptions", "sequence_poses"]

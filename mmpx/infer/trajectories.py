@@ -1,0 +1,263 @@
+"""Trajectory tables: one row per frame, track and keypoint, written as CSV (or Parquet with pyarrow) and read
+back with checks (``mmpx plot trajectories``).
+
+Columns, in order: ``video`` (the input's name), ``frame`` (from 0), ``time`` (seconds: frame / fps),
+``track_id``, ``keypoint`` (its name), ``x``, ``y`` (pixels; smoothed with ``--smooth``), ``score``, ``visible``
+(1 when score >= the keypoint threshold, else 0); with smoothing also ``x_raw``, ``y_raw`` (the model's own
+values). A frame in which a track has no instance has no rows for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from mmpx.errors import MmpxError
+
+COLUMNS = ("video", "frame", "time", "track_id", "keypoint", "x", "y", "score", "visible")
+RAW_COLUMNS = ("x_raw", "y_raw")
+_INT = ("frame", "track_id", "visible")
+_FLOAT = ("time", "x", "y", "score", "x_raw", "y_raw")
+
+
+class TrajectoryTable:
+    """Rows gathered frame by frame (as arrays: a long video stays small in memory).
+
+    Args:
+        keypoint_names: the model's keypoint names, in order.
+        kpt_thr: a keypoint is ``visible`` when its score is at least this.
+    """
+
+    def __init__(self, keypoint_names: list[str], kpt_thr: float = 0.3) -> None:
+        self.keypoint_names = [str(n) for n in keypoint_names]
+        self.kpt_thr = float(kpt_thr)
+        self._parts: list[tuple] = []
+        self.has_raw = False
+
+    def add(self, video: str, frame: int, time: float, track_ids, keypoints, scores, raw_keypoints=None) -> None:
+        """One frame's instances: track ids (N,), keypoints (N, K, 2), scores (N, K), raw keypoints (N, K, 2)."""
+        keypoints = np.asarray(keypoints, np.float64).reshape(len(track_ids), len(self.keypoint_names), 2)
+        if len(track_ids) == 0:
+            return
+        raw = None if raw_keypoints is None else np.asarray(raw_keypoints, np.float64).reshape(keypoints.shape)
+        self.has_raw = self.has_raw or raw is not None
+        self._parts.append((video, int(frame), float(time), np.asarray(track_ids, np.int64), keypoints,
+                            np.asarray(scores, np.float64).reshape(keypoints.shape[:2]), raw))
+
+    def __len__(self) -> int:
+        return sum(p[3].size * len(self.keypoint_names) for p in self._parts)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return COLUMNS + (RAW_COLUMNS if self.has_raw else ())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every column as one array (``video`` and ``keypoint`` as str, ``visible`` as bool)."""
+        k = len(self.keypoint_names)
+        cols: dict[str, list] = {c: [] for c in self.columns}
+        for video, frame, time, ids, kpts, scores, raw in self._parts:
+            n = len(ids)
+            cols["video"].append(np.full(n * k, video, object))
+            cols["frame"].append(np.full(n * k, frame, np.int64))
+            cols["time"].append(np.full(n * k, time))
+            cols["track_id"].append(np.repeat(ids, k))
+            cols["keypoint"].append(np.tile(np.asarray(self.keypoint_names, object), n))
+            cols["x"].append(kpts[..., 0].reshape(-1))
+            cols["y"].append(kpts[..., 1].reshape(-1))
+            cols["score"].append(scores.reshape(-1))
+            cols["visible"].append(scores.reshape(-1) >= self.kpt_thr)
+            if self.has_raw:
+                source = kpts if raw is None else raw
+                cols["x_raw"].append(source[..., 0].reshape(-1))
+                cols["y_raw"].append(source[..., 1].reshape(-1))
+        empty = {"video": object, "keypoint": object, "frame": np.int64, "track_id": np.int64, "visible": bool}
+        return {c: np.concatenate(v) if v else np.zeros(0, empty.get(c, np.float64)) for c, v in cols.items()}
+
+    def rows(self) -> list[dict]:
+        """The rows as dicts (plain Python values)."""
+        arrays = self.arrays()
+        names = list(arrays)
+        return [dict(zip(names, values, strict=True))
+                for values in zip(*(arrays[c].tolist() for c in names), strict=True)]
+
+    def to_frame(self):
+        """A pandas DataFrame (pandas is optional)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise MmpxError("a trajectory DataFrame needs pandas", "pip install pandas, or use rows()") from exc
+        return pd.DataFrame(self.arrays(), columns=list(self.columns))
+
+    def write(self, path: str | Path) -> Path:
+        """Write atomically: Parquet for a ``.parquet`` path (needs pyarrow), else CSV."""
+        path = Path(path)
+        if path.suffix.lower() == ".parquet":
+            write_parquet(self, path)
+        else:
+            write_csv(self, path)
+        return path
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def write_csv(table: TrajectoryTable, path: str | Path) -> None:
+    """The table as CSV (comma separated, a header line, ``\\n`` line ends), written atomically."""
+    from mmpx.atomic import atomic_open
+
+    arrays = table.arrays()
+    cols = table.columns
+    digits = {"time": 4, "x": 3, "y": 3, "score": 4, "x_raw": 3, "y_raw": 3}
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(cols)
+        lists = {c: arrays[c].tolist() for c in cols}
+        for i in range(len(arrays["frame"])):
+            writer.writerow([_fmt(lists[c][i], digits[c]) if c in digits else int(lists[c][i]) if c == "visible"
+                             else lists[c][i] for c in cols])
+
+
+def write_parquet(table: TrajectoryTable, path: str | Path) -> None:
+    """The table as Parquet (pyarrow), written atomically."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise MmpxError(f"writing {path} (Parquet) needs pyarrow, which does not import ({exc})",
+                        "pip install pyarrow, or write CSV (--save-csv)") from exc
+    from mmpx.atomic import atomic_open
+
+    arrays = table.arrays()
+    data = pa.table({c: pa.array(arrays[c].tolist() if arrays[c].dtype == object else arrays[c])
+                     for c in table.columns})
+    with atomic_open(path, "wb") as f:
+        pq.write_table(data, f)
+
+
+def read_trajectories(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a trajectory file (CSV, or Parquet by its suffix) into column arrays, checked.
+
+    Raises:
+        MmpxError: the file is missing or unreadable, lacks a column, or has a value that is not a number (or not
+            finite where it must be); the message names the file and line.
+    """
+    path = Path(path)
+    hint = ("a trajectory file is what mmpx infer --save-csv writes: a header line with "
+            + ",".join(COLUMNS) + " and one row per frame, track and keypoint")
+    if not path.is_file():
+        raise MmpxError(f"{path} does not exist" if not path.exists() else f"{path} is not a file", hint)
+    if path.suffix.lower() == ".parquet":
+        return _read_parquet(path, hint)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MmpxError(f"cannot read {path}: {exc}", hint) from exc
+    if "\x00" in text:
+        raise MmpxError(f"{path} is not a text (CSV) file", hint)
+    try:
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        rows = list(reader)
+    except csv.Error as exc:
+        raise MmpxError(f"{path}: not a readable CSV file ({exc})", hint) from exc
+    if not header:
+        raise MmpxError(f"{path} is empty", hint)
+    header = [h.strip() for h in header]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise MmpxError(f"{path}: the header lacks column(s) {', '.join(missing)}: {','.join(header)[:80]}", hint)
+    wanted = [c for c in COLUMNS + RAW_COLUMNS if c in header]
+    at = {c: header.index(c) for c in wanted}
+    values: dict[str, list] = {c: [] for c in wanted}
+    for line, row in enumerate(rows, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise MmpxError(f"{path}:{line}: {len(row)} value(s), the header has {len(header)} (a cut or broken "
+                            "line?)", hint)
+        for c in wanted:
+            values[c].append(_parse(row[at[c]], c, path, line, hint))
+    return _arrays(values, path, hint)
+
+
+def _parse(text: str, column: str, path: Path, line: int, hint: str):
+    text = text.strip()
+    if column in ("video", "keypoint"):
+        return text
+    if text == "" and column in ("x", "y", "x_raw", "y_raw"):
+        return math.nan  # an unknown point
+    try:
+        value = float(text)
+    except ValueError:
+        raise MmpxError(f"{path}:{line}: {column} is not a number: {text[:40]!r}", hint) from None
+    if not math.isfinite(value):
+        raise MmpxError(f"{path}:{line}: {column} is not a finite number: {text[:40]!r}", hint)
+    if column in _INT and value != int(value):
+        raise MmpxError(f"{path}:{line}: {column} must be a whole number, got {text[:40]!r}", hint)
+    return value
+
+
+def _arrays(values: dict[str, list], path: Path, hint: str) -> dict[str, np.ndarray]:
+    out = {}
+    for c, v in values.items():
+        if c in ("video", "keypoint"):
+            out[c] = np.asarray(v, dtype=object)
+        elif c in _INT:
+            out[c] = np.asarray(v, np.float64).astype(np.int64)
+        else:
+            out[c] = np.asarray(v, np.float64)
+    if len(out["frame"]) == 0:
+        raise MmpxError(f"{path} has a header but no rows", hint)
+    if (out["frame"] < 0).any() or (out["time"] < 0).any():
+        raise MmpxError(f"{path}: frame and time must not be negative", hint)
+    return out
+
+
+def _read_parquet(path: Path, hint: str) -> dict[str, np.ndarray]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise MmpxError(f"reading {path} (Parquet) needs pyarrow ({exc})", "pip install pyarrow") from exc
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises its own error types for broken files
+        raise MmpxError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {str(exc)[:120]})", hint) from exc
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    if missing:
+        raise MmpxError(f"{path}: lacks column(s) {', '.join(missing)}", hint)
+    values = {}
+    for c in (c for c in COLUMNS + RAW_COLUMNS if c in table.column_names):
+        column = table.column(c).to_pylist()
+        if c in ("video", "keypoint"):
+            values[c] = [str(v) for v in column]
+            continue
+        bad = next((i for i, v in enumerate(column) if not isinstance(v, (int, float, bool))
+                    or (c not in ("x", "y", "x_raw", "y_raw") and not math.isfinite(float(v)))), None)
+        if bad is not None:
+            raise MmpxError(f"{path}: row {bad + 1}: {c} is not a finite number: {column[bad]!r}", hint)
+        values[c] = [float(v) for v in column]
+    return _arrays(values, path, hint)
+
+
+
+
+def check_table_path(path: str | Path, option: str) -> None:
+    """Before a run: a ``.parquet`` target needs pyarrow, and the file must be writable."""
+    from mmpx.atomic import check_writable
+
+    if Path(path).suffix.lower() == ".parquet":
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError as exc:
+            raise MmpxError(f"{option} {path}: Parquet needs pyarrow, which does not import ({exc})",
+                            "pip install pyarrow, or write CSV with --save-csv") from exc
+    check_writable(path, option)
+
+
+__all__ = ["COLUMNS", "RAW_COLUMNS", "TrajectoryTable", "check_table_path", "read_trajectories", "write_csv",
+           "write_parquet"]
