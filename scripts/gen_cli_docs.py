@@ -28,6 +28,8 @@ COMMANDS = [
     ["eval"],
     ["compare"],
     ["plot"],
+    ["plot", "curves"],
+    ["plot", "trajectories"],
     ["infer"],
     ["export", "onnx"],
     ["export", "int8"],
