@@ -149,7 +149,7 @@ def new_plugin(name: str, out: Path, pieces: tuple[str, ...] = PIECES, overwrite
     pieces = tuple(p for p in PIECES if p in pieces)
     replace = {"__DIST__": n.dist, "__PKG__": n.package, "__NAME_ID__": n.ident, "__NAME__": n.name,
                "__CLASS__": n.cls, "__MMPX_VERSION__": __version__, "__WHAT__": _what(pieces),
-               "__USE__": _usage(n, pieces), "__HOOKS__": "\n".join(f'    "{h}",' for h in _hooks(pieces))}
+               "__USE__": _usage(n, pieces), "__HOOKS__": " ".join(_hooks(pieces))}
 
     def fill(text: str) -> str:
         for key, value in replace.items():  # __NAME_ID__ before __NAME__: the longer key first

@@ -2,9 +2,8 @@
 
 from mmpx.testing import plugin_loads
 
-HOOKS = [
-__HOOKS__
-]
+# the hooks the scaffold wrote, sorted
+HOOKS = "__HOOKS__".split()
 
 
 def test_plugin_loads_in_a_fresh_process_with_its_hooks():
