@@ -13,8 +13,9 @@ import numpy as np
 NAMES = ["front", "back", "left", "right"]
 
 
-def write_tiny_onnx(path: Path, size: tuple[int, int] = (32, 32), seed: int = 0) -> Path:
-    """``path`` (.onnx) and its sidecar (.json): input N x 3 x H x W -> 4 heatmaps of H/4 x W/4 (MSRAHeatmap)."""
+def write_tiny_onnx(path: Path, size: tuple[int, int] = (32, 32), seed: int = 0, bias: float | None = None) -> Path:
+    """``path`` (.onnx) and its sidecar (.json): input N x 3 x H x W -> 4 heatmaps of H/4 x W/4 (MSRAHeatmap).
+    ``bias`` sets every heatmap's bias (large: maxima above 0, so MMPose's decoder finds every keypoint)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -22,7 +23,8 @@ def write_tiny_onnx(path: Path, size: tuple[int, int] = (32, 32), seed: int = 0)
     k = len(NAMES)
     rng = np.random.default_rng(seed)
     weight = numpy_helper.from_array(rng.standard_normal((k, 3, 1, 1)).astype(np.float32), "w")
-    bias = numpy_helper.from_array(rng.standard_normal(k).astype(np.float32), "b")
+    biases = rng.standard_normal(k) if bias is None else np.full(k, bias)
+    bias = numpy_helper.from_array(biases.astype(np.float32), "b")
     graph = helper.make_graph(
         [
             helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),

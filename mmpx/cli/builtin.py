@@ -42,6 +42,7 @@ def mmpx_cli_commands() -> list[CliCommand]:
         CliCommand("metainfo", "mmpx.cli.metainfo:app", help="Make and check MMPose metainfo files.",
                    panel=_app.PANEL_DATA),
         CliCommand("browse", "mmpx.cli.browse:browse", panel=_app.PANEL_DATA),
+        CliCommand("suggest", "mmpx.cli.suggest:suggest", panel=_app.PANEL_DATA),
         CliCommand("quickstart", "mmpx.cli.quickstart:quickstart", panel=_app.PANEL_TRAIN),
         CliCommand("train", "mmpx.cli.train:train", panel=_app.PANEL_TRAIN),
         CliCommand("test", "mmpx.cli.train:test", panel=_app.PANEL_TRAIN),

@@ -8,13 +8,26 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._model_options import (
+    Backend,
+    BackendOpt,
+    BboxThrOpt,
+    DetCatIdOpt,
+    DetConfigOpt,
+    DetWeightsOpt,
+    DeviceOpt,
+    NmsThrOpt,
+    PoseOpt,
+    ThreadsOpt,
+    WeightsOpt,
+    WholeImageOpt,
+    check_model_options,
+    load_boxes,
+    load_pose,
+    trust_weights,
+)
 from mmpx.cli._options import CfgOptionsOpt, TrustCheckpointOpt
 from mmpx.errors import MmpxError
-
-
-class Backend(StrEnum):
-    torch = "torch"
-    onnxruntime = "onnxruntime"
 
 
 class SkeletonStyle(StrEnum):
@@ -25,24 +38,14 @@ class SkeletonStyle(StrEnum):
 def infer(
     inputs: Annotated[list[Path], typer.Argument(
         help="Images, videos, or folders (searched recursively for both, in sorted order).", show_default=False)],
-    pose: Annotated[Path | None, typer.Option(
-        "--pose", help="MMPose top-down config (required with --backend torch).", show_default=False)] = None,
-    weights: Annotated[Path | None, typer.Option(
-        "--weights", help="Pose checkpoint (.pth; .onnx with --backend onnxruntime). Without it (torch) the model "
-        "keeps random weights.", show_default=False)] = None,
-    det_config: Annotated[str | None, typer.Option(
-        "--det-config", help="mmdet config of the detector that finds the boxes (a file or "
-        "mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py).", show_default=False)] = None,
-    det_weights: Annotated[Path | None, typer.Option(
-        "--det-weights", help="Detector checkpoint (random weights without it).", show_default=False)] = None,
-    det_cat_id: Annotated[list[int] | None, typer.Option(
-        "--det-cat-id", help="Detector class index kept, 0-based (COCO: 0 person, 2 car); repeat for several. "
-        "Default 0.", show_default=False)] = None,
-    whole_image: Annotated[bool, typer.Option(
-        "--whole-image", help="No detector: one box, the whole image (for crops of one object).")] = False,
-    bbox_thr: Annotated[float, typer.Option("--bbox-thr", help="Keep detections scoring above this.")] = 0.3,
-    nms_thr: Annotated[float, typer.Option("--nms-thr", help="IoU above which overlapping detections are "
-                                                             "merged (NMS); 1 turns NMS off.")] = 0.3,
+    pose: PoseOpt = None,
+    weights: WeightsOpt = None,
+    det_config: DetConfigOpt = None,
+    det_weights: DetWeightsOpt = None,
+    det_cat_id: DetCatIdOpt = None,
+    whole_image: WholeImageOpt = False,
+    bbox_thr: BboxThrOpt = 0.3,
+    nms_thr: NmsThrOpt = 0.3,
     kpt_thr: Annotated[float, typer.Option("--kpt-thr", help="Draw keypoints scoring at least this.")] = 0.3,
     radius: Annotated[int, typer.Option("--radius", help="Keypoint radius in pixels.", min=1)] = 3,
     thickness: Annotated[int, typer.Option("--thickness", help="Link line width in pixels.", min=1)] = 1,
@@ -59,17 +62,21 @@ def infer(
     save_json: Annotated[Path | None, typer.Option(
         "--save-json", help="Write every instance as COCO keypoint results (with file_name) to this file.",
         show_default=False)] = None,
+    save_labelme: Annotated[Path | None, typer.Option(
+        "--save-labelme", help="Write pre-labels: one labelme file per image (and per video frame) beside a copy of "
+        "it, a rectangle and named points per instance; points scoring under --kpt-thr are flagged 'check'. Open "
+        "DIR in labelme, correct, then mmpx convert labelme DIR OUT --metainfo ... (docs/labelling.md).",
+        show_default=False)] = None,
+    labelme_label: Annotated[str, typer.Option(
+        "--labelme-label", help="The label of each pre-label rectangle.")] = "object",
     batch_size: Annotated[int, typer.Option(
         "--batch-size", help="Instances per forward pass (torch backend).", min=1)] = 32,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
-    backend: Annotated[Backend, typer.Option(
-        "--backend", help="torch (config + .pth) or onnxruntime (an .onnx from mmpx export).")] = Backend.torch,
+    device: DeviceOpt = "cpu",
+    backend: BackendOpt = Backend.torch,
     flip_test: Annotated[bool | None, typer.Option(
         "--flip-test/--no-flip-test", help="Average each crop with its mirror image (about 2x the network time). "
         "Default: as the config's model.test_cfg (the ONNX sidecar keeps it).", show_default=False)] = None,
-    threads: Annotated[int | None, typer.Option(
-        "--threads", help="CPU threads for the pose model (ONNX Runtime intra-op / torch.set_num_threads). "
-        "Default: the runtime's choice (all cores).", min=1, show_default=False)] = None,
+    threads: ThreadsOpt = None,
     cfg_options: CfgOptionsOpt = None,
     trust_checkpoint: TrustCheckpointOpt = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not show the progress bar.")] = False,
@@ -117,7 +124,6 @@ def infer(
     from rich.console import Console
 
     from mmpx.atomic import check_writable
-    from mmpx.infer.boxes import WholeImage
     from mmpx.infer.inputs import collect
     from mmpx.infer.runner import DrawOptions, run
     from mmpx.infer.sequence import SequenceOptions
@@ -129,7 +135,7 @@ def infer(
     sources, ignored = collect(inputs)
     tables = [p for p in (save_csv, save_parquet) if p is not None]
     _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json, draw_heatmap,
-                   tables)
+                   tables, save_labelme)
     track = track or smooth or bool(tables) or det_every > 1
     sequence = SequenceOptions(
         track=TrackParams(track_max_missing, track_max_distance, kpt_thr) if track else None,
@@ -147,30 +153,29 @@ def infer(
         check_writable(out_dir, "--out-dir", folder=True)
     if save_json is not None:
         check_writable(save_json, "--save-json")
+    if save_labelme is not None:
+        check_writable(save_labelme, "--save-labelme", folder=True)
     if save_csv is not None:
         check_table_path(save_csv, "--save-csv")
     if save_parquet is not None:
         check_table_path(save_parquet, "--save-parquet")
-    if backend == Backend.torch or not whole_image:  # the torch side; ONNX + whole image needs none of it
-        from mmpose_ext.compat.checkpoint import trust  # imports mmpose_ext: the fixes, safe checkpoint loading
-
-        if trust_checkpoint:
-            trust(*[str(p) for p in (weights, det_weights) if p is not None])
-    model = _pose_model(backend, pose, weights, device, cfg_options, batch_size, flip_test, threads)
+    trust_weights(backend, whole_image, trust_checkpoint, weights, det_weights)
+    model = load_pose(backend, pose, weights, device, cfg_options, batch_size, flip_test, threads)
     if draw_heatmap and out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
         raise MmpxError(f"--draw-heatmap: the {backend.value} backend gives no heatmaps",
                         "use --backend torch with --pose and --weights")
-    if whole_image:
-        boxes = WholeImage()
-    else:
-        from mmpx.api import load_detector
-
-        boxes = load_detector(det_config, det_weights, device=device, cat_ids=det_cat_id or [0], bbox_thr=bbox_thr,
-                              nms_thr=nms_thr)
+    boxes = load_boxes(whole_image, det_config, det_weights, device, det_cat_id, bbox_thr, nms_thr)
     draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
                        draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value)
+    labelme = None
+    if save_labelme is not None:
+        from mmpx.infer.labelme_out import LabelmeSink
+        from mmpx.infer.results import keypoint_names
+
+        labelme = LabelmeSink(save_labelme, keypoint_names(model.dataset_meta), labelme_label, kpt_thr,
+                              source=f"mmpx infer ({(weights or pose).name})")
     summary = run(sources, model, boxes, out_dir=out_dir, save_json=save_json, draw=draw,
-                  progress=not no_progress, sequence=sequence, save_tables=tables)
+                  progress=not no_progress, sequence=sequence, save_tables=tables, labelme=labelme)
 
     parts = [f"{summary.images} image(s)"]
     if summary.videos:
@@ -186,6 +191,8 @@ def infer(
         console.print(f"results: {len(summary.records)} record(s) in {summary.json_path}")
     if summary.tracks:
         console.print("tracks: " + ", ".join(f"{n} in {name}" for name, n in summary.tracks.items()))
+    if labelme is not None:
+        console.print(f"pre-labels: {labelme.files} labelme file(s) in {save_labelme}")
     for path in summary.table_paths:
         console.print(f"trajectories: {len(summary.table)} row(s) in {path}")
     if summary.no_boxes and not whole_image:
@@ -214,37 +221,11 @@ def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:
 
 
 def _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json,
-                   draw_heatmap, tables=()) -> None:
+                   draw_heatmap, tables=(), save_labelme=None) -> None:
     """Option combinations that cannot work, found before any model is loaded."""
-    if backend == Backend.torch and pose is None:
-        raise MmpxError("--pose CONFIG is required with the torch backend",
-                        "e.g. --pose configs/carpose/rtmpose-t_carpose-256x256.py --weights best.pth")
-    if backend == Backend.onnxruntime and (weights is None or weights.suffix.lower() != ".onnx"):
-        raise MmpxError("--backend onnxruntime needs --weights MODEL.onnx (with its MODEL.json beside it)",
-                        "export one with `mmpx export`")
-    if weights is not None and "://" not in str(weights) and not weights.is_file():
-        raise MmpxError(f"--weights {weights} does not exist", "check the path")
-    if det_weights is not None and det_config is None:
-        raise MmpxError("--det-weights given without --det-config", "pass the detector's config with --det-config")
-    if det_config is not None and whole_image:
-        raise MmpxError("--det-config and --whole-image both given", "use one way of finding boxes")
-    if det_config is None and not whole_image:
-        raise MmpxError(
-            "no detector given: mmpx infer does not guess one (a pose model never silently gets a person detector)",
-            "pass --det-config DET_CONFIG [--det-weights DET.pth] [--det-cat-id N] to detect the objects, or "
-            "--whole-image to use each whole image as one box",
-        )
-    if out_dir is None and save_json is None and not tables:
-        raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos), --save-json FILE and/or "
-                        "--save-csv FILE", "e.g. --out-dir out/ --save-json out/results.json")
+    check_model_options(pose, weights, det_config, det_weights, whole_image, backend)
+    if out_dir is None and save_json is None and not tables and save_labelme is None:
+        raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos), --save-json FILE, "
+                        "--save-csv FILE and/or --save-labelme DIR", "e.g. --out-dir out/ --save-json out/results.json")
     if draw_heatmap and out_dir is None:
         raise MmpxError("--draw-heatmap draws into --out-dir, which is not given", "add --out-dir DIR")
-
-
-def _pose_model(backend, pose, weights, device, cfg_options, batch_size, flip_test=None, threads=None):
-    from mmpx.api import load_pose_model  # the Python API's loader: mmpx infer is built on it
-
-    if backend == Backend.onnxruntime:
-        return load_pose_model(weights, device=device, flip_test=flip_test, threads=threads)
-    return load_pose_model(pose, weights, device=device, flip_test=flip_test, threads=threads, batch_size=batch_size,
-                           cfg_options=cfg_options)

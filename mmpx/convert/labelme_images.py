@@ -27,9 +27,20 @@ def find_json_files(src: str | Path, out: str | Path | None = None) -> list[str]
                     if STAGING_MARK not in entry.name and ".mmpx-old-" not in entry.name \
                             and os.path.realpath(entry.path) != skip:
                         stack.append(entry.path)
-                elif entry.name.lower().endswith(".json"):
+                elif entry.name.lower().endswith(".json") and not _ranking(entry):
                     found.append(entry.path)
     return sorted(found)
+
+
+def _ranking(entry: os.DirEntry) -> bool:
+    """``suggest.json``, the ranking ``mmpx suggest`` writes beside its pre-labels: not a labelme file."""
+    if entry.name != "suggest.json":
+        return False
+    try:
+        with open(entry.path, "rb") as f:
+            return b'"schema": "mmpx-suggest/' in f.read(64)
+    except OSError:  # unreadable: the converter reports it as it reports any file
+        return False
 
 
 def image_ext(data: bytes) -> str | None:

@@ -8,6 +8,13 @@ import numpy as np
 KPT_SCORE_THR = 0.2
 
 
+def keypoint_names(dataset_meta: dict) -> list[str]:
+    """The model's keypoint names in order (``keypoint_id2name``, whose keys are ints or, from JSON, strings)."""
+    names = dataset_meta.get("keypoint_id2name") or {}
+    count = int(dataset_meta.get("num_keypoints", len(names)))
+    return [str(names.get(i, names.get(str(i), f"kpt_{i}"))) for i in range(count)]
+
+
 def instance_records(image_id: int, file_name: str, keypoints: np.ndarray, scores: np.ndarray,
                      bboxes: np.ndarray, bbox_scores: np.ndarray, category_id: int = 1) -> list[dict]:
     """One COCO result per instance: keypoints [x, y, s]*K, bbox [x, y, w, h], score as CocoMetric rescores."""

@@ -19,7 +19,7 @@ from mmpx.atomic import atomic_path, clean_stale, write_bytes, write_json
 from mmpx.errors import MmpxError
 from mmpx.infer.frames import frame_count
 from mmpx.infer.inputs import Source, decode_image, output_name
-from mmpx.infer.results import add_track_fields, instance_records
+from mmpx.infer.results import add_track_fields, instance_records, keypoint_names
 from mmpx.infer.sequence import FramePoses, SequenceOptions, sequence_poses
 
 
@@ -53,13 +53,14 @@ class Summary:
 
 def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, save_json: Path | None = None,
         draw: DrawOptions | None = None, progress: bool = True, sequence: SequenceOptions | None = None,
-        save_tables: list[Path] = (), decode_thread: bool = True) -> Summary:
+        save_tables: list[Path] = (), decode_thread: bool = True, labelme=None) -> Summary:
     """Run ``model`` (the pose-model interface) on every source, with boxes from ``boxes(image) -> (xyxy, scores)``.
 
     Args:
         sequence: how videos are processed (tracking, smoothing, ``det_every``, frames per batch).
         save_tables: trajectory files to write (``.csv``, or ``.parquet``); they need tracking.
         decode_thread: decode video frames in a background thread.
+        labelme: a :class:`~mmpx.infer.labelme_out.LabelmeSink` writing a pre-label per image and frame.
     """
     from mmpx.infer.trajectories import TrajectoryTable
 
@@ -73,24 +74,23 @@ def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, sav
         raise MmpxError("a trajectory table has a row per track: it needs tracking", "add --track")
     summary = Summary()
     if save_tables:
-        names = model.dataset_meta.get("keypoint_id2name") or {}
-        count = int(model.dataset_meta.get("num_keypoints", len(names)))
-        summary.table = TrajectoryTable([str(names.get(i, names.get(str(i), i))) for i in range(count)],
-                                        kpt_thr=draw.kpt_thr)
+        summary.table = TrajectoryTable(keypoint_names(model.dataset_meta), kpt_thr=draw.kpt_thr)
     if out_dir is not None:
         clean_stale(out_dir, recursive=True)  # temporary files of killed runs
+    if labelme is not None:
+        labelme.check(sources)
     start = time.perf_counter()
     total = sum(frame_count(s.path) if s.kind == "video" else 1 for s in sources)
-    with _progress(total, enabled=progress) as bar:
+    with progress_bar(total, enabled=progress) as bar:
         task = bar.add_task("infer", total=total)
         for src in sources:
             bar.update(task, description=src.name[-40:])
             if src.kind == "image":
-                _image(src, model, boxes, out_dir, draw, summary, sequence)
+                _image(src, model, boxes, out_dir, draw, summary, sequence, labelme)
                 bar.advance(task)
             else:
                 _video(src, model, boxes, out_dir, draw, summary, lambda: bar.advance(task), sequence,
-                       decode_thread)
+                       decode_thread, labelme)
     if save_json is not None:
         write_json(save_json, summary.records, indent=None)
         summary.json_path = str(save_json)
@@ -102,8 +102,9 @@ def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, sav
 
 
 def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summary: Summary,
-             want_drawing: bool) -> np.ndarray | None:
-    """Boxes, keypoints and JSON records of one image; returns the drawn image when asked for."""
+             want_drawing: bool, labelme=None, src: Source | None = None, frame: int | None = None
+             ) -> np.ndarray | None:
+    """Boxes, keypoints, JSON records (and pre-label) of one image; returns the drawn image when asked for."""
     from mmpx.draw import draw_heatmap, draw_pose
 
     bboxes, bbox_scores = boxes(image)
@@ -117,6 +118,7 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
     image_id = summary.images + summary.frames + 1
     summary.records += instance_records(image_id, name, keypoints, scores, bboxes, bbox_scores)
     summary.instances += len(keypoints)
+    _prelabel(labelme, src, frame, image, keypoints, scores, bboxes)
     if not want_drawing:
         return None
     canvas = draw_heatmap(image, heatmaps) if heatmaps is not None else image
@@ -125,7 +127,8 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
                      skeleton_style=draw.skeleton_style, draw_bbox=draw.draw_bbox)
 
 
-def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence: SequenceOptions) -> None:
+def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence: SequenceOptions,
+           labelme=None) -> None:
     import cv2
 
     image, why = decode_image(src.path)
@@ -135,8 +138,10 @@ def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence:
     if sequence.track is not None:  # a one-frame sequence: its instances get track ids 1, 2, ...
         (pose,) = sequence_poses([image], model, boxes, sequence)
         drawn = _record(pose, src.name, src.name, model, draw, summary, want_drawing=out_dir is not None)
+        _prelabel(labelme, src, None, image, pose.keypoints, pose.scores, pose.bboxes)
     else:
-        drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None)
+        drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None,
+                         labelme=labelme, src=src)
     summary.images += 1
     if drawn is not None:
         target = Path(out_dir) / output_name(src)
@@ -148,7 +153,7 @@ def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence:
 
 
 def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, sequence: SequenceOptions,
-           decode_thread: bool = True) -> None:
+           decode_thread: bool = True, labelme=None) -> None:
     import cv2
 
     from mmpx.infer.frames import FrameReader
@@ -158,7 +163,7 @@ def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, 
             summary.skipped.append((str(src.path), "not a readable video (no frame could be decoded)"))
             return
         if out_dir is None:
-            _frames(reader, src, model, boxes, draw, summary, advance, None, sequence)
+            _frames(reader, src, model, boxes, draw, summary, advance, None, sequence, labelme)
             return
         target = Path(out_dir) / output_name(src)
         with atomic_path(target, suffix=".mp4") as tmp:  # cv2 picks the container from the suffix
@@ -168,7 +173,7 @@ def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, 
                 if not writer.isOpened():
                     raise MmpxError(f"cannot write video {target}: OpenCV has no mp4v encoder here",
                                     "leave out --out-dir for videos, or install an OpenCV build with FFmpeg")
-                index = _frames(reader, src, model, boxes, draw, summary, advance, writer, sequence)
+                index = _frames(reader, src, model, boxes, draw, summary, advance, writer, sequence, labelme)
             finally:
                 writer.release()
             check = cv2.VideoCapture(str(tmp))  # cv2's writer reports no failure itself; read the result back
@@ -181,12 +186,13 @@ def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, 
 
 
 def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, writer,
-            sequence: SequenceOptions) -> int:
+            sequence: SequenceOptions, labelme=None) -> int:
     """Every frame of ``reader``: predicted, recorded, drawn into ``writer`` (if any); returns the count."""
     index = 0
     if draw.draw_heatmap and writer is not None:  # heatmaps come frame by frame (torch backend)
         for frame in reader:
-            writer.write(_process(frame, f"{src.name}#frame={index}", model, boxes, draw, summary, True))
+            writer.write(_process(frame, f"{src.name}#frame={index}", model, boxes, draw, summary, True,
+                                  labelme, src, index))
             summary.frames += 1
             advance()
             index += 1
@@ -195,6 +201,7 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
         for pose in sequence_poses(reader, model, boxes, sequence, fps=reader.fps):
             drawn = _record(pose, f"{src.name}#frame={pose.index}", src.name, model, draw, summary,
                             want_drawing=writer is not None)
+            _prelabel(labelme, src, pose.index, pose.image, pose.keypoints, pose.scores, pose.bboxes)
             if pose.track_ids is not None:
                 tracks.update(pose.track_ids.tolist())
             if writer is not None:
@@ -235,6 +242,15 @@ def _record(pose: FramePoses, name: str, video: str, model, draw: DrawOptions, s
     return drawn
 
 
+def _prelabel(labelme, src: Source | None, frame: int | None, image, keypoints, scores, bboxes) -> None:
+    if labelme is None:
+        return
+    if frame is None:
+        labelme.image(src, image, keypoints, scores, bboxes)
+    else:
+        labelme.frame(src, frame, image, keypoints, scores, bboxes)
+
+
 class _NoProgress:
     """What ``run`` needs of a rich Progress, doing nothing (``--no-progress`` imports no rich.progress)."""
 
@@ -254,7 +270,7 @@ class _NoProgress:
         return None
 
 
-def _progress(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool):
     if not enabled or total < 2:
         return _NoProgress()
     from rich.console import Console

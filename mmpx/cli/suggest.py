@@ -1,0 +1,135 @@
+"""``mmpx suggest INPUT... --out DIR``: the unlabelled images (or video frames) worth labelling next, with
+pre-labels, in a folder ready for labelme."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmpx.cli._model_options import (
+    Backend,
+    BackendOpt,
+    BboxThrOpt,
+    DetCatIdOpt,
+    DetConfigOpt,
+    DetWeightsOpt,
+    DeviceOpt,
+    NmsThrOpt,
+    PoseOpt,
+    ThreadsOpt,
+    WeightsOpt,
+    WholeImageOpt,
+    check_model_options,
+    load_boxes,
+    load_pose,
+    trust_weights,
+)
+from mmpx.cli._options import CfgOptionsOpt, JsonOpt, TrustCheckpointOpt
+
+
+class Strategy(StrEnum):
+    diverse = "diverse"
+    uncertainty = "uncertainty"
+    random = "random"
+
+
+def suggest(
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Unlabelled images, videos, or folders of them (searched recursively).", show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", help="New folder for the chosen images (video frames as JPEG) with their labelme pre-labels and "
+        "suggest.json (the ranking).", show_default=False)],
+    n: Annotated[int, typer.Option("--n", help="How many images/frames to choose.", min=1)] = 50,
+    strategy: Annotated[Strategy, typer.Option(
+        "--strategy", help="diverse: the least certain image of each of n clusters (appearance and predicted pose); "
+        "uncertainty: the n least certain; random: n at random (a baseline).")] = Strategy.diverse,
+    frame_step: Annotated[int, typer.Option(
+        "--frame-step", help="Consider every N-th frame of a video.", min=1)] = 10,
+    exclude: Annotated[list[Path] | None, typer.Option(
+        "--exclude", help="Folder of images already labelled (a labelme folder or a converted dataset): images with "
+        "the same content are never suggested. Repeatable.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the clustering and of random.")] = 0,
+    kpt_thr: Annotated[float, typer.Option(
+        "--kpt-thr", help="Pre-label points scoring under this are flagged 'check'.")] = 0.3,
+    labelme_label: Annotated[str, typer.Option(
+        "--labelme-label", help="The label of each pre-label rectangle.")] = "object",
+    pose: PoseOpt = None,
+    weights: WeightsOpt = None,
+    det_config: DetConfigOpt = None,
+    det_weights: DetWeightsOpt = None,
+    det_cat_id: DetCatIdOpt = None,
+    whole_image: WholeImageOpt = False,
+    bbox_thr: BboxThrOpt = 0.3,
+    nms_thr: NmsThrOpt = 0.3,
+    device: DeviceOpt = "cpu",
+    backend: BackendOpt = Backend.torch,
+    threads: ThreadsOpt = None,
+    cfg_options: CfgOptionsOpt = None,
+    trust_checkpoint: TrustCheckpointOpt = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not show the progress bar.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Choose which unlabelled images or video frames to label next, and write them with pre-labels.
+
+    Each candidate is scored by how unsure the model is about it (its keypoints against those it predicts on the
+    mirrored image, and its keypoint scores); --strategy diverse then takes the least certain of each of --n
+    clusters, so 50 near-identical frames are never all chosen. Open --out in labelme, correct the points
+    (flagged ones first), then add them with mmpx convert labelme OUT DATASET --append (docs/labelling.md).
+    """
+    import json
+
+    from rich.console import Console
+
+    from mmpx.infer.frames import frame_count
+    from mmpx.infer.inputs import collect
+    from mmpx.infer.runner import progress_bar
+    from mmpx.suggest.run import labelled_hashes
+    from mmpx.suggest.run import suggest as run_suggest
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    sources, _ = collect(inputs)
+    check_model_options(pose, weights, det_config, det_weights, whole_image, backend)
+    from mmpx.convert.output import check_out
+
+    check_out(out, overwrite=False, inputs=inputs)
+    hashes = labelled_hashes(exclude or [])
+    trust_weights(backend, whole_image, trust_checkpoint, weights, det_weights)
+    # no flip test: the mirrored prediction is made (and compared) by suggest itself
+    model = load_pose(backend, pose, weights, device, cfg_options, flip_test=False, threads=threads)
+    boxes = load_boxes(whole_image, det_config, det_weights, device, det_cat_id, bbox_thr, nms_thr)
+    total = sum(-(-frame_count(s.path) // frame_step) if s.kind == "video" else 1 for s in sources)
+    with progress_bar(total, enabled=not no_progress) as bar:
+        task = bar.add_task("scoring", total=total)
+        report = run_suggest(sources, model, boxes, out, n, strategy=strategy.value, seed=seed,
+                             frame_step=frame_step, kpt_thr=kpt_thr, label=labelme_label, exclude=hashes,
+                             inputs=inputs, advance=lambda: bar.advance(task))
+    if as_json:
+        typer.echo(json.dumps(json.loads((out / "suggest.json").read_text()), indent=2))
+    else:
+        _print(console, report, out)
+
+
+def _print(console, report, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"mmpx suggest: {len(report.chosen)} of {report.candidates} candidate(s)")
+    for column in ("rank", "image / frame", "uncertainty", "flip disagreement", "mean score", "instances"):
+        table.add_column(column, justify="left" if column == "image / frame" else "right")
+    for rank, c in enumerate(report.chosen[:20], start=1):
+        table.add_row(str(rank), c.name, f"{c.uncertainty:.3f}", f"{c.disagreement:.3f}", f"{c.confidence:.3f}",
+                      str(c.instances))
+    Console().print(table)  # the table to stdout, notes to stderr
+    if len(report.chosen) > 20:
+        console.print(f"... and {len(report.chosen) - 20} more in {out / 'suggest.json'}")
+    notes = [f"written to {out} with labelme pre-labels ({report.seconds:.1f} s)"]
+    if report.excluded:
+        notes.append(f"{report.excluded} image(s) already labelled (--exclude) left out")
+    if report.without_instances:
+        notes.append(f"{report.without_instances} candidate(s) had no box")
+    console.print("; ".join(notes))
+    for path, why in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {path}: {why}")

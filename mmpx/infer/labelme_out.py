@@ -1,0 +1,96 @@
+"""``mmpx infer --save-labelme DIR``: one labelme file per image or video frame, beside a copy of its image, so
+DIR opens in labelme as it is (Open Dir) and ``mmpx convert labelme DIR`` reads the corrected files back.
+
+Images keep their relative names (``DIR/sub/a.jpg`` + ``DIR/sub/a.json``); a video's frames become
+``DIR/<video name>/frame_000123.jpg`` + ``.json``. Nothing in DIR is ever replaced: a labelme file there may
+hold a person's corrections, so existing targets are refused before any work (:meth:`LabelmeSink.check`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from mmpx.atomic import write_bytes, write_json
+from mmpx.convert.labelme_write import prelabel
+from mmpx.errors import MmpxError
+from mmpx.infer.inputs import Source
+
+FRAME_NAME = "frame_{:06d}"
+
+
+def frame_folder(src: Source) -> str:
+    """The folder (relative to DIR) of a video's frames: its relative name without the extension."""
+    return PurePosixPath(src.name).with_suffix("").as_posix()
+
+
+class LabelmeSink:
+    """Writes pre-labels; ``names`` are the model's keypoint names in order."""
+
+    def __init__(self, folder: str | os.PathLike, names: Sequence[str], label: str = "object",
+                 kpt_thr: float = 0.3, source: str = "mmpx") -> None:
+        self.folder = Path(folder)
+        self.names = [str(n) for n in names]
+        self.label, self.kpt_thr, self.source = label, kpt_thr, source
+        self.files = 0
+
+    def check(self, sources: Sequence[Source]) -> None:
+        """Refuse, before any work, a target that exists: a labelme file there may hold corrections."""
+        for src in sources:
+            if src.kind == "image":
+                targets = [self.folder / src.name, self.folder / PurePosixPath(src.name).with_suffix(".json")]
+            else:
+                targets = [self.folder / frame_folder(src)]
+            for target in targets:
+                if target.exists() and not (target.is_dir() and not any(target.iterdir())):
+                    raise MmpxError(
+                        f"--save-labelme: {target} already exists; it may hold corrections, so mmpx does not "
+                        "replace it", "give a new folder, or move the old pre-labels away first")
+
+    def image(self, src: Source, image: np.ndarray, keypoints, scores, bboxes) -> None:
+        """The pre-label of an image file, beside a copy (a hard link where possible) of the file itself."""
+        target = self.folder / src.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(src.path, target)
+        self._write(target, image, keypoints, scores, bboxes)
+
+    def frame(self, src: Source, index: int, image: np.ndarray, keypoints, scores, bboxes) -> None:
+        """The pre-label of a video frame, beside the frame written as JPEG (quality 95)."""
+        import cv2
+
+        target = self.folder / frame_folder(src) / f"{FRAME_NAME.format(index)}.jpg"
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise MmpxError(f"could not encode frame {index} of {src.path} as JPEG")
+        write_bytes(target, encoded.tobytes())
+        self._write(target, image, keypoints, scores, bboxes)
+
+    def _write(self, image_file: Path, image: np.ndarray, keypoints, scores, bboxes) -> None:
+        height, width = image.shape[:2]
+        doc = prelabel(image_file.name, width, height, keypoints, scores, bboxes, self.names, self.label,
+                       self.kpt_thr, self.source)
+        write_json(image_file.with_suffix(".json"), doc, indent=1)
+        self.files += 1
+
+
+def _link_or_copy(src: Path, target: Path) -> None:
+    """A hard link (no copy, no space) where the file system allows it, else a copy; placed atomically. Not
+    through atomic_path: its chmod would change the mode of the user's own file through the link."""
+    import secrets
+
+    from mmpx.atomic import tmp_name
+
+    tmp = target.with_name(f"{tmp_name(target.name)}{secrets.token_hex(4)}{target.suffix}")
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
