@@ -80,18 +80,38 @@ def print_summary(report, as_json: bool = False) -> None:
     from rich.table import Table
 
     console = Console(highlight=False)
-    table = Table(title=f"mmpx convert {report.converter}", show_header=False)
+    appended = hasattr(report, "duplicates")  # an AppendReport: counts are of what this run added
+    title = f"mmpx convert {report.converter}" + (" --append" if appended else "")
+    table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
-    rows = [
-        ("source", report.src),
-        ("output", report.out),
-        (
-            "files read / converted / skipped",
-            f"{report.files_read} / {report.files_converted} / {len(report.skipped)}",
-        ),
-        ("images per split", ", ".join(f"{k}: {v}" for k, v in report.images.items())),
-        ("instances (without keypoints)", f"{report.instances} ({report.instances_without_keypoints})"),
+    rows = [("source", report.src), ("output", report.out)]
+    if appended:
+        dataset = report.dataset
+        rows += [
+            (
+                "files read / added / duplicates / skipped",
+                f"{report.files_read} / {report.files_converted} / {len(report.duplicates)} / "
+                f"{len(report.skipped)}",
+            ),
+            ("images added per split", ", ".join(f"{k}: {v}" for k, v in report.images.items())),
+            ("instances added (without keypoints)", f"{report.instances} ({report.instances_without_keypoints})"),
+            (
+                "dataset now",
+                ", ".join(f"{k}: {v}" for k, v in dataset.get("images", {}).items())
+                + f" images; {dataset.get('instances', 0)} instances",
+            ),
+        ]
+    else:
+        rows += [
+            (
+                "files read / converted / skipped",
+                f"{report.files_read} / {report.files_converted} / {len(report.skipped)}",
+            ),
+            ("images per split", ", ".join(f"{k}: {v}" for k, v in report.images.items())),
+            ("instances (without keypoints)", f"{report.instances} ({report.instances_without_keypoints})"),
+        ]
+    rows += [
         ("keypoints", f"{len(report.keypoint_names)}: {', '.join(report.keypoint_names)}"),
         ("keypoint names from", report.keypoints_source),
         (
@@ -105,12 +125,19 @@ def print_summary(report, as_json: bool = False) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    if appended and report.files_converted == 0:
+        console.print("note: nothing was added (every new file was a duplicate or skipped)")
     if report.keypoints_source.startswith("inferred"):
         console.print(
             "note: keypoint names were collected from the point labels, in sorted order; pass "
             "--keypoints or --metainfo to fix their order"
         )
+    duplicates = [
+        dict(file=d["file"], message=f"duplicate of {d['duplicate_of']} (image id {d['image_id']}), not added")
+        for d in getattr(report, "duplicates", [])
+    ]
     for title, items, key in (
+        ("duplicates", duplicates, "message"),
         ("skipped", report.skipped, "reason"),
         ("warnings", report.warnings, "message"),
     ):
@@ -145,8 +172,13 @@ def labelme(
         ),
     ] = None,
     category: Annotated[
-        str, typer.Option("--category", help="COCO category name of every instance.")
-    ] = "object",
+        str | None,
+        typer.Option(
+            "--category",
+            help="COCO category name of every instance (default: object; with --append: the dataset's).",
+            show_default=False,
+        ),
+    ] = None,
     val_ratio: Annotated[
         float,
         typer.Option("--val-ratio", help="Share of the files that go to val (0 allowed).", min=0.0, max=0.99),
@@ -154,11 +186,29 @@ def labelme(
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the train/val split; same seed, same split and ids.")
     ] = 0,
-    images: ImagesOpt = ImagesMode.copy,
+    images: Annotated[
+        ImagesMode | None,
+        typer.Option(
+            "--images",
+            help="Copy the images into OUT/images, hard-link them (symlink across file systems), or write none "
+            "(file names stay relative to the source). Default: copy; with --append: as the dataset was made.",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first bad file instead of skipping it.")
     ] = False,
     overwrite: OverwriteOpt = False,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append",
+            help="Add the files of SRC to the dataset OUT that mmpx convert labelme wrote: its images, ids "
+            "and split stay as they are; new files get the next ids and their own split (--val-ratio, --seed); "
+            "an image OUT already holds is reported as a duplicate and not added. Atomic, like --overwrite.",
+        ),
+    ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -172,7 +222,12 @@ def labelme(
     """Convert labelme files (rectangles + points) to COCO keypoints, images and an MMPose metainfo file.
 
     Writes OUT/annotations/train.json and val.json, OUT/images/, OUT/metainfo.py and OUT/report.json.
+    With --append, adds newly labelled files to such an OUT.
     """
+    if append:
+        _labelme_append(src, out, keypoints, metainfo, category, val_ratio, seed, images, strict, overwrite,
+                        workers, as_json)
+        return
     from mmpx.convert.labelme import convert_labelme
 
     bar = _ProgressBar("labelme files")
@@ -182,15 +237,36 @@ def labelme(
             out,
             keypoints=keypoints,
             metainfo=metainfo,
-            category=category,
+            category=category or "object",
             val_ratio=val_ratio,
             seed=seed,
-            images=images.value,
+            images=images.value if images else "copy",
             strict=strict,
             progress=bar,
             overwrite=overwrite,
             workers=workers,
         )
+    finally:
+        bar.close()
+    print_summary(report, as_json)
+
+
+def _labelme_append(src, out, keypoints, metainfo, category, val_ratio, seed, images, strict, overwrite,
+                    workers, as_json) -> None:
+    from mmpx.convert.labelme_append import append_labelme
+    from mmpx.errors import MmpxError
+
+    if overwrite:
+        raise MmpxError("--append and --overwrite together: --append keeps OUT and adds to it, --overwrite "
+                        "replaces it", "drop one of them")
+    if workers:
+        raise MmpxError("--workers with --append: an append reads the new files in this process, one at a "
+                        "time, to spot duplicates among them", "drop --workers")
+    bar = _ProgressBar("labelme files")
+    try:
+        report = append_labelme(src, out, keypoints=keypoints, metainfo=metainfo, category=category,
+                                val_ratio=val_ratio, seed=seed, images=images.value if images else None,
+                                strict=strict, progress=bar)
     finally:
         bar.close()
     print_summary(report, as_json)

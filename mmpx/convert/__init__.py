@@ -8,8 +8,9 @@ import torch, mmengine or mmpose. Each converter is a plain function returning a
 from __future__ import annotations
 
 from mmpx.convert.labelme import convert_labelme
+from mmpx.convert.labelme_append import append_labelme
 from mmpx.convert.summary import Report
 from mmpx.convert.to_yolo import convert_to_yolo
 from mmpx.convert.yolo import convert_yolo
 
-__all__ = ["Report", "convert_labelme", "convert_to_yolo", "convert_yolo"]
+__all__ = ["Report", "append_labelme", "convert_labelme", "convert_to_yolo", "convert_yolo"]
