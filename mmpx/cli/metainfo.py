@@ -113,3 +113,180 @@ def map_keypoints(
     typer.echo(f"KeypointConverter(num_keypoints={len(result.target_names)}, mapping={result.pairs})")
     extra = f", aliases={aliases!r}" if aliases else ""
     typer.echo(f"in a pipeline: dict(type='KeypointMapping', source={source!r}, target={target!r}{extra})")
+
+
+@app.command("sigmas")
+def sigmas(
+    ann_a: Annotated[Path, typer.Argument(help="COCO keypoint JSON: the first labelling.", metavar="ANN_A",
+                                                            show_default=False)],
+    ann_b: Annotated[Path, typer.Argument(help="COCO keypoint JSON: the same images labelled again, "
+                                          "independently.", metavar="ANN_B", show_default=False)],
+    metainfo: Annotated[
+        Path | None,
+        typer.Option("--metainfo", help="The metainfo .py in use: its sigmas are the old ones, and --out copies "
+                     "it. Default: COCO's sigmas for COCO's 17 keypoints, else 0.025 each."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write a metainfo .py with the new sigmas: a copy of --metainfo, or one built "
+                     "from ANN_A's category."),
+    ] = None,
+    write: Annotated[bool, typer.Option("--write", help="Replace the sigmas of --metainfo in place (atomically; "
+                                        "the rest of the file stays as it is).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Let --out overwrite an existing file.")] = False,
+    predictions: Annotated[
+        Path | None,
+        typer.Option("--predictions", help="COCO keypoint results (.json): show COCO AP/AR under the old and "
+                     "the new sigmas."),
+    ] = None,
+    gt: Annotated[
+        Path | None,
+        typer.Option("--gt", help="Ground truth for --predictions (default: ANN_A)."),
+    ] = None,
+    min_pairs: Annotated[
+        int, typer.Option("--min-pairs", min=1, help="Keypoints with fewer labelled pairs keep the old sigma.")
+    ] = 10,
+    match_by: Annotated[
+        str, typer.Option("--match-by", help="Pair images by file_name, by id, or auto (file_name when every "
+                          "image has one).")
+    ] = "auto",
+    iou_thr: Annotated[
+        float, typer.Option("--iou-thr", min=0.01, max=1.0,
+                            help="Least box IoU for two annotations to be the same object.")
+    ] = 0.5,
+    category_id: Annotated[
+        int | None, typer.Option("--category-id", help="The category to use when several have keypoints.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate OKS sigmas from your own double labels: the same images labelled twice (by two people, or by one
+    a few days apart).
+
+    COCO defines sigma² as the expected d²/s², d being one label's distance from the truth and s² the object's
+    area. Two independent labels are twice as far apart (in d²) as one from the truth, so each keypoint gets
+    sigma = sqrt(mean(d_AB²/s²) / 2) over the instances both files label, with a 95% bootstrap interval.
+    Images pair by file_name (or id), instances by box IoU (by keypoints without boxes). See
+    docs/evaluation.md.
+
+    Nothing is written without --out or --write.
+    """
+    from mmpx.errors import MmpxError
+    from mmpx.metainfo import keypoint_names, load_metainfo, metainfo_from_coco
+    from mmpx.metainfo_sigmas import estimate_sigmas, write_sigmas
+
+    if out is not None and write:
+        raise MmpxError("--out and --write both given", "--out writes a new file, --write replaces --metainfo")
+    if write and metainfo is None:
+        raise MmpxError("--write replaces the sigmas of --metainfo, and no --metainfo was given",
+                        "add --metainfo FILE, or write a new file with --out NEW.py")
+    if gt is not None and predictions is None:
+        raise MmpxError("--gt is the ground truth for --predictions, which was not given",
+                        "add --predictions PRED.json (COCO keypoint results)")
+    inputs = [p for p in (ann_a, ann_b, metainfo, predictions, gt) if p is not None]
+    if out is not None:
+        if any(out.resolve() == p.resolve() for p in inputs):
+            raise MmpxError(f"--out {out} is one of the input files", "write the new metainfo to a new .py file, "
+                            "or replace --metainfo in place with --write")
+        if out.exists() and not force:
+            raise MmpxError(f"--out {out} exists", "pass --force to overwrite it")
+        from mmpx.atomic import check_writable
+
+        check_writable(out, "--out")
+    info = old = names = None
+    source = ""
+    if metainfo is not None:
+        info = load_metainfo(metainfo)
+        names, source = keypoint_names(info), str(metainfo)
+        old = info.get("sigmas") or None  # none yet: the defaults, as if there were no metainfo
+    if write:
+        from mmpx.atomic import check_writable
+
+        check_writable(metainfo, "--write")
+    result = estimate_sigmas(ann_a, ann_b, old_sigmas=old, old_source=source, old_names=names,
+                             match_by=match_by, iou_thr=iou_thr, min_pairs=min_pairs, category_id=category_id)
+    new = result.sigmas()
+
+    ap = None
+    if predictions is not None:
+        from mmpx.metainfo import build_metainfo
+        from mmpx.metainfo_sigmas import ap_under_sigmas
+
+        base = info if info is not None else build_metainfo(ann_a.stem, result.names)
+        ap = ap_under_sigmas(gt or ann_a, predictions, {"old": dict(base, sigmas=[k.old for k in result.keypoints]),
+                                                        "new": dict(base, sigmas=new)})
+    written = how = None
+    if write:
+        how, written = write_sigmas(metainfo, metainfo, new), metainfo
+    elif out is not None:
+        if info is not None:
+            how = write_sigmas(metainfo, out, new)
+        else:
+            how = write_sigmas(metainfo_from_coco(ann_a, category_id=category_id), out, new)
+        written = out
+
+    if as_json:
+        typer.echo(json.dumps(dict(result.as_dict(), ap=ap, written=str(written) if written else None,
+                                   how=how), indent=2))
+        return
+    _print_sigmas(result, ap, written, how)
+
+
+def _interval(k) -> str:
+    return "" if k.low is None else f"{k.low:.4f} .. {k.high:.4f}"
+
+
+def _print_sigmas(result, ap: dict | None, written: Path | None, how: str | None) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+
+    def say(text: str, style: str | None = None) -> None:
+        console.print(f"[{style}]{escape(text)}[/{style}]" if style else escape(text), highlight=False)
+
+    only = (f" ({len(result.images_only_a)} only in A, {len(result.images_only_b)} only in B)"
+            if result.images_only_a or result.images_only_b else "")
+    say(f"A = {result.file_a}, B = {result.file_b}")
+    say(f"{result.images_paired} images paired by {result.match_by}{only}")
+    ways = ", ".join(f"{n} by {how}" + (f" >= {result.iou_thr}" if how == "bbox IoU" else "")
+                     for how, n in result.pairing.items() if n)
+    say(f"{result.instance_pairs} instance pairs ({ways}); unpaired: {result.instances_only_a} in A, "
+        f"{result.instances_only_b} in B")
+    say(result.scale_text())
+    say(f"old sigmas: {result.old_source}")
+    table = Table(title=f"OKS sigmas from double labels ({result.confidence:.0%} bootstrap interval)")
+    for column in ("keypoint", "pairs", "old", "new", "interval", "note"):
+        table.add_column(column, justify="right" if column in ("pairs", "old", "new") else "left")
+    for k in result.keypoints:
+        notes = []
+        if not k.used:
+            notes.append(f"kept old: {k.pairs} < {result.min_pairs} pairs" if k.pairs < result.min_pairs
+                         else "kept old: labels agree exactly")
+        if k.far:
+            notes.append(f"{k.far} pair(s) over half the object's size apart: a slip or a left/right swap?")
+        new = f"{k.new:.4f}" if k.used else f"[dim]{k.new:.4f}[/dim]"
+        estimate = f" [dim](est. {k.estimate:.4f})[/dim]" if not k.used and k.estimate else ""
+        table.add_row(escape(k.name), str(k.pairs), f"{k.old:.4f}", new + estimate, _interval(k),
+                      escape("; ".join(notes)))
+    console.print(table)
+    kept = [k.name for k in result.keypoints if not k.used]
+    if kept:
+        say(f"{len(kept)} keypoint(s) keep the old sigma (fewer than --min-pairs {result.min_pairs} pairs): "
+            f"label more images twice, or lower --min-pairs", "yellow")
+    if ap is not None:
+        names = ("AP", "AP .5", "AP .75", "AR")
+        table = Table(title="COCO AP of --predictions")
+        for column in ("metric", "old sigmas", "new sigmas", "change"):
+            table.add_column(column, justify="left" if column == "metric" else "right")
+        for name in names:
+            o, n = ap["old"][name], ap["new"][name]
+            table.add_row(name, f"{o:.4f}", f"{n:.4f}", f"{n - o:+.4f}")
+        console.print(table)
+    if written is not None:
+        what = {"replaced": "sigmas replaced, the rest of the file as it was",
+                "added": "sigmas added, the rest of the file as it was",
+                "rewritten": "new metainfo file"}.get(how, how)
+        say(f"wrote {written} ({what})", "green")
+    else:
+        say("nothing written: pass --out NEW.py for a new metainfo file, or --write to update --metainfo")
