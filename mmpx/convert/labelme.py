@@ -56,7 +56,7 @@ def keypoint_spec(keypoints: str | Sequence[str] | None, metainfo: str | Path | 
 
 
 @dataclass(frozen=True)
-class _Job:
+class ChunkJob:
     """What converting one file needs; sent once to each worker."""
 
     src: str
@@ -66,7 +66,7 @@ class _Job:
     known_hint: str
 
 
-def _convert_chunk(job: _Job, image_for: ImageHandler, chunk: list[tuple[int, str]]) -> tuple[list, set]:
+def convert_chunk(job: ChunkJob, image_for: ImageHandler, chunk: list[tuple[int, str]]) -> tuple[list, set]:
     """Convert files; returns per file ``(index, problem)`` or ``(index, None, file_name, width, height,
     annotation texts, empty instances, warnings, other shapes)``, and the keypoint names seen."""
     prefix = len(os.path.join(job.src, ""))
@@ -93,10 +93,10 @@ def _convert_chunk(job: _Job, image_for: ImageHandler, chunk: list[tuple[int, st
     return results, names
 
 
-_worker: tuple[_Job, ImageHandler] | None = None  # a worker process's job, set once by _init_worker
+_worker: tuple[ChunkJob, ImageHandler] | None = None  # a worker process's job, set once by _init_worker
 
 
-def _init_worker(job: _Job) -> None:
+def _init_worker(job: ChunkJob) -> None:
     global _worker
     # Ctrl-C reaches the whole process group: only the main process handles it (it stops the pool); a worker
     # dying of it mid-task may hold the task queue's lock, and then the pool's shutdown waits forever
@@ -105,17 +105,17 @@ def _init_worker(job: _Job) -> None:
 
 
 def _worker_chunk(chunk: list[tuple[int, str]]) -> tuple[list, set]:
-    return _convert_chunk(*_worker, chunk)
+    return convert_chunk(*_worker, chunk)
 
 
 @contextmanager
-def _chunk_results(job: _Job, files: list[str], workers: int) -> Iterator[Iterator[tuple[list, set]]]:
+def _chunk_results(job: ChunkJob, files: list[str], workers: int) -> Iterator[Iterator[tuple[list, set]]]:
     """Results of every chunk of ``files``, in order: in this process, or from a pool of ``workers``."""
     chunks = ([(i, files[i]) for i in range(start, min(start + CHUNK_FILES, len(files)))]
               for start in range(0, len(files), CHUNK_FILES))
     if workers <= 1 or len(files) <= CHUNK_FILES:
         handler = ImageHandler(job.src, job.stage, job.images)
-        yield (_convert_chunk(job, handler, chunk) for chunk in chunks)
+        yield (convert_chunk(job, handler, chunk) for chunk in chunks)
         return
     # fork is fast and safe while this process runs no other thread; otherwise spawn
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
@@ -204,7 +204,7 @@ def convert_labelme(
     total, done = len(files), 0
     with staged_output(out, overwrite, inputs=[src, *([metainfo] if metainfo else [])]) as stage:
         writers = {split: CocoSplitWriter(stage, split) for split in ("train", "val")}
-        job = _Job(str(src), stage, images, frozenset(names) if names else None,
+        job = ChunkJob(str(src), stage, images, frozenset(names) if names else None,
                    f"known keypoints: {', '.join(names)}; fix the label or add it to --keypoints/--metainfo")
         ann_id = 0
         with _chunk_results(job, files, default_workers(total) if workers is None else workers) as chunks:

@@ -20,7 +20,7 @@ from pathlib import Path
 from mmpx.convert.append_dataset import SPLITS, CocoText, Existing, coco_text, link_tree, read_existing
 from mmpx.convert.append_images import AppendImages, ImageIndex
 from mmpx.convert.coco_writer import CocoSplitWriter
-from mmpx.convert.labelme import Progress, _convert_chunk, _Job, keypoint_spec
+from mmpx.convert.labelme import ChunkJob, Progress, convert_chunk, keypoint_spec
 from mmpx.convert.labelme_images import find_json_files
 from mmpx.convert.output import IMAGE_MODES, PARTS, staged_output, val_indices
 from mmpx.convert.summary import FileProblem, Report, nothing_converted
@@ -99,7 +99,7 @@ def append_labelme(
         index = _index(base, out, root)
         handler = AppendImages(stage, mode, index, root)
         writers = {split: CocoSplitWriter(stage, split) for split in SPLITS}
-        job = _Job(str(src), stage, mode, frozenset(names),
+        job = ChunkJob(str(src), stage, mode, frozenset(names),
                    f"known keypoints (from {out}): {', '.join(names)}; fix the label (a new keypoint "
                    "needs a new conversion, without --append)")
         ann_id = first_ann - 1
@@ -108,7 +108,7 @@ def append_labelme(
         for i, path in enumerate(files):
             handler.reset()
             # one file at a time: a duplicate of the file just before must be seen
-            ((result,), _) = _convert_chunk(job, handler, [(i, path)])
+            ((result,), _) = convert_chunk(job, handler, [(i, path)])
             if result[1] is not None:
                 handler.discard()
                 problem = FileProblem(*result[1])
