@@ -136,6 +136,18 @@ class PoseResult:
                                    category_id)
         return add_track_fields(records, self.track_ids, self.raw_keypoints, self.scores)
 
+    def to_labelme(self, image_path: str, *, kpt_thr: float = 0.3, label: str = "object") -> dict:
+        """The labelme document ``mmpx infer --save-labelme`` writes for this image (``image_path`` relative to
+        where the JSON goes): a rectangle and named points per instance, points under ``kpt_thr`` flagged
+        ``check``; ``mmpx convert labelme`` reads it back to these keypoints."""
+        from mmpx.convert.labelme_write import prelabel
+
+        if self.image is None:
+            raise MmpxError(f"{self.name}: the image size is unknown (no image)", "run the model on an image")
+        height, width = self.image.shape[:2]
+        return prelabel(image_path, width, height, self.keypoints, self.scores, self.bboxes, self.names, label,
+                        kpt_thr, source="mmpx.api")
+
     def to_table(self, as_frame: bool = False):
         """One row per instance and keypoint: ``image``, ``instance``, ``keypoint``, ``x``, ``y``, ``score``,
         ``bbox_score``; a pandas DataFrame with ``as_frame=True`` (pandas is optional)."""
@@ -210,6 +222,18 @@ class PoseEstimator:
             keypoints, scores = self.model.predict(image, bboxes)
         return PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
                           np.asarray(bbox_scores), self.dataset_meta, image, maps)
+
+    def suggest(self, inputs: str | Path | Iterable[str | Path], out: str | Path, n: int = 50, **options):
+        """``mmpx suggest``: choose ``n`` of the images and video frames of ``inputs`` to label next and write them
+        with pre-labels into ``out``; ``options`` as :func:`mmpx.suggest.run.suggest` (``strategy``, ``seed``,
+        ``frame_step``, ``kpt_thr``, ``label``, ``exclude``). Load the estimator with ``flip_test=False``: the
+        mirrored prediction is made separately. Returns the :class:`~mmpx.suggest.run.SuggestReport`."""
+        from mmpx.infer.inputs import collect
+        from mmpx.suggest.run import suggest
+
+        paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
+        sources, _ = collect(paths)
+        return suggest(sources, self.model, self.boxes, out, n, inputs=paths, **options)
 
     def run(self, inputs: str | Path | Iterable[str | Path], *, track=False, smooth=False, det_every: int = 1,
             batch_frames: int = 4, kpt_thr: float = 0.3) -> Iterator[PoseResult]:

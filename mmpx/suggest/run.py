@@ -98,6 +98,9 @@ def suggest(sources: list[Source], model, boxes, out: str | Path, n: int, *, str
     start = time.perf_counter()
     out = Path(out)
     check_out(out, overwrite=False, inputs=inputs)  # now, before the model runs over every candidate
+    if flip_test_on(model):
+        raise MmpxError("the pose model averages each crop with its mirror image (flip test), so its two "
+                        "predictions would agree by construction", "load it with flip_test=False")
     meta = model.dataset_meta
     names = keypoint_names(meta)
     flip_indices = meta.get("flip_indices") or list(range(len(names)))
@@ -114,6 +117,14 @@ def suggest(sources: list[Source], model, boxes, out: str | Path, n: int, *, str
         _write_ranking(stage / "suggest.json", report, strategy, seed, n)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def flip_test_on(model) -> bool:
+    """Whether ``model`` (ONNX Runtime or torch) flips each crop itself."""
+    if isinstance(getattr(model, "flip_test", None), bool):
+        return model.flip_test
+    test_cfg = getattr(getattr(model, "model", None), "test_cfg", None) or {}
+    return bool(test_cfg.get("flip_test", False))
 
 
 def _write(stage: Path, chosen: list[Candidate], names, label: str, kpt_thr: float) -> None:

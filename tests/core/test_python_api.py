@@ -79,3 +79,27 @@ def test_bad_inputs_are_clear_errors(model, tmp_path):
         pose(np.zeros((8, 8, 3), np.uint8), heatmaps=True)
     detected = PoseEstimator(model, detector=lambda image: (np.zeros((0, 4), np.float32), np.zeros(0, np.float32)))
     assert len(detected(np.zeros((8, 8, 3), np.uint8))) == 0  # a detector that finds nothing: no instance
+
+
+def test_prelabel_and_suggest_from_python(model, images, tmp_path):
+    """``PoseResult.to_labelme`` is the file ``--save-labelme`` writes; ``PoseEstimator.suggest`` refuses a model
+    that flips by itself and writes its picks otherwise."""
+    from mmpx.convert import convert_labelme
+
+    pose = PoseEstimator(str(model), flip_test=False)
+    first = images[0]
+    result = pose(first)
+    folder = tmp_path / "pre"
+    folder.mkdir()
+    (folder / first.name).write_bytes(first.read_bytes())
+    (folder / first.with_suffix(".json").name).write_text(json.dumps(result.to_labelme(first.name)))
+    doc = json.loads((folder / first.with_suffix(".json").name).read_text())
+    assert [s["label"] for s in doc["shapes"] if s["shape_type"] == "point"] == \
+        [n for n, (x, y) in zip(result.names, result.keypoints[0], strict=True)
+         if 0 <= x <= result.image.shape[1] and 0 <= y <= result.image.shape[0]]
+    assert convert_labelme(folder, tmp_path / "coco", keypoints=result.names, val_ratio=0).files_converted == 1
+    report = pose.suggest(images, tmp_path / "next", n=2)
+    assert len(report.chosen) == 2 and (tmp_path / "next" / "suggest.json").is_file()
+    with pytest.raises(MmpxError, match="flip test"):
+        PoseEstimator(str(model), flip_test=True).suggest(images, tmp_path / "other", n=2)
+    assert not (tmp_path / "other").exists()
