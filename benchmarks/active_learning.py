@@ -24,10 +24,8 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -36,18 +34,11 @@ import numpy as np
 warnings.filterwarnings("ignore", "pkg_resources is deprecated")
 
 ROOT = Path(__file__).resolve().parents[1]
-METAINFO = ROOT / "mmpose_ext" / "datasets" / "metainfo" / "carpose.py"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.occlusion import METAINFO, mmpx  # noqa: E402  (the same runner and metainfo)
+
 VAL_SEED = 1000
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-
-
-def mmpx(*args) -> float:
-    """Run ``mmpx ARGS``; exit with its output's end if it fails. Returns the wall seconds."""
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mmpx", *map(str, args)], capture_output=True, text=True, env=ENV)
-    if proc.returncode != 0:
-        sys.exit(f"mmpx {' '.join(map(str, args[:2]))} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
 
 
 def convert(labelme: Path, data: Path) -> Path:

@@ -251,6 +251,22 @@ def _read_json(path: Path):
                         "check the file is complete (not truncated)") from None
 
 
+def keypoint_category(data: dict, path: Path, category_id: int | None = None) -> dict:
+    """The one category of a COCO file that lists keypoints (``category_id`` picks one of several)."""
+    cats = [c for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")]
+    if category_id is not None:
+        cats = [c for c in cats if c.get("id") == category_id]
+        if not cats:
+            raise MmpxError(f"{path}: no category with id {category_id} and keypoints",
+                            "run without --category-id to see the categories")
+    if len(cats) != 1:
+        listing = ", ".join(f"{c.get('id')} ({c.get('name')})" for c in cats) or "none"
+        raise MmpxError(f"{path}: categories[*].keypoints: {len(cats)} categories have keypoints ({listing})",
+                        "pick one with --category-id" if cats else "COCO keypoint files name the keypoints in "
+                        "their category's `keypoints` list")
+    return cats[0]
+
+
 def metainfo_from_coco(ann_json_path: str | Path, category_id: int | None = None,
                        dataset_name: str | None = None) -> dict:
     """An MMPose ``dataset_info`` dict from the keypoint category of a COCO annotation file.
@@ -276,17 +292,7 @@ def metainfo_from_coco(ann_json_path: str | Path, category_id: int | None = None
     if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
         raise MmpxError(f"{path}: not a COCO annotation file (no 'categories' list)",
                         "COCO keypoint files hold images, annotations and categories")
-    cats = [c for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")]
-    if category_id is not None:
-        cats = [c for c in cats if c.get("id") == category_id]
-        if not cats:
-            raise MmpxError(f"{path}: no category with id {category_id} and keypoints",
-                            "run without --category-id to see the categories")
-    if len(cats) != 1:
-        listing = ", ".join(f"{c.get('id')} ({c.get('name')})" for c in cats) or "none"
-        raise MmpxError(f"{path}: {len(cats)} categories have keypoints: {listing}",
-                        "pick one with --category-id" if cats else "add keypoint names to the category")
-    cat = cats[0]
+    cat = keypoint_category(data, path, category_id)
     names = [str(n) for n in cat["keypoints"]]
     links = [tuple(link) for link in cat.get("skeleton") or []]
     flat = [i for link in links for i in link]

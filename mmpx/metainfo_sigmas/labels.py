@@ -60,21 +60,13 @@ def number(value) -> float | None:
 
 
 def _category(data: dict, path: Path, category_id) -> dict:
-    cats = [c for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")]
-    if category_id is not None:
-        cats = [c for c in cats if c.get("id") == category_id]
-        if not cats:
-            raise MmpxError(f"{path}: no category with id {category_id} and keypoints",
-                            "run without --category-id to see the categories")
-    if len(cats) != 1:
-        listing = ", ".join(f"{c.get('id')} ({c.get('name')})" for c in cats) or "none"
-        raise MmpxError(f"{path}: categories[*].keypoints: {len(cats)} categories have keypoints ({listing})",
-                        "pick one with --category-id" if cats else "COCO keypoint files name the keypoints in "
-                        "their category's `keypoints` list")
-    if not all(isinstance(n, str) for n in cats[0]["keypoints"]):
-        raise MmpxError(f"{path}: category {cats[0].get('id')} keypoints must be a list of names",
+    from mmpx.metainfo import keypoint_category
+
+    cat = keypoint_category(data, path, category_id)
+    if not all(isinstance(n, str) for n in cat["keypoints"]):
+        raise MmpxError(f"{path}: category {cat.get('id')} keypoints must be a list of names",
                         'e.g. "keypoints": ["nose", "left_eye", ...]')
-    return cats[0]
+    return cat
 
 
 def _instance(ann: dict, i: int, k: int, path: Path) -> Instance | None:
