@@ -73,7 +73,11 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version_
     say "building mmcv $MMCV_V with compiled ops (about 8 minutes on 2 cores; cached in $WHEEL_DIR)"
     tmp=$(mktemp -d)
     force_cuda=0; [ "$CUDA_TAG" != cpu ] && force_cuda=1
-    MMCV_WITH_OPS=1 FORCE_CUDA=$force_cuda MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+    # -g0: no debug info, same machine code (benchmarks/mmcv_build.py: 0.60x compile time, 3% object size, stripped
+    # objects identical); setuptools uses CFLAGS instead of Python's -O3 -DNDEBUG flags, so those come first, and
+    # torch's ninja compile ignores CXXFLAGS.
+    py_cflags=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')
+    CFLAGS="${CFLAGS:-$py_cflags} -g0" MMCV_WITH_OPS=1 FORCE_CUDA=$force_cuda MAX_JOBS=${MAX_JOBS:-$(nproc)} \
       pip_ wheel --no-deps --no-build-isolation "mmcv==$MMCV_V" -w "$tmp"
     mkdir -p "$WHEEL_DIR" && mv "$tmp"/mmcv-*.whl "$WHEEL_DIR"/ && rm -rf "$tmp"
     wheels=("$WHEEL_DIR"/mmcv-*.whl)
