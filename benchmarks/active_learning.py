@@ -134,6 +134,45 @@ def labelled_folder(folder: Path, pool: Path, names: list[str]) -> Path:
     return folder
 
 
+def make_pool(pool: Path, n: int, seed: int, copies: int) -> None:
+    """``n`` synthetic images; with ``copies`` > 1, ``n / copies`` scenes each seen ``copies`` times, shifted by up to
+    4 px and brightened or darkened a little (the frames of a video: what uncertainty alone picks again and again)."""
+    import cv2
+
+    from mmpx.synth.carpose import synth_carpose
+
+    if (pool / ".done").is_file():
+        return
+    if copies == 1:
+        synth_carpose(pool, n, seed=seed, size=128, max_cars=1, occlusion=0)
+        (pool / ".done").write_text("")
+        return
+    base = pool.with_name(pool.name + "_scenes")
+    synth_carpose(base, n // copies, seed=seed, size=128, max_cars=1, occlusion=0)
+    pool.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for doc_path in sorted(base.glob("*.json")):
+        doc = json.loads(doc_path.read_text())
+        image = cv2.imread(str(base / doc["imagePath"]))
+        for j in range(copies):
+            dx, dy = rng.integers(-4, 5, 2)
+            frame = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (128, 128),
+                                   borderMode=cv2.BORDER_REPLICATE)
+            frame = np.clip(frame.astype(np.int16) + rng.integers(-12, 13), 0, 255).astype(np.uint8)
+            name = f"{doc_path.stem}_{j}"
+            shapes = []
+            for shape in doc["shapes"]:
+                pts = [[x + dx, y + dy] for x, y in shape["points"]]
+                if shape["shape_type"] == "rectangle":
+                    pts = np.clip(pts, 0, 128).tolist()
+                elif not all(0 <= v <= 128 for v in pts[0]):
+                    continue  # moved out of the frame
+                shapes.append(dict(shape, points=pts))
+            cv2.imwrite(str(pool / f"{name}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            (pool / f"{name}.json").write_text(json.dumps(dict(doc, shapes=shapes, imagePath=f"{name}.jpg")))
+    (pool / ".done").write_text("")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -142,6 +181,7 @@ def main() -> None:
     parser.add_argument("--add", type=int, default=100, help="images each strategy adds")
     parser.add_argument("--epochs", type=int, default=40, help="training epochs, every training")
     parser.add_argument("--val-images", type=int, default=300)
+    parser.add_argument("--copies", type=int, default=1, help="each scene seen this many times (video-like pool)")
     parser.add_argument("--strategies", nargs="+", default=["diverse", "uncertainty", "random"])
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary folder, removed after")
     args = parser.parse_args()
@@ -150,7 +190,8 @@ def main() -> None:
     from mmpx.synth.carpose import synth_carpose
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
-    print(f"pool {args.pool} images, start {args.initial}, add {args.add}, {args.epochs} epochs, seeds {args.seeds}, "
+    print(f"pool {args.pool} images ({args.copies} view(s) of each scene), start {args.initial}, add {args.add}, "
+          f"{args.epochs} epochs, seeds {args.seeds}, "
           f"validation {args.val_images} images (seed {VAL_SEED}); strategies {args.strategies}")
     with tempfile.TemporaryDirectory() as tmp:
         work = (args.work_dir or Path(tmp)).resolve()
@@ -161,7 +202,7 @@ def main() -> None:
         rows = []
         for seed in args.seeds:
             pool = work / f"pool_{seed}"
-            synth_carpose(pool, args.pool, seed=seed, size=128, max_cars=1, occlusion=0)
+            make_pool(pool, args.pool, seed, args.copies)
             names = sorted(p.with_suffix(".jpg").name for p in pool.glob("*.json"))
             rng = np.random.default_rng(seed)
             start = sorted(rng.choice(names, args.initial, replace=False).tolist())
