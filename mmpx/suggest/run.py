@@ -141,12 +141,17 @@ def _write(stage: Path, chosen: list[Candidate], names, label: str, kpt_thr: flo
             frames.setdefault(c.path, {})[c.frame] = c
     for path, wanted in frames.items():  # a second pass over each video for its chosen frames
         video = Source(Path(path), next(iter(wanted.values())).name.split("#frame=")[0], "video")
+        last, written = max(wanted), 0
         with FrameReader(path) as reader:
             for index, frame in enumerate(reader):
                 if index in wanted:
                     sink.frame(video, index, frame, *wanted[index].prediction)
-                if index >= max(wanted):
+                    written += 1
+                if index >= last:
                     break
+        if written != len(wanted):  # the file changed (or decodes differently) since it was scored
+            raise MmpxError(f"{path}: {len(wanted) - written} chosen frame(s) could not be read again",
+                            "make sure the video is not being written to, and run mmpx suggest again")
 
 
 def _write_ranking(path: Path, report: SuggestReport, strategy: str, seed: int, n: int) -> None:

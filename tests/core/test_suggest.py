@@ -131,12 +131,14 @@ def test_cli_writes_a_folder_labelme_and_convert_read(model, tmp_path):
     labelled = tmp_path / "labelled"
     labelled.mkdir()
     shutil.copy(pool / "000003.jpg", labelled / "renamed.jpg")  # already labelled, under another name
+    (pool / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")  # skipped and listed, not fatal
     result = run_cli("suggest", pool, video.parent, "--out", tmp_path / "next", "--n", "6", "--model", model,
                      "--backend", "onnxruntime", "--whole-image", "--frame-step", "10", "--exclude", labelled,
                      "--no-progress", "--json")
     assert result.exit_code == 0, result.stderr
     ranking = result.json()
     assert ranking["candidates"] == 11 + 3 and ranking["excluded"] == 1  # 11 images + frames 0, 10, 20
+    assert [s["file"] for s in ranking["skipped"]] == [str(pool / "broken.jpg")]
     assert len(ranking["chosen"]) == 6 and all(r["name"] != "000003.jpg" for r in ranking["chosen"])
     for row in ranking["chosen"]:
         written = tmp_path / "next" / row["file"]
