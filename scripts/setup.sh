@@ -3,7 +3,7 @@
 # today's packages (see docs/troubleshooting.md for why each step is the way it is), and mmpose-ext itself.
 #
 # Idempotent: a second run with nothing changed checks a stamp and returns in about a second; the compiled mmcv
-# wheel is cached outside the tree, so even a fresh venv skips the 6-7 minute mmcv build.
+# wheel is cached outside the tree, so even a fresh venv skips the 6-10 minute mmcv build.
 #
 # Environment switches:
 #   PYTHON=python3.11               interpreter for the venv
@@ -70,7 +70,7 @@ WHEEL_DIR=$CACHE/wheels/mmcv-$MMCV_V-torch$TORCH_V-$PY_TAG-$CUDA_TAG
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '$MMCV_V')" 2>/dev/null; then
   wheels=("$WHEEL_DIR"/mmcv-*.whl)
   if [ ${#wheels[@]} -eq 0 ]; then
-    say "building mmcv $MMCV_V with compiled ops (about 8 minutes on 2 cores; cached in $WHEEL_DIR)"
+    say "building mmcv $MMCV_V with compiled ops (about 6-10 minutes on 2 cores; cached in $WHEEL_DIR)"
     tmp=$(mktemp -d)
     force_cuda=0; [ "$CUDA_TAG" != cpu ] && force_cuda=1
     # -g0: no debug info, same machine code (benchmarks/mmcv_build.py: 0.60x compile time, 3% object size, stripped
