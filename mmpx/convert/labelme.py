@@ -205,7 +205,7 @@ def convert_labelme(
     with staged_output(out, overwrite, inputs=[src, *([metainfo] if metainfo else [])]) as stage:
         writers = {split: CocoSplitWriter(stage, split) for split in ("train", "val")}
         job = ChunkJob(str(src), stage, images, frozenset(names) if names else None,
-                   f"known keypoints: {', '.join(names)}; fix the label or add it to --keypoints/--metainfo")
+                       f"known keypoints: {', '.join(names)}; fix the label or add it to --keypoints/--metainfo")
         ann_id = 0
         with _chunk_results(job, files, default_workers(total) if workers is None else workers) as chunks:
             if progress is not None:  # only now: workers are forked before any progress display starts

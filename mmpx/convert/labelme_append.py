@@ -100,8 +100,8 @@ def append_labelme(
         handler = AppendImages(stage, mode, index, root)
         writers = {split: CocoSplitWriter(stage, split) for split in SPLITS}
         job = ChunkJob(str(src), stage, mode, frozenset(names),
-                   f"known keypoints (from {out}): {', '.join(names)}; fix the label (a new keypoint "
-                   "needs a new conversion, without --append)")
+                       f"known keypoints (from {out}): {', '.join(names)}; fix the label (a new keypoint "
+                       "needs a new conversion, without --append)")
         ann_id = first_ann - 1
         if progress is not None:
             progress(0, len(files))
