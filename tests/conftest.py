@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import SHARED_DATA, make_tiny_coco
+
+# A suite started in the background by a script (`make test &`, nohup) inherits SIGINT ignored, and so would every
+# process it starts: the Ctrl-C tests need it delivered as a terminal delivers it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
