@@ -36,7 +36,7 @@ warnings.filterwarnings("ignore", "pkg_resources is deprecated")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.occlusion import METAINFO, mmpx  # noqa: E402  (the same runner and metainfo)
+from benchmarks.occlusion import METAINFO, mmpx, write_config  # noqa: E402  (the same runner and config)
 
 VAL_SEED = 1000
 
@@ -48,30 +48,10 @@ def convert(labelme: Path, data: Path) -> Path:
     return data
 
 
-def write_config(path: Path, data: Path, epochs: int) -> Path:
-    root = str(data) + os.sep
-    path.write_text(f"""_base_ = ['mmpx::carpose-quickstart']
-max_epochs = {epochs}
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-5, by_epoch=True, begin=0, end=max_epochs,
-         convert_to_iter_based=True),
-]
-train_dataloader = dict(dataset=dict(data_root={root!r}, ann_file='annotations/train.json'))
-val_dataloader = dict(dataset=dict(data_root={root!r}, ann_file='annotations/train.json'))
-test_dataloader = val_dataloader
-val_evaluator = [dict(type='PCKAccuracy', thr=0.05, norm_item='bbox')]
-test_evaluator = val_evaluator
-default_hooks = dict(checkpoint=dict(interval=max_epochs, save_best=None))
-""")
-    return path
-
-
 def train_and_test(run: Path, data: Path, val: Path, epochs: int, seed: int) -> tuple[Path, float, float]:
     """(checkpoint, validation PCK, training seconds); reused when ``run`` holds a finished one."""
     run.mkdir(parents=True, exist_ok=True)
-    config = write_config(run / "config.py", data, epochs)
+    config = write_config(run / "config.py", data, epochs, None)  # the quickstart's pipeline, no occlusion
     done = run / "train_seconds.txt"
     if not done.is_file():
         seconds = mmpx("train", config, "--work-dir", run / "train", "--seed", seed, "--no-validate", "--no-progress")
@@ -80,7 +60,8 @@ def train_and_test(run: Path, data: Path, val: Path, epochs: int, seed: int) -> 
     out = run / "test.json"
     if not out.is_file():
         mmpx("test", config, checkpoint, "--work-dir", run / "test", "--out", out, "--cfg-options",
-             f"test_dataloader.dataset.data_root={val}{os.sep}")
+             f"test_dataloader.dataset.data_root={val}{os.sep}",
+             "test_dataloader.dataset.ann_file=annotations/train.json")
     return checkpoint, float(json.loads(out.read_text())["PCK"]), float(done.read_text())
 
 

@@ -235,9 +235,9 @@ def test_torch_backend_batches_frames_and_tracks(clip, files, tmp_path, monkeypa
     """The torch model's predict_frames (crops of several frames in one test_step) equals predict frame by frame;
     mmpx infer --backend torch --track --det-every 2 runs on the video."""
     import torch
-    from mmpose.apis import init_model
 
-    from mmpose_ext.infer.frames import TorchFramesModel
+    from mmpose_ext.infer.frames import TorchFramesModel  # first: mmpose_ext's fixes before mmpose.apis
+    from mmpose.apis import init_model  # isort: skip
     from tests.helpers import make_tiny_coco, write_tiny_config
 
     make_tiny_coco(tmp_path / "coco", num_images=1)

@@ -47,26 +47,22 @@ class FrameReader:
         try:
             while not self._stop.is_set():
                 ok, frame = self._cap.read()
-                if not ok:
+                if not ok or not self._put(frame):
                     break
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
         except Exception as exc:  # handed to the consumer, raised there
-            self._put_end(exc)
+            self._put(exc)
             return
-        self._put_end(_END)
+        self._put(_END)
 
-    def _put_end(self, item) -> None:
+    def _put(self, item) -> bool:
+        """Queue ``item``, waiting for room; False when the reader is closed first."""
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.1)
-                return
+                return True
             except queue.Full:
                 continue
+        return False
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.first is None:
