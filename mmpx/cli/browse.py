@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import CfgExtraArg, CfgOptionsOpt, ConfigArg, cfg_options_from
 
 
@@ -22,6 +23,7 @@ class Mode(StrEnum):
     transformed = "transformed"
 
 
+@guarded(inputs=("config",), outputs=("out_dir",))
 def browse(
     config: ConfigArg,
     phase: Annotated[Phase, typer.Option("--phase", help="Which dataloader's dataset to draw.")] = Phase.train,

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 from mmpx.errors import MmpxError
 
 MetricsArg = Annotated[Path, typer.Argument(help="Metrics JSON file.", show_default=False)]
 
 
+@guarded(inputs=("a", "b"), outputs=("markdown", "json_out"))
 def compare(
     a: MetricsArg,
     b: MetricsArg,

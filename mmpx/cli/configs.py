@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._app import make_typer
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import JsonOpt
 
 app = make_typer(help="List shipped configs (mmpose-ext's and plugins'), print the file of one, or copy one.")
@@ -55,6 +56,7 @@ def path(name: NameArg) -> None:
 
 
 @app.command("dump")
+@guarded(outputs=("out",))
 def dump(
     name: NameArg,
     out: Annotated[Path, typer.Argument(help="The file to write (.py).", show_default=False)],

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import JsonOpt
 
 PROGRESS_MIN_FILES = 200  # a bar for fewer files only flickers
@@ -149,6 +150,7 @@ def print_summary(report, as_json: bool = False) -> None:
                 console.print(f"  ... and {len(items) - 10} more")
 
 
+@guarded(inputs=("src", "metainfo"), outputs=("out",))
 def labelme(
     src: Annotated[
         Path, typer.Argument(help="Folder of labelme .json files (searched recursively).", show_default=False)
@@ -272,6 +274,7 @@ def _labelme_append(src, out, keypoints, metainfo, category, val_ratio, seed, im
     print_summary(report, as_json)
 
 
+@guarded(inputs=("src",), outputs=("out",))
 def yolo(
     src: Annotated[
         Path,
@@ -294,6 +297,7 @@ def yolo(
     print_summary(convert_yolo(src, out, images=images.value, overwrite=overwrite), as_json)
 
 
+@guarded(inputs=("ann", "images", "metainfo"), outputs=("out",))
 def to_yolo(
     ann: Annotated[
         Path,

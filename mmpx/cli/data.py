@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._app import make_typer
+from mmpx.cli._guard import guarded
 
 app = make_typer(help="Dataset utilities: synthetic datasets.")
 synth = make_typer(help="Draw synthetic keypoint datasets (numpy + cv2; no downloads).")
@@ -16,6 +17,7 @@ app.add_typer(synth, name="synth")
 
 
 @synth.command("carpose")
+@guarded(outputs=("out",))
 def carpose(
     out: Annotated[Path, typer.Argument(help="Output folder for the images and labelme JSON files.",
                                         show_default=False)],

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 from mmpx.errors import MmpxError
 
 GtArg = Annotated[Path, typer.Argument(help="COCO keypoint ground truth (.json).", show_default=False)]
@@ -14,6 +15,7 @@ PredArg = Annotated[Path, typer.Argument(help="COCO keypoint results (.json), e.
                                          show_default=False)]
 
 
+@guarded(inputs=("gt", "pred", "metainfo"), outputs=("out", "markdown"))
 def eval_(
     gt: GtArg,
     pred: PredArg,

@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._app import make_typer
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import CfgExtraArg, CfgOptionsOpt, ConfigArg, TrustCheckpointOpt, cfg_options_from
 
 app = make_typer(help="Export a trained model (ONNX with a decoding sidecar).")
 
 
 @app.command("onnx")
+@guarded(inputs=("config", "checkpoint"), outputs=("out",))
 def onnx(
     config: ConfigArg,
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint to export (.pth).", show_default=False)],
@@ -43,9 +45,11 @@ def onnx(
     HeatmapHead or ViPNASHead. The file is checked with onnx.checker and against torch before it is written.
     """
     from mmpx.atomic import check_writable
+    from mmpx.runtime.model_file import check_targets
 
-    if out is not None:  # before torch and the model are loaded
-        check_writable(out, "--out")
+    target = out if out is not None else checkpoint.with_suffix(".onnx")
+    check_writable(target, "--out")  # before torch and the model are loaded
+    check_targets(target)
     from mmpose_ext.deploy.export import export_onnx
 
     result = export_onnx(
@@ -67,6 +71,7 @@ def onnx(
 
 
 @app.command("int8")
+@guarded(inputs=("model", "calib_ann", "calib_images"), outputs=("out",))
 def int8(
     model: Annotated[Path, typer.Argument(help="An fp32 model written by mmpx export onnx (its .json beside it).",
                                           show_default=False)],
@@ -84,10 +89,12 @@ def int8(
     accuracy for speed, unlike the fp32 export. Use the result with mmpx infer --backend onnxruntime.
     """
     from mmpx.atomic import check_writable
+    from mmpx.runtime.model_file import check_targets
     from mmpx.runtime.quantize import quantize_onnx
 
-    if out is not None:
-        check_writable(out, "--out")
+    target = out if out is not None else model.with_suffix(".int8.onnx")
+    check_writable(target, "--out")
+    check_targets(target)
     result = quantize_onnx(model, calib_ann, calib_images, out=out, calib_crops=calib_crops)
     a = result.agreement
     typer.echo(f"wrote {result.onnx_path} and {result.sidecar_path} (calibrated on {result.calibration_crops} crops)")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._app import make_typer
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import JsonOpt
 from mmpx.cli.check import MaxRowsOpt
 
@@ -16,6 +17,7 @@ app = make_typer(help="Make and check MMPose dataset metainfo files (keypoints, 
 
 
 @app.command("from-coco")
+@guarded(inputs=("ann",), outputs=("out",))
 def from_coco(
     ann: Annotated[Path, typer.Argument(help="COCO keypoint JSON whose category lists the keypoints.",
                                         show_default=False)],
@@ -116,6 +118,7 @@ def map_keypoints(
 
 
 @app.command("sigmas")
+@guarded(inputs=("ann_a", "ann_b", "metainfo", "predictions", "gt"), outputs=("out",))
 def sigmas(
     ann_a: Annotated[Path, typer.Argument(help="COCO keypoint JSON: the first labelling.", metavar="ANN_A",
                                                             show_default=False)],

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from mmpx.cli._app import make_typer
+from mmpx.cli._guard import guarded
 
 HELP = ("Plot a training run's curves (mmpx plot RUN, short for mmpx plot curves RUN) or a video's trajectories "
         "(mmpx plot trajectories FILE.csv), as PNG files.")
@@ -39,6 +40,7 @@ class XAxis(StrEnum):
 
 
 @app.command("curves")
+@guarded(inputs=("run",), outputs=("out",), writes_inside=("run",))
 def curves(
     run: Annotated[
         Path,
@@ -98,6 +100,7 @@ def curves(
 
 
 @app.command("trajectories")
+@guarded(inputs=("file",), outputs=("out",))
 def trajectories(
     file: Annotated[Path, typer.Argument(
         help="A trajectory file from mmpx infer --save-csv (or --save-parquet).", show_default=False)],

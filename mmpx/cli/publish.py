@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import TrustCheckpointOpt
 
 
+@guarded(inputs=("checkpoint",), outputs=("out",))
 def publish(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by training.", show_default=False)],
     out: Annotated[

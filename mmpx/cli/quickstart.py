@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 
+
+@guarded(outputs=("work_dir",))
 def quickstart(
     work_dir: Annotated[
         Path, typer.Option("--work-dir", help="Folder for everything it makes; an earlier quickstart's is replaced.")

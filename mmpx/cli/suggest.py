@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 from mmpx.cli._model_options import (
     Backend,
     BackendOpt,
@@ -36,6 +37,7 @@ class Strategy(StrEnum):
     random = "random"
 
 
+@guarded(inputs=("inputs", "exclude", "pose", "weights", "det_config", "det_weights"), outputs=("out",))
 def suggest(
     inputs: Annotated[list[Path], typer.Argument(
         help="Unlabelled images, videos, or folders of them (searched recursively).", show_default=False)],

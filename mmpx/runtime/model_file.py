@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from mmpx.atomic import clean_stale, file_mode, tmp_name, write_text
+from mmpx.atomic.stale import lock_tmp, release
 from mmpx.errors import MmpxError
 
 SIDECAR_KEY = "mmpose_ext.sidecar"
@@ -48,6 +49,7 @@ def publish(staged_onnx: str | Path, onnx_path: str | Path, sidecar: dict, sidec
     embed_sidecar(staged_onnx, sidecar)
     os.chmod(staged_onnx, file_mode())
     os.replace(staged_onnx, onnx_path)  # the commit point: model and sidecar together
+    release(staged_onnx)
     try:
         write_text(sidecar_path, json.dumps(sidecar, indent=2) + "\n")
     except OSError as exc:
@@ -61,7 +63,25 @@ def staged_path(onnx_path: Path) -> Path:
     clean_stale(onnx_path.parent)  # what killed exports left there
     fd, name = tempfile.mkstemp(prefix=tmp_name(onnx_path.name), suffix=".tmp.onnx", dir=onnx_path.parent)
     os.close(fd)
+    lock_tmp(name)  # another export's cleanup leaves it alone while this one writes
     return Path(name)
 
 
-__all__ = ["SIDECAR_KEY", "embed_sidecar", "embedded_sidecar", "publish", "staged_path"]
+def check_targets(onnx_path: str | Path, option: str = "--out") -> None:
+    """Refuse, before any work, a model path whose ``NAME.json`` copy would replace a file mmpx did not write
+    (``--out ann/val.onnx`` beside the COCO file ``ann/val.json``)."""
+    sidecar = Path(onnx_path).with_suffix(".json")
+    if not sidecar.exists() and not sidecar.is_symlink():
+        return
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        ours = isinstance(data, dict) and data.get("format") == "mmpose-ext/onnx-pose"
+    except (OSError, ValueError):
+        ours = False
+    if sidecar.is_symlink() or not ours:
+        raise MmpxError(f"{option} {onnx_path}: its sidecar copy would replace {sidecar}, which is not a sidecar "
+                        "mmpx wrote", f"choose another name for the model, or move {sidecar} away; nothing was "
+                        "written")
+
+
+__all__ = ["SIDECAR_KEY", "check_targets", "embed_sidecar", "embedded_sidecar", "publish", "staged_path"]

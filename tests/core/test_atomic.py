@@ -58,25 +58,34 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_clean_stale_removes_only_what_killed_runs_left(tmp_path):
-    """Temporary names carry their process id; a later run removes those whose process is gone (issue 16,
-    item 10: leftovers such as .OUT.mmpx-tmp-*, .m.onnx.*.tmp.onnx were never cleaned)."""
+def _age(*paths) -> None:
+    for path in paths:
+        os.utime(path, (0, 0))  # made long ago, by a run that ended since
+
+
+def test_clean_stale_removes_only_what_ended_runs_left(tmp_path):
+    """A later run removes the temporaries nobody holds a lock on (leftovers such as .OUT.mmpx-tmp-*,
+    .m.onnx.*.tmp.onnx used to stay); one this process writes (locked) and a fresh one are kept."""
     dead = _dead_pid()
     (tmp_path / f".mmpx-tmp-p{dead}-epoch_3.pth.abc").write_bytes(b"half")
     (tmp_path / f".data.mmpx-tmp-p{dead}-1a2b").mkdir()  # a converter's staging folder
     (tmp_path / f".data.mmpx-tmp-p{dead}-1a2b" / "x.json").write_text("{}")
+    _age(tmp_path / f".mmpx-tmp-p{dead}-epoch_3.pth.abc", tmp_path / f".data.mmpx-tmp-p{dead}-1a2b")
     mine = tmp_path / f".mmpx-tmp-p{os.getpid()}-report.md.xyz"  # a write in progress in this process
     mine.write_text("..")
-    old = tmp_path / ".mmpx-tmp-legacy.json.q"  # no process id: stale after a day
+    atomic.lock_tmp(mine)
+    _age(mine)
+    old = tmp_path / ".mmpx-tmp-legacy.json.q"  # no process id, not locked, old
     old.write_text("..")
-    os.utime(old, (0, 0))
-    recent = tmp_path / ".mmpx-tmp-recent.json.q"
+    _age(old)
+    recent = tmp_path / ".mmpx-tmp-recent.json.q"  # may be a run's that has not locked it yet
     recent.write_text("..")
     (tmp_path / ".hidden-user-file").write_text("keep")
     removed = {p.name for p in atomic.clean_stale(tmp_path)}
     assert removed == {f".mmpx-tmp-p{dead}-epoch_3.pth.abc", f".data.mmpx-tmp-p{dead}-1a2b", old.name}
     assert sorted(os.listdir(tmp_path)) == sorted([mine.name, recent.name, ".hidden-user-file"])
     assert atomic.tmp_name("m.onnx") == f".mmpx-tmp-p{os.getpid()}-m.onnx."
+    atomic.release(mine)
 
 
 def test_a_conversion_removes_the_staging_folder_of_a_killed_one(tmp_path):
@@ -85,5 +94,6 @@ def test_a_conversion_removes_the_staging_folder_of_a_killed_one(tmp_path):
     src = _dataset(tmp_path / "src", n=2)
     leftover = tmp_path / f".out.mmpx-tmp-p{_dead_pid()}-dead"
     leftover.mkdir()
+    _age(leftover)
     convert(src, tmp_path / "out")
     assert sorted(os.listdir(tmp_path)) == ["out", "src"]

@@ -97,7 +97,7 @@ def test_metainfo_from_coco_never_replaces_its_input(tmp_path):
         dict(id=1, name="car", keypoints=["a", "b"], skeleton=[[1, 2]])])))
     before = ann.read_bytes()
     result = run([sys.executable, "-m", "mmpx", "metainfo", "from-coco", str(ann), str(ann), "--force"])
-    assert result.returncode == 1 and "is the annotation file it reads" in result.stderr
+    assert result.returncode == 1 and "is the input ANN" in result.stderr
     assert ann.read_bytes() == before
 
 

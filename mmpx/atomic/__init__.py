@@ -8,77 +8,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import secrets
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mmpx.atomic.stale import clean_stale, lock_tmp, move_in, recover, release
 from mmpx.errors import MmpxError
 
 TMP_PREFIX = ".mmpx-tmp-"
-STALE_AFTER = 24 * 3600  # seconds: a temporary name without a process id (older versions) is stale after this
-_OWNER = re.compile(r"mmpx-(?:tmp|old)-p(\d+)-")
 
 
 def tmp_name(name: str) -> str:
     """The prefix of a temporary name for ``name`` in this process: ``.mmpx-tmp-p<pid>-<name>.``.
 
-    The process id lets a later run tell a leftover of a killed run (its process is gone) from the temporary
-    file of a run still going (:func:`clean_stale`).
+    The process id is for people reading a folder; whether a temporary is still in use is told by its lock
+    (:func:`~mmpx.atomic.stale.lock_tmp`, :func:`~mmpx.atomic.stale.clean_stale`), which works across PID namespaces.
     """
     return f"{TMP_PREFIX}p{os.getpid()}-{name}."
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def clean_stale(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
-    """Remove temporary files and folders that killed mmpx runs left in ``folder``; returns what went.
-
-    Only names mmpx makes (``mmpx-tmp-`` / ``mmpx-old-``) are touched, and only when the process that made
-    them is gone (or, for names without a process id, when older than a day).
-    """
-    import time
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = []
-    walker = os.walk(folder) if recursive else [(str(folder), [], [])]
-    for root, _, _ in walker:
-        try:
-            entries = list(os.scandir(root))
-        except OSError:
-            continue
-        for entry in entries:
-            if "mmpx-tmp-" not in entry.name and "mmpx-old-" not in entry.name:
-                continue
-            owner = _OWNER.search(entry.name)
-            if owner is not None:
-                stale = int(owner.group(1)) != os.getpid() and not _alive(int(owner.group(1)))
-            else:
-                try:
-                    stale = time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER
-                except OSError:
-                    continue
-            if not stale:
-                continue
-            with contextlib.suppress(OSError):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.remove(entry.path)
-                removed.append(Path(entry.path))
-    return removed
 
 
 def file_mode() -> int:
@@ -113,6 +59,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp", durable: bool = F
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tmp_name(path.name), suffix=suffix)
     os.close(fd)
+    lock_tmp(tmp)  # a cleanup by another run leaves it alone while this one writes
     try:
         yield Path(tmp)
         os.chmod(tmp, file_mode())
@@ -124,6 +71,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp", durable: bool = F
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    finally:
+        release(tmp)
     if durable:
         fsync_dir(path.parent)
 
@@ -152,22 +101,23 @@ def write_json(path: str | os.PathLike, data, indent: int | None = 2) -> None:
     write_text(path, json.dumps(data, indent=indent, separators=separators) + "\n")
 
 
-def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
-    """Replace folder ``final`` by the finished folder ``tmp``: a reader sees the old set or the new one."""
-    tmp, final = Path(tmp), Path(final)
-    old = None
-    if final.exists():
-        old = final.with_name(f"{tmp_name('old-' + final.name)}{secrets.token_hex(4)}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> list[str]:
+    """Replace folder ``final`` by the finished folder ``tmp``: a reader sees the old set or the new one.
+
+    A copy of ``final`` that a killed replacement left aside is put back first (:func:`~mmpx.atomic.stale.recover`;
+    returns its notes), then :func:`~mmpx.atomic.stale.move_in`.
+    """
+    notes = recover(final)
+    move_in(tmp, final)
+    return notes
 
 
 __all__ = [
     "TMP_PREFIX",
+    "check_writable",
     "clean_stale",
+    "lock_tmp",
+    "release",
     "atomic_open",
     "atomic_path",
     "file_mode",
