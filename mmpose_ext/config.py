@@ -28,11 +28,42 @@ def parse_cfg_options(options: list[str] | None) -> dict:
         if not value.strip():
             raise ConfigError(f"--cfg-options {option!r} has no value", f"e.g. {key}=VALUE; None for nothing")
         try:
-            parsed[key] = DictAction._parse_iterable(value)
-        except AssertionError:  # mmengine's own message is a bare "Imbalanced brackets"
+            if "dict(" in value or value.lstrip().startswith("{"):  # mmengine's parser recurses without end here
+                parsed[key] = _literal(value, option)
+            else:
+                parsed[key] = DictAction._parse_iterable(value)
+        except (AssertionError, RecursionError):  # mmengine's own message is a bare "Imbalanced brackets"
             raise ConfigError(f"--cfg-options {option!r}: unbalanced brackets in the value",
                               f"close every [ and ( , e.g. {key}=[1,2]") from None
     return parsed
+
+
+def _literal(text: str, option: str):
+    """A value written as Python: ``dict(type='PCKAccuracy', norm_item='bbox')``, ``[dict(...), ...]``, ``{...}``,
+    made of literals only (nothing is called or looked up)."""
+    import ast
+
+    def value(node):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" \
+                and not node.args and all(kw.arg for kw in node.keywords):
+            return {kw.arg: value(kw.value) for kw in node.keywords}
+        if isinstance(node, ast.Dict) and None not in node.keys:
+            return {value(k): value(v) for k, v in zip(node.keys, node.values, strict=True)}
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [value(item) for item in node.elts]
+            return items if isinstance(node, ast.List) else tuple(items)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        if isinstance(node, ast.Constant):
+            return node.value
+        raise ValueError(ast.unparse(node))
+
+    try:
+        return value(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, TypeError, RecursionError) as exc:
+        what = f"{exc.args[0]!r} is not a literal" if isinstance(exc, ValueError) else "not a Python value"
+        raise ConfigError(f"--cfg-options {option!r}: {what}",
+                          "write dicts as dict(key=value, ...) of numbers, strings, lists, None, True/False") from None
 
 
 def _current(cfg, key: str):
@@ -138,7 +169,16 @@ def load_config(config: str | Path, cfg_options: list[str] | None = None, *, plu
     overrides = parse_cfg_options(cfg_options)
     if overrides:
         check_override_types(cfg, overrides, config)
-        cfg.merge_from_dict(overrides)
+        for key, value in overrides.items():  # a whole dict given where the config has none: set, not merge
+            if isinstance(value, dict) and not isinstance(_current(cfg, key), dict):
+                overrides[key] = {**value, "_delete_": True}
+        try:
+            cfg.merge_from_dict(overrides)
+        except (TypeError, KeyError) as exc:  # mmengine: a dict given into a key that is None or a value
+            message = str(exc).split(" You may set")[0].strip("\"' ")
+            raise ConfigError(f"--cfg-options {' '.join(cfg_options or [])}: {message}",
+                              "set the whole entry at once, e.g. model.backbone.init_cfg=\"dict(type='Pretrained', "
+                              "checkpoint='ckpt.pth')\"") from None
     return cfg
 
 

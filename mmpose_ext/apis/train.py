@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from mmpose_ext.apis.fit import read_checkpoint
+from mmpose_ext.apis.guard import check_run_outputs
 from mmpose_ext.compat import checkpoint as safe_checkpoint
 from mmpose_ext.config import load_config
 from mmpx.errors import ConfigError
@@ -49,6 +50,8 @@ class RunOptions:
     Testing only:
         dump: write every prediction to this pickle (MMPose's ``tools/test.py --dump``).
         show_dir: draw the predictions on every test image into this folder.
+        outputs: other paths the caller will write (option -> path, e.g. ``{"--out": "metrics.json"}``), checked
+            with the others against what the config reads before the run starts.
     """
 
     work_dir: str | Path | None = None
@@ -70,6 +73,7 @@ class RunOptions:
     vis: list[str] | None = None
     dump: str | Path | None = None
     show_dir: str | Path | None = None
+    outputs: dict | None = None
 
     @classmethod
     def of(cls, options: RunOptions | None = None, **changes) -> RunOptions:
@@ -88,8 +92,31 @@ def _runner(cfg, quiet_console: bool = False):
     from mmpose_ext.apis.launch import init_cpu_process_group
 
     init_cpu_process_group(cfg)  # a CPU run under torchrun/srun: mmengine's init_dist would need CUDA
-    with _console_warnings_only(Runner, quiet_console):
+    with _console_warnings_only(Runner, quiet_console), _no_config_copy_over_itself(Runner):
         return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+
+
+@contextlib.contextmanager
+def _no_config_copy_over_itself(runner_cls):
+    """mmengine's Runner copies the config to ``work_dir/<config file name>``: for a config that lives there (the
+    copy of an earlier run, or the user's own file in its work dir) that would rewrite the user's file with
+    mmengine's reformatted dump. Then the copy is the file itself, so nothing is written."""
+    import os.path as osp
+
+    dump = runner_cls.dump_config
+
+    def dump_config(self) -> None:
+        source = self.cfg.filename
+        target = osp.join(self.work_dir, osp.basename(source)) if source else None
+        if target and osp.exists(target) and osp.exists(source) and osp.samefile(source, target):
+            return
+        dump(self)
+
+    runner_cls.dump_config = dump_config
+    try:
+        yield
+    finally:
+        runner_cls.dump_config = dump
 
 
 class _LogFileWriter:
@@ -176,6 +203,7 @@ def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints, requi
                           f"{'trained' if required == TRAIN_KEYS else 'tested'}",
                           "a runnable config defines model, dataloaders, loops and evaluators, usually by inheriting "
                           "_base_ = ['mmpose::_base_/default_runtime.py'] (see MMPose's configs/body_2d_keypoint/)")
+    _check_init_cfgs(cfg.get("model"), "model")
     if work_dir is not None:
         cfg.work_dir = str(work_dir)
     elif cfg.get("work_dir") is None:
@@ -183,6 +211,30 @@ def _prepare(config, work_dir, cfg_options, trust_checkpoint, checkpoints, requi
     if trust_checkpoint:
         safe_checkpoint.trust(*[str(c) for c in checkpoints if c])
     return cfg
+
+
+def _check_init_cfgs(node, where: str) -> None:
+    """Every ``init_cfg`` in the model is None, a dict with a ``type`` or a list of them: mmengine would fail deep
+    in ``init_weights`` (``'int' object is not iterable``) after the run folder was made."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "init_cfg" and value is not None:
+                items = value if isinstance(value, (list, tuple)) else [value]
+                if not items or not all(isinstance(i, dict) and isinstance(i.get("type"), str) for i in items):
+                    raise ConfigError(f"{where}.init_cfg = {value!r}: expected None, a dict with a type "
+                                      "(dict(type='Pretrained', checkpoint=...)) or a list of them",
+                                      "fix it in the config or in --cfg-options")
+                for item in items:
+                    ckpt = item.get("checkpoint")
+                    if isinstance(ckpt, str) and "://" not in ckpt and not Path(ckpt).is_file():
+                        raise ConfigError(f"{where}.init_cfg: checkpoint {ckpt} does not exist",
+                                          "give the path of a local .pth file, or init_cfg=None to start from "
+                                          "random weights")
+            else:
+                _check_init_cfgs(value, f"{where}.{key}")
+    elif isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _check_init_cfgs(item, f"{where}[{i}]")
 
 
 def check_config(cfg, config, phases=("train", "val")) -> None:
@@ -260,6 +312,8 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
     if o.load_from and o.resume:
         cfg.load_from = str(o.load_from)
     _check_length(cfg, config)
+    # before anything is written: the work dir against the config's data
+    check_run_outputs(cfg, config, {"--work-dir": cfg.work_dir, **(o.outputs or {})})
     _apply_train_options(cfg, config, o, None if o.resume else o.load_from)
     if o.vis:
         from mmpose_ext.apis.vis_backends import add_vis_backends
@@ -305,21 +359,34 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
     o = RunOptions.of(options, **changes)
     device = use_device(o.device)
     cfg = train_config(config, o)
-    clean_stale(cfg.work_dir)  # checkpoint temporaries of killed runs
-    setup_distributed(cfg, o.launcher, device, o.master_port)
-    bar = sys.stderr.isatty() and any(h.get("type") == "ProgressHook" for h in cfg.custom_hooks)
-    runner = _runner(cfg, quiet_console=bar)
-    if cfg.get("resume") and cfg.get("load_from") and o.resume in (True, "auto"):
-        # mmpx picked the checkpoint (mmengine would follow last_checkpoint blindly), so mmengine's own line is not
-        # printed: say it as mmengine does in its auto mode
-        runner.logger.info(f"Auto resumed from the latest checkpoint {cfg.load_from}.")
-    if cfg.get("resume") and cfg.get("load_from"):  # mmengine resumes with strict=False: random weights otherwise
-        from mmpose_ext.apis.fit import check_checkpoint_fits
+    with work_dir_lock(cfg.work_dir):  # a second training into this work dir is refused at once
+        clean_stale(cfg.work_dir)  # checkpoint temporaries of ended runs
+        setup_distributed(cfg, o.launcher, device, o.master_port)
+        bar = sys.stderr.isatty() and any(h.get("type") == "ProgressHook" for h in cfg.custom_hooks)
+        runner = _runner(cfg, quiet_console=bar)
+        if cfg.get("resume") and cfg.get("load_from") and o.resume in (True, "auto"):
+            # mmpx picked the checkpoint (mmengine would follow last_checkpoint blindly), so mmengine's own line is
+            # not printed: say it as mmengine does in its auto mode
+            runner.logger.info(f"Auto resumed from the latest checkpoint {cfg.load_from}.")
+        if cfg.get("resume") and cfg.get("load_from"):  # mmengine resumes with strict=False: random weights else
+            from mmpose_ext.apis.fit import check_checkpoint_fits
 
-        check_checkpoint_fits(runner.model, cfg.load_from, f"config {config}", resume=True)
-    with _prints_to_log_file(runner, bar):
-        runner.train()
+            check_checkpoint_fits(runner.model, cfg.load_from, f"config {config}", resume=True)
+        with _prints_to_log_file(runner, bar):
+            runner.train()
     return runner
+
+
+def work_dir_lock(work_dir):
+    """The lock of a training work dir, taken by the main process only: other ranks work under rank 0's (their
+    ``RANK``/``SLURM_PROCID`` is not 0), and torchrun children of ``mmpx train --nproc`` under their parent's."""
+    import os
+
+    from mmpx.atomic.lock import hold
+
+    if os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) != "0":
+        return contextlib.nullcontext()
+    return hold(work_dir, "work dir")
 
 
 def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions | None = None, **changes):
@@ -329,6 +396,8 @@ def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions 
     if not Path(checkpoint).is_file():
         raise ConfigError(f"checkpoint {checkpoint} does not exist", "give the path of a .pth file (see the work dir)")
     read_checkpoint(checkpoint)  # a damaged file is named now, before the runner writes its log folder
+    check_run_outputs(cfg, config, {"--work-dir": cfg.work_dir, "--dump": o.dump, "--show-dir": o.show_dir,
+                                    **(o.outputs or {})}, checkpoint=checkpoint)
     cfg.load_from = str(checkpoint)
     cfg.launcher = o.launcher
     if o.dump is not None:

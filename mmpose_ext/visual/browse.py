@@ -14,11 +14,9 @@ An image is enlarged by the largest integer factor that keeps its longer side wi
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,9 @@ import cv2
 import numpy as np
 
 from mmpx.atomic import clean_stale, replace_dir, tmp_name
+from mmpx.atomic.guard import check_apart
+from mmpx.atomic.lock import hold
+from mmpx.atomic.stale import new_tmp_dir, release
 from mmpx.errors import ConfigError, MmpxError
 
 PHASES = ("train", "val", "test")
@@ -124,38 +125,51 @@ def browse(
         set_random_seed(seed)
     out_root = Path(out_dir) if out_dir is not None else Path("work_dirs") / "browse" / Path(config).stem
     final = out_root / f"{phase}_{mode}"
+    check_apart({"--out-dir": out_root}, {"CONFIG": config, "the dataset's files": _dataset_paths(dataset)})
     out_root.mkdir(parents=True, exist_ok=True)
-    clean_stale(out_root)  # what killed runs left there
-    tmp = Path(tempfile.mkdtemp(dir=out_root, prefix=tmp_name(final.name)))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the result is an ordinary output folder
-    result = BrowseResult(folder=final, sheet=final / "contact_sheet.jpg")
-    try:
-        drawn, labels = [], []
-        for index in range(min(max_samples, len(dataset))):
-            info = dataset.get_data_info(index)
-            name = _name(info, index)
-            if mode == "original":
-                image, view = _draw_original(info, metainfo, index, name)
-            else:
-                out = _draw_transformed(dataset, info, metainfo, index, name)
-                if out is None:
-                    result.skipped.append((index, "a pipeline step returned None (sample filtered out)"))
-                    continue
-                image, view = out
-            file = f"{index:05d}_{name}.jpg"
-            _write_jpg(tmp / file, image)
-            view.path = final / file
-            result.samples.append(view)
-            drawn.append(image)
-            labels.append(f"{index} {name}")
-        if not drawn:
-            raise MmpxError(f"every sample of {phase} was filtered out by its pipeline", "try --mode original")
-        from mmpx.draw import contact_sheet
+    with hold(final, "browse folder"):
+        clean_stale(out_root)  # what ended runs left there (never what a running one holds)
+        tmp = new_tmp_dir(out_root, tmp_name(final.name))
+        try:
+            return _draw_all(dataset, metainfo, phase, mode, max_samples, tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            release(tmp)
 
-        _write_jpg(tmp / "contact_sheet.jpg", contact_sheet(drawn, cols=min(4, len(drawn)), cell=256, labels=labels))
-        replace_dir(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+def _dataset_paths(dataset) -> list[str]:
+    """The annotation file, image folders and root a built dataset reads."""
+    prefix = getattr(dataset, "data_prefix", None) or {}
+    paths = [getattr(dataset, "ann_file", None), getattr(dataset, "data_root", None), *prefix.values()]
+    return [str(p) for p in paths if isinstance(p, (str, Path)) and str(p)]
+
+
+def _draw_all(dataset, metainfo, phase, mode, max_samples, tmp: Path, final: Path) -> BrowseResult:
+    result = BrowseResult(folder=final, sheet=final / "contact_sheet.jpg")
+    drawn, labels = [], []
+    for index in range(min(max_samples, len(dataset))):
+        info = dataset.get_data_info(index)
+        name = _name(info, index)
+        if mode == "original":
+            image, view = _draw_original(info, metainfo, index, name)
+        else:
+            out = _draw_transformed(dataset, info, metainfo, index, name)
+            if out is None:
+                result.skipped.append((index, "a pipeline step returned None (sample filtered out)"))
+                continue
+            image, view = out
+        file = f"{index:05d}_{name}.jpg"
+        _write_jpg(tmp / file, image)
+        view.path = final / file
+        result.samples.append(view)
+        drawn.append(image)
+        labels.append(f"{index} {name}")
+    if not drawn:
+        raise MmpxError(f"every sample of {phase} was filtered out by its pipeline", "try --mode original")
+    from mmpx.draw import contact_sheet
+
+    _write_jpg(tmp / "contact_sheet.jpg", contact_sheet(drawn, cols=min(4, len(drawn)), cell=256, labels=labels))
+    replace_dir(tmp, final)
     return result
 
 

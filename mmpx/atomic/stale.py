@@ -182,5 +182,20 @@ def recover(target: str | os.PathLike) -> list[str]:
     return notes
 
 
+def recover_missing(paths) -> list[str]:
+    """For each path that does not exist, put back the folder above it that a crashed replacement moved aside
+    (under that folder's lock); returns what was done, as sentences. Readers call it before they look."""
+    from mmpx.atomic.lock import hold
+
+    notes = []
+    for path in paths:
+        path = Path(os.path.abspath(path))
+        missing = next((p for p in [path, *path.parents] if not p.exists() and p.parent.exists()), None)
+        if missing is not None and moved_aside(missing):
+            with hold(missing, "folder"):
+                notes += recover(missing)
+    return notes
+
+
 __all__ = ["GRACE", "clean_stale", "crash_point", "lock_tmp", "move_in", "moved_aside", "new_tmp_dir", "old_name",
-           "recover", "release"]
+           "recover", "recover_missing", "release"]

@@ -40,9 +40,13 @@ def data(
 
     Exit code 1 when there are errors, 0 with only warnings.
     """
+    from mmpx.atomic.stale import recover_missing
     from mmpx.check import check_data_report
     from mmpx.check.problems import print_table
+    from mmpx.cli.main import report_warning
 
+    for note in recover_missing([p for p in (ann, images, metainfo) if p is not None]):
+        report_warning(note)  # a dataset a crashed conversion moved aside is put back before it is read
     if as_json:
         report = check_data_report(ann, images, metainfo)
         typer.echo(json.dumps(report.as_dict(), indent=2))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mmpx.cli._guard import guarded
 from mmpx.cli._model_options import (
     Backend,
     BackendOpt,
@@ -35,6 +38,8 @@ class SkeletonStyle(StrEnum):
     openpose = "openpose"
 
 
+@guarded(inputs=("inputs", "pose", "weights", "det_config", "det_weights"),
+         outputs=("out_dir", "save_json", "save_labelme", "save_csv", "save_parquet"))
 def infer(
     inputs: Annotated[list[Path], typer.Argument(
         help="Images, videos, or folders (searched recursively for both, in sorted order).", show_default=False)],
@@ -159,23 +164,25 @@ def infer(
         check_table_path(save_csv, "--save-csv")
     if save_parquet is not None:
         check_table_path(save_parquet, "--save-parquet")
-    trust_weights(backend, whole_image, trust_checkpoint, weights, det_weights)
-    model = load_pose(backend, pose, weights, device, cfg_options, batch_size, flip_test, threads)
-    if draw_heatmap and out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
-        raise MmpxError(f"--draw-heatmap: the {backend.value} backend gives no heatmaps",
-                        "use --backend torch with --pose and --weights")
-    boxes = load_boxes(whole_image, det_config, det_weights, device, det_cat_id, bbox_thr, nms_thr)
-    draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
-                       draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value)
-    labelme = None
-    if save_labelme is not None:
-        from mmpx.infer.labelme_out import LabelmeSink
-        from mmpx.infer.results import keypoint_names
+    # the folders' locks for the whole run, taken before the model loads: a second run is refused at once
+    with hold_folders({"--out-dir": out_dir, "--save-labelme": save_labelme}):
+        trust_weights(backend, whole_image, trust_checkpoint, weights, det_weights)
+        model = load_pose(backend, pose, weights, device, cfg_options, batch_size, flip_test, threads)
+        if draw_heatmap and out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
+            raise MmpxError(f"--draw-heatmap: the {backend.value} backend gives no heatmaps",
+                            "use --backend torch with --pose and --weights")
+        boxes = load_boxes(whole_image, det_config, det_weights, device, det_cat_id, bbox_thr, nms_thr)
+        draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
+                           draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value)
+        labelme = None
+        if save_labelme is not None:
+            from mmpx.infer.labelme_out import LabelmeSink
+            from mmpx.infer.results import keypoint_names
 
-        labelme = LabelmeSink(save_labelme, keypoint_names(model.dataset_meta), labelme_label, kpt_thr,
-                              source=f"mmpx infer ({(weights or pose).name})")
-    summary = run(sources, model, boxes, out_dir=out_dir, save_json=save_json, draw=draw,
-                  progress=not no_progress, sequence=sequence, save_tables=tables, labelme=labelme)
+            labelme = LabelmeSink(save_labelme, keypoint_names(model.dataset_meta), labelme_label, kpt_thr,
+                                  source=f"mmpx infer ({(weights or pose).name})")
+        summary = run(sources, model, boxes, out_dir=out_dir, save_json=save_json, draw=draw,
+                      progress=not no_progress, sequence=sequence, save_tables=tables, labelme=labelme)
 
     parts = [f"{summary.images} image(s)"]
     if summary.videos:
@@ -204,6 +211,18 @@ def infer(
         for path, why in summary.skipped:
             console.print(f"  {path}: {why}")
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def hold_folders(folders: dict) -> Iterator[None]:
+    """Hold the lock of every given output folder (option -> path or None) for the block."""
+    from mmpx.atomic.lock import hold
+
+    with contextlib.ExitStack() as stack:
+        for option, folder in folders.items():
+            if folder is not None:
+                stack.enter_context(hold(folder, f"{option} folder"))
+        yield
 
 
 def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:

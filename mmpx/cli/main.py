@@ -18,7 +18,7 @@ HELP = """mmpose-ext: MMPose, end to end for your own keypoint data.
 From labelled files to a trained, evaluated, exported model. Run [bold]mmpx doctor[/bold] first on a new machine.
 """
 
-_state: dict = {"debug": env_flag(os.environ.get("MMPX_DEBUG")), "argv": None}
+_state: dict = {"debug": env_flag(os.environ.get("MMPX_DEBUG")), "argv": None, "terminated": False}
 _ROOT_FLAGS = ("--debug",)
 
 
@@ -150,8 +150,30 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}{where}"
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (``kill``, ``timeout``, a batch system) ends a command as Ctrl-C does: the same clean-up runs
+    (staging folders removed, streamed results closed), then one line and exit status 143 (128 + 15)."""
+    import signal
+
+    _state["terminated"] = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM while cleaning up ends the process
+    raise KeyboardInterrupt
+
+
+def _catch_sigterm() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+            signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _terminate)
+        # forked workers (a conversion's pool, data loaders) are ended by their parent with SIGTERM: they must die
+        # quietly, not raise in the middle of a task
+        os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run ``mmpx``; known errors become one line plus a hint and exit code 1."""
+    """Run ``mmpx``; known errors become one line plus a hint and exit code 1; Ctrl-C exits 130, SIGTERM 143."""
     import warnings
 
     # mmengine imports pkg_resources, which warns on every run; setup pins setuptools < 81 on purpose
@@ -166,11 +188,20 @@ def main(argv: list[str] | None = None) -> None:
     for warning in host.warnings:
         report_warning(warning)
     app = build_app(host, next((a for a in argv if not a.startswith("-")), None))
+    _catch_sigterm()
     try:
         app(args=argv, prog_name="mmpx")
     except SystemExit as exc:
+        if _state["terminated"]:
+            report_error("terminated (SIGTERM)", None)
+            sys.exit(143)
         if exc.code == 130 and not _state["debug"]:  # Typer's answer to Ctrl-C: say so, in one line
             report_error("interrupted", None)
+        raise
+    except KeyboardInterrupt:
+        if _state["terminated"]:
+            report_error("terminated (SIGTERM)", None)
+            sys.exit(143)
         raise
     except MmpxError as exc:
         if _state["debug"]:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._app import make_typer
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import JsonOpt
 from mmpx.plugins.manager import PluginHost, get_host
 
@@ -96,6 +97,7 @@ def _timing(row: dict) -> str:
 
 
 @app.command("new")
+@guarded(outputs=("folder",))
 def new(
     name: Annotated[str, typer.Argument(help="The plugin's name, e.g. wings (package mmpx-plugin-wings).",
                                         show_default=False)],
@@ -104,7 +106,9 @@ def new(
     converter: Annotated[bool, typer.Option("--converter", help="A converter: mmpx convert NAME-csv.")] = False,
     folder: Annotated[Path | None, typer.Option("--dir", help="Where to write it (default: ./mmpx-plugin-NAME).",
                                                 show_default=False)] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a folder that is not empty.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace a folder that mmpx plugins new wrote, if nothing in it changed since.",
+    )] = False,
 ) -> None:
     """Start a plugin package: pyproject with the entry point, the hooks, tests that pass as written, a README.
 

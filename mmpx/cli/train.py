@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mmpx.atomic import write_text
+from mmpx.cli._guard import guarded
 from mmpx.cli._options import (
     CfgExtraArg,
     CfgOptionsOpt,
@@ -138,6 +139,7 @@ def _spawn(device: str, what: str, launch: dict, *extra: str) -> None:
     spawn(torchrun_argv(command, **launch), what)
 
 
+@guarded(inputs=("config", "load_from", "resume"), outputs=("work_dir",), may_contain=("work_dir",))
 def train(
     config: ConfigArg,
     work_dir: WorkDirOpt = None,
@@ -221,10 +223,15 @@ def train(
     if nproc > 1 or nnodes > 1:
         from mmpose_ext.apis.train import train_config
 
-        train_config(config, options, launcher="pytorch")  # preflight, once, before any process starts
+        cfg = train_config(config, options, launcher="pytorch")  # preflight, once, before any process starts
         show = progress if progress is not None else _stderr_is_terminal()
-        _spawn(dev, f"mmpx train {config} with {nnodes * nproc} process(es)", launch,
-               "--progress" if show else "--no-progress")
+        from mmpose_ext.apis.train import work_dir_lock
+        from mmpx.atomic.lock import held_env
+
+        with work_dir_lock(cfg.work_dir):
+            os.environ.update(held_env(cfg.work_dir))  # the children train under this process's lock
+            _spawn(dev, f"mmpx train {config} with {nnodes * nproc} process(es)", launch,
+                   "--progress" if show else "--no-progress")
         return
     from mmpose_ext.apis import train as run_train
 
@@ -245,6 +252,8 @@ def _stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
+@guarded(inputs=("config", "checkpoint"), outputs=("work_dir", "out", "dump", "show_dir"),
+         may_contain=("work_dir",))
 def test(
     config: ConfigArg,
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint to evaluate.", show_default=False)],
@@ -296,7 +305,7 @@ def test(
     options = RunOptions(
         work_dir=work_dir, cfg_options=cfg_options_from(cfg_options, cfg_extra), trust_checkpoint=trust_checkpoint,
         preflight=not no_preflight, dump=dump, show_dir=show_dir, launcher=launcher.value, device=dev,
-        master_port=master_port,
+        master_port=master_port, outputs={"--out": out},
     )  # fmt: skip
     if nproc > 1 or nnodes > 1:
         from mmpose_ext.apis.train import test_config

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from mmpx.atomic import clean_stale
+from mmpx.atomic.lock import hold
+from mmpx.atomic.stale import clean_stale, move_in, new_tmp_dir, recover, release
 from mmpx.errors import MmpxError
 
 STAGING_MARK = ".mmpx-tmp-"
@@ -64,53 +64,63 @@ def _check_apart(out: Path, inputs: Sequence[str | Path]) -> None:
 
 
 def written_by_mmpx(folder: Path) -> bool:
-    """``folder`` holds the ``report.json`` an mmpx conversion writes."""
+    """``folder`` holds the ``report.json`` an mmpx conversion writes (``converter`` and ``out`` keys)."""
     import json
 
     try:
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(report, dict) and report.get("converter") in ("labelme", "yolo", "to-yolo") and "out" in report
-
-
-def _sibling(out: Path, tag: str) -> Path:
-    """``.OUT<tag>p<pid>-<random>``: the process id lets later runs remove it if this run is killed."""
-    return out.parent / f".{out.name}{tag}p{os.getpid()}-{secrets.token_hex(4)}"
+    # any converter's, a plugin's too: they all write their report with these two keys through staged_output
+    return isinstance(report, dict) and isinstance(report.get("converter"), str) and "out" in report
 
 
 @contextmanager
 def staged_output(out: Path, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> Iterator[Path]:
     """Yield a fresh hidden sibling folder of ``out``: on success it replaces ``out``; on any error it goes.
 
-    ``out`` is checked first (:func:`check_out`, with the command's ``inputs``). With ``overwrite`` an existing
-    ``out`` written by mmpx is moved aside, the new folder renamed in, then the old one deleted; if the second
-    rename fails the old folder is put back.
+    The whole run holds ``out``'s lock (:func:`mmpx.atomic.lock.hold`): a second run into the same folder is
+    refused at once. Under it, a dataset that a crashed run moved aside is put back first, and temporaries that
+    no running process holds are removed. ``out`` is checked (:func:`check_out`, with the command's ``inputs``)
+    before and again after the work. With ``overwrite`` an existing ``out`` written by mmpx is moved aside, the
+    new folder renamed in, then the old one deleted; if the second rename fails the old folder is put back.
     """
     out = Path(out)
+    if out.is_symlink():
+        raise MmpxError(f"output path {out} is a symbolic link (to {os.readlink(out)})",
+                        "give the real folder path, or a new one: mmpx does not write through or replace a link")
     check_out(out, overwrite, inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(out.parent)  # what killed runs left beside OUT
-    stage = _sibling(out, STAGING_MARK)
-    stage.mkdir()  # plain mkdir, not mkdtemp: the dataset gets the usual umask permissions, not 0700
-    try:
-        yield stage
-        shutil.rmtree(stage / PARTS, ignore_errors=True)
-        check_out(out, overwrite, inputs)  # again: another process may have written there meanwhile
-        if out.exists():
-            old = _sibling(out, ".mmpx-old-")
-            os.rename(out, old)
-            try:
-                os.rename(stage, out)
-            except BaseException:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+    with hold(out, "output folder"), recovered(out):
+        clean_stale(out.parent)  # what ended runs left beside OUT (never what a running one holds)
+        check_out(out, overwrite, inputs)  # again: the recovery may have put a dataset back
+        stage = new_tmp_dir(out.parent, f".{out.name}{STAGING_MARK}p{os.getpid()}-")
+        try:
+            yield stage
+            shutil.rmtree(stage / PARTS, ignore_errors=True)
+            check_out(out, overwrite, inputs)
+            move_in(stage, out)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        finally:
+            release(stage)
+
+
+@contextmanager
+def recovered(out: Path) -> Iterator[None]:
+    """Put back a dataset that a crashed replacement moved aside (said on stderr) before anything reads ``out``;
+    call it holding ``out``'s lock."""
+    for note in recover(out):
+        warn(note)
+    yield
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (core code has no console of its own)."""
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def val_indices(n: int, val_ratio: float, seed: int) -> set[int]:

@@ -6,14 +6,18 @@ replacement: the templates are valid Python and TOML as far as possible, and nee
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from mmpx import __version__, atomic
+from mmpx.atomic.stale import new_tmp_dir, release
 from mmpx.errors import MmpxError
 
+MARK = ".mmpx-scaffold.json"  # what the scaffold wrote, with hashes: --overwrite replaces only an unedited one
 PIECES = ("backbone", "command", "converter")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 # which template files each piece brings (paths relative to the package template, __PKG__ unexpanded)
@@ -143,8 +147,10 @@ def new_plugin(name: str, out: Path, pieces: tuple[str, ...] = PIECES, overwrite
         raise MmpxError(f"pieces {', '.join(unknown) or '(none)'}: choose from {', '.join(PIECES)}",
                         "e.g. --backbone --converter")
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise MmpxError(f"{out} exists and is not empty", "choose another --dir, or add --overwrite")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise MmpxError(f"{out} exists and is not empty", "choose another --dir, or add --overwrite")
+        _check_replaceable(out)
     atomic.check_writable(out, "--dir", folder=True)
     pieces = tuple(p for p in PIECES if p in pieces)
     replace = {"__DIST__": n.dist, "__PKG__": n.package, "__NAME_ID__": n.ident, "__NAME__": n.name,
@@ -161,9 +167,50 @@ def new_plugin(name: str, out: Path, pieces: tuple[str, ...] = PIECES, overwrite
              for rel in (*_COMMON, *(f for p in pieces for f in _FILES[p]))}
     files[f"{n.package}/plugin.py"] = _plugin_module(n, pieces)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(atomic.tmp_name(out.name))
-    for rel, text in files.items():
-        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-        (staging / rel).write_text(text, encoding="utf-8")
-    atomic.replace_dir(staging, out)
+    staging = new_tmp_dir(out.parent, atomic.tmp_name(out.name))
+    try:
+        for rel, text in files.items():
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            (staging / rel).write_text(text, encoding="utf-8")
+        record = dict(name=name, files={rel: _sha(staging / rel) for rel in files})
+        atomic.write_json(staging / MARK, record)
+        atomic.replace_dir(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        release(staging)
     return sorted(Path(rel) for rel in files)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _generated(rel: Path) -> bool:
+    """Files that tools make in a package (caches, build metadata): not the author's work."""
+    return any(part in ("__pycache__", ".pytest_cache", ".ruff_cache", "build", "dist") or part.endswith(".egg-info")
+               for part in rel.parts)
+
+
+def _check_replaceable(out: Path) -> None:
+    """``--overwrite`` replaces only a scaffold that nobody edited since ``mmpx plugins new`` wrote it."""
+    import json
+
+    try:
+        recorded = json.loads((out / MARK).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise MmpxError(f"--overwrite: {out} was not written by mmpx plugins new (no {MARK} in it), so it is not "
+                        "replaced", "choose a new --dir, or move that folder away yourself") from None
+    changed = []
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out)
+        if path.is_dir() or rel.as_posix() == MARK or _generated(rel):
+            continue
+        if recorded.get(rel.as_posix()) != _sha(path):
+            changed.append(rel.as_posix())
+    changed += [rel for rel in recorded if not (out / rel).is_file()]
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise MmpxError(f"--overwrite: {out} was changed since mmpx plugins new wrote it ({shown}); replacing it "
+                        "would lose that work", "scaffold into a new --dir and copy what you need across")

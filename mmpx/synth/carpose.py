@@ -15,12 +15,16 @@ Examples:
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from mmpx.atomic import replace_dir
+from mmpx.atomic.lock import hold
+from mmpx.atomic.stale import new_tmp_dir, release
 from mmpx.errors import MmpxError
 from mmpx.synth._car import KEYPOINTS, Camera, Car
 from mmpx.synth._scene import KEYPOINT_FACES, background, car_outline, draw_car, occluder
@@ -110,15 +114,16 @@ def to_labelme(image_name: str, size: int, cars: list[dict]) -> dict:
                 imageHeight=size, imageWidth=size)
 
 
-SYNTH_MARK = ".mmpx-synth"  # a folder holding it was written by synth_carpose, which may extend it
+SYNTH_MARK = ".mmpx-synth"  # a folder holding it was written by synth_carpose, which may replace it
 
 
 def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_cars: int = 3,
                   image_format: str = "jpg", occlusion: float = 0.35) -> SynthSummary:
     """Write ``n`` images and their labelme JSON files (``000000.jpg`` + ``000000.json``, ...) into ``out``.
 
-    Image ``i`` depends only on ``(seed, i)``, so the same seed gives the same files and a larger ``n``
-    extends a smaller one.
+    Image ``i`` depends only on ``(seed, i)``, so the same seed gives the same files. The set is written beside
+    ``out`` and renamed into place: a folder synth wrote before is replaced as a whole (never a mix of two runs),
+    any other non-empty folder is refused.
 
     Args:
         out: output folder (created).
@@ -137,20 +142,38 @@ def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_c
                         f"occlusion={occlusion}", "n >= 1, size >= 64, max_cars >= 1, format jpg or png, "
                         "occlusion between 0 and 1")
     out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise MmpxError(f"{out} exists and is not a folder", "give a new folder path")
     if out.is_dir() and any(out.iterdir()) and not (out / SYNTH_MARK).is_file():
         raise MmpxError(f"{out} is not empty and was not written by mmpx data synth: its files could be replaced",
-                        "give a new or empty folder (a folder synth wrote before is extended, same seed)")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SYNTH_MARK).write_text(f"written by mmpx data synth carpose (seed {seed})\n")
+                        "give a new or empty folder (a folder synth wrote before is replaced as a whole)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with hold(out, "output folder"):
+        stage = new_tmp_dir(out.parent, f".{out.name}.mmpx-tmp-")
+        try:
+            counts = _render_all(stage, n, seed, size, max_cars, image_format, occlusion)
+            (stage / SYNTH_MARK).write_text(f"written by mmpx data synth carpose (seed {seed}, n {n})\n")
+            replace_dir(stage, out)  # the whole set at once: never old files mixed with new ones
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        finally:
+            release(stage)
+    return SynthSummary(out, n, *counts)
+
+
+def _render_all(folder: Path, n: int, seed: int, size: int, max_cars: int, image_format: str,
+                occlusion: float) -> tuple[int, int, int]:
+    """Write the ``n`` images and labelme files into ``folder``; returns (cars, points, occluded points)."""
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
     n_cars = n_points = n_occluded = 0
     for i in range(n):
         img, cars = render_image(np.random.default_rng([seed, i]), size, max_cars, occlusion)
         name = f"{i:06d}.{image_format}"
-        if not cv2.imwrite(str(out / name), img, params):
-            raise MmpxError(f"could not write {out / name}", "check that the folder is writable")
-        (out / f"{i:06d}.json").write_text(json.dumps(to_labelme(name, size, cars), indent=1) + "\n")
+        if not cv2.imwrite(str(folder / name), img, params):
+            raise MmpxError(f"could not write {folder / name}", "check that the folder is writable")
+        (folder / f"{i:06d}.json").write_text(json.dumps(to_labelme(name, size, cars), indent=1) + "\n")
         n_cars += len(cars)
         n_points += int(sum(c["inside"].sum() for c in cars))
         n_occluded += int(sum((c["occluded"] & c["inside"]).sum() for c in cars))
-    return SynthSummary(out, n, n_cars, n_points, n_occluded)
+    return n_cars, n_points, n_occluded

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from mmpx import atomic
+from mmpx.convert.output import check_out, staged_output
 from mmpx.errors import MmpxError
 
 MARGIN = 0.1  # of the keypoints' extent, on each side of the box
@@ -53,7 +54,10 @@ def _row(row: list[str], header: list[str], csv_path: Path, line: int) -> tuple[
 def convert_csv(csv_path: Path, out: Path, overwrite: bool = False) -> dict:
     """Convert ``csv_path`` (images beside it) to ``out/annotations.json``, ``out/images/``, ``out/metainfo.py``.
 
-    Nothing is written unless every row is good; an existing ``out`` is replaced only with ``overwrite``.
+    Nothing is written unless every row is good. The output goes through mmpx's own guard
+    (``mmpx.convert.output.staged_output``, as ``mmpx convert``): ``out`` may not be, contain or lie inside an
+    input; a non-empty ``out`` is replaced only with ``overwrite`` and only when a conversion wrote it (its
+    ``report.json``); it is built beside ``out`` and renamed in, under a lock that refuses a second run.
 
     Returns:
         Counts: images, objects, keypoints.
@@ -63,8 +67,7 @@ def convert_csv(csv_path: Path, out: Path, overwrite: bool = False) -> dict:
     csv_path, out = Path(csv_path), Path(out)
     if not csv_path.is_file():
         raise MmpxError(f"{csv_path}: no such CSV file", "give the CSV of your labels")
-    if out.exists() and not overwrite:
-        raise MmpxError(f"{out} exists", "add --overwrite to replace it")
+    check_out(out, overwrite, [csv_path])  # now, before reading the images
     try:
         rows = list(csv.reader(csv_path.read_text(encoding="utf-8").splitlines()))
     except UnicodeDecodeError as exc:
@@ -74,6 +77,9 @@ def convert_csv(csv_path: Path, out: Path, overwrite: bool = False) -> dict:
     for line, row in enumerate(rows[1:], start=2):
         image, values = _row(row, rows[0], csv_path, line)
         if image not in sizes:
+            if Path(image).is_absolute() or ".." in Path(image).parts:  # never read outside the CSV's folder
+                raise MmpxError(f"{csv_path}, line {line}: image {image!r} is outside the CSV's folder",
+                                "give image names relative to the CSV's folder")
             picture = cv2.imread(str(csv_path.parent / image))
             if picture is None:
                 raise MmpxError(f"{csv_path}, line {line}: image {image} is missing or not an image",
@@ -94,25 +100,29 @@ def convert_csv(csv_path: Path, out: Path, overwrite: bool = False) -> dict:
         raise MmpxError(f"{csv_path}: no rows after the header", "one row per labelled object")
     coco = dict(images=list(images.values()), annotations=annotations,
                 categories=[dict(id=1, name="object", keypoints=names, skeleton=[])])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(atomic.tmp_name(out.name))  # a run that dies leaves no half-written OUT
-    (staging / "images").mkdir(parents=True)
-    for image in images:
-        shutil.copy2(csv_path.parent / image, staging / "images" / Path(image).name)
-    atomic.write_json(staging / "annotations.json", coco)
-    info = ", ".join(f"{i}: dict(name={n!r}, id={i}, color=[255, 128, 0], type='', swap='')"
-                     for i, n in enumerate(names))
-    atomic.write_text(staging / "metainfo.py", f"dataset_info = dict(dataset_name='__NAME__', keypoint_info={{"
-                      f"{info}}}, skeleton_info={{}}, joint_weights={[1.0] * len(names)}, "
-                      f"sigmas={[0.05] * len(names)})\n")
-    atomic.replace_dir(staging, out)
-    return dict(images=len(images), objects=len(annotations), keypoints=len(names))
+    sources = [csv_path.parent / image for image in images]
+    counts = dict(images=len(images), objects=len(annotations), keypoints=len(names))
+    with staged_output(out, overwrite, inputs=[csv_path, *sources]) as staging:
+        (staging / "images").mkdir()
+        for image in sources:
+            shutil.copy2(image, staging / "images" / image.name)
+        atomic.write_json(staging / "annotations.json", coco)
+        info = ", ".join(f"{i}: dict(name={n!r}, id={i}, color=[255, 128, 0], type='', swap='')"
+                         for i, n in enumerate(names))
+        atomic.write_text(staging / "metainfo.py", f"dataset_info = dict(dataset_name='__NAME__', keypoint_info={{"
+                          f"{info}}}, skeleton_info={{}}, joint_weights={[1.0] * len(names)}, "
+                          f"sigmas={[0.05] * len(names)})\n")
+        # converter + out mark the folder as a conversion's: a later --overwrite may replace it
+        atomic.write_json(staging / "report.json", dict(converter="__NAME__-csv", out=str(out),
+                                                        source=str(csv_path), **counts))
+    return counts
 
 
 def command(
     csv_path: Annotated[Path, typer.Argument(help="The CSV of labels (images beside it).", show_default=False)],
     out: Annotated[Path, typer.Argument(help="Output folder.", show_default=False)],
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite",
+                                            help="Replace OUT if an earlier conversion wrote it.")] = False,
 ) -> None:
     """Convert a CSV of keypoints (one row per object) to COCO keypoints, images and an MMPose metainfo file."""
     counts = convert_csv(csv_path, out, overwrite=overwrite)

@@ -40,3 +40,22 @@ def test_bad_rows_give_one_error_line_and_write_nothing(labels, tmp_path, text, 
     result = run_cli("convert", "__NAME__-csv", labels, tmp_path / "out")
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".*out*"))
+
+
+def test_never_replaces_what_it_did_not_write(labels, tmp_path):
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    result = run_cli("convert", "__NAME__-csv", labels, mine, "--overwrite")
+    assert result.exit_code == 1 and "was not written by an mmpx conversion" in result.stderr
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    result = run_cli("convert", "__NAME__-csv", labels, tmp_path, "--overwrite")  # OUT holds the inputs
+    assert result.exit_code == 1 and "the input" in result.stderr and labels.is_file()
+
+
+def test_overwrite_replaces_an_earlier_conversion(labels, tmp_path):
+    assert run_cli("convert", "__NAME__-csv", labels, tmp_path / "out").exit_code == 0
+    again = run_cli("convert", "__NAME__-csv", labels, tmp_path / "out")
+    assert again.exit_code == 1 and "--overwrite" in again.stderr
+    assert run_cli("convert", "__NAME__-csv", labels, tmp_path / "out", "--overwrite").exit_code == 0
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["objects"] == 2
