@@ -44,3 +44,41 @@ def test_cli_line(tmp_path, tiny_coco):
     result = mmpx("train", str(config), "--cfg-options", "train_cfg.max_epochs=abc")
     assert result.returncode == 1 and "error: --cfg-options train_cfg.max_epochs=abc" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_python_dict_values_are_read_as_literals(tmp_path, tiny_coco):
+    """MMPose's tutorials write evaluators and init_cfg as dict(...); mmengine's parser recursed without end."""
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco)
+    cfg = load_config(config, ["test_evaluator=[dict(type='PCKAccuracy', norm_item='bbox', thr=0.05)]",
+                               "model.backbone.init_cfg=dict(type='Pretrained', checkpoint='w.pth', prefix=None)",
+                               "model.head.loss={'type': 'KeypointMSELoss', 'loss_weight': -1.5}"])
+    assert cfg.test_evaluator == [dict(type="PCKAccuracy", norm_item="bbox", thr=0.05)]
+    assert cfg.model.backbone.init_cfg == dict(type="Pretrained", checkpoint="w.pth", prefix=None)  # was None
+    assert cfg.model.head.loss == dict(type="KeypointMSELoss", loss_weight=-1.5, use_target_weight=True)
+    with pytest.raises(ConfigError, match=r"\"open\('x'\)\" is not a literal"):
+        load_config(config, ["model.backbone.init_cfg=dict(type=open('x'))"])
+
+
+@pytest.mark.parametrize("option, message", [
+    ("model.backbone.init_cfg=5", "model.backbone.init_cfg = 5: expected None, a dict with a type"),
+    ("model.backbone.init_cfg=dict(type='Pretrained', checkpoint='nope.pth')",
+     "model.backbone.init_cfg: checkpoint nope.pth does not exist"),
+])
+def test_bad_init_cfg_is_named_before_the_run_starts(tmp_path, tiny_coco, option, message):
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        train_config(config, cfg_options=[option], work_dir=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_torchvision_name_without_torchvision_is_one_line(tmp_path, tiny_coco):
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the name would be resolved (and downloaded)")
+    config = write_tiny_config(tmp_path / "tiny.py", tiny_coco, max_epochs=1)
+    config.write_text(config.read_text().replace(
+        "init_cfg=None", "init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')"))
+    done = mmpx("train", str(config), "--work-dir", str(tmp_path / "w"))
+    assert done.returncode == 1, done.stderr
+    assert "torchvision is not installed here" in done.stderr and "unexpected" not in done.stderr

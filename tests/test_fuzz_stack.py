@@ -37,6 +37,8 @@ def world(tmp_path_factory, tiny_coco) -> dict:
     (prev / "browse" / "0.jpg").write_bytes(image.read_bytes())
     for name in ("out.json", "out.onnx", "out.pth"):
         (prev / name).write_text(f"previous {name}\n")
+    # out.json is also the sidecar copy of the earlier out.onnx: export replaces only a sidecar it wrote
+    (prev / "out.json").write_text('{"format": "mmpose-ext/onnx-pose", "previous": "out.json"}\n')
     return dict(cfg=config, ckpt=ckpt, image=image, prev=prev,
                 good=dict(config=config.read_bytes(), ckpt=ckpt.read_bytes()))
 

@@ -6,7 +6,6 @@ is pure Python (any OS) and loads through the safe loader.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -17,14 +16,6 @@ from mmpx.errors import CheckpointError
 
 # meta entries that describe the model; the rest of meta (and every top-level key but state_dict) is resume state
 KEEP_META = ("dataset_meta", "cfg", "mmengine_version", "mmpose_version", "experiment_name", "time", "epoch", "iter")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def publish(checkpoint: str | Path, out: str | Path) -> Path:
@@ -57,7 +48,7 @@ def publish(checkpoint: str | Path, out: str | Path) -> Path:
     os.close(fd)
     try:
         torch.save({"state_dict": ckpt["state_dict"], "meta": meta}, tmp)
-        final = out.parent / f"{stem}-{_sha256(Path(tmp))[:8]}.pth"
+        final = out.parent / f"{stem}-{safe_checkpoint.sha256_file(tmp)[:8]}.pth"  # checked when loaded
         os.chmod(tmp, file_mode())  # a release others can read, as a plain open() would make it
         os.replace(tmp, final)
     except BaseException:

@@ -15,14 +15,20 @@ run code. Instead every loader of mmengine's ``CheckpointLoader`` (which ``load_
 
 A file that needs anything more is refused with :class:`~mmpx.errors.UntrustedCheckpointError`, which names the
 globals and the opt-in: ``--trust-checkpoint`` on ``mmpx`` commands, or ``MMPX_TRUSTED_CHECKPOINTS=PATH[:PATH]``.
+
+A file named as ``mmpx publish`` names a release, ``NAME-<first 8 hex digits of its sha256>.pth``, is hashed before
+it is loaded and refused when the digits differ (:func:`check_published_hash`): its weights were changed after it
+was published. Trust does not lift this: it allows pickle globals, it does not vouch for the content.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import os.path as osp
 import pickle
+import re
 from contextlib import contextmanager
 
 from mmpose_ext.compat._fix import Fix
@@ -30,6 +36,10 @@ from mmpx.errors import CheckpointError, UntrustedCheckpointError
 
 TRUST_ENV = "MMPX_TRUSTED_CHECKPOINTS"
 _STATISTICS = ("min", "max", "current", "mean")
+# What mmpx publish writes: NAME-<sha256[:8]>.pth. Eight digits without a letter are left alone: a date or a run
+# number (model-20240501.pth) is not a hash; 2.3% of real hashes, (10/16)**8, have no letter and go unchecked.
+PUBLISHED_NAME = re.compile(r".+-(?=[0-9]*[a-f])([0-9a-f]{8})\.pth")
+_HASHED: dict[tuple, str] = {}  # (device, inode, size, mtime) -> sha256 hex: each file is hashed once per process
 
 
 class _RefusedGetattr(pickle.UnpicklingError):
@@ -131,19 +141,59 @@ def safe_loading():
         yield
 
 
+def sha256_file(path: str) -> str:
+    """The file's sha256 (hex), cached per process until the file changes (another size or mtime)."""
+    st = os.stat(path)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # the same file under any name (publish renames it)
+    if key not in _HASHED:
+        with open(path, "rb") as f:
+            _HASHED[key] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _HASHED[key]
+
+
+def published_prefix(filename: str) -> str | None:
+    """The sha256 prefix a release's name carries (``NAME-<8 hex digits, one a letter>.pth``), else None."""
+    found = PUBLISHED_NAME.fullmatch(osp.basename(filename))
+    return found.group(1) if found else None
+
+
+def check_published_hash(filename: str) -> None:
+    """Refuse a file whose name carries a publish-style sha256 prefix that its content does not have.
+
+    Raises:
+        CheckpointError: the prefix differs; the message names the file, both prefixes and the fix.
+    """
+    expected = published_prefix(filename)
+    if expected is None:
+        return
+    try:
+        actual = sha256_file(filename)[:8]
+    except OSError:
+        return  # unreadable: torch.load says so, as for any other file
+    if actual != expected:
+        raise CheckpointError(
+            f"{filename}: its name says sha256 {expected}... (as mmpx publish names a release) but its content "
+            f"hashes to {actual}...: the file was changed, damaged or replaced after it was published",
+            "download or publish it again (mmpx publish CKPT OUT); if you changed it on purpose, rename it without "
+            f"the -{expected} suffix. --trust-checkpoint would not help: it allows pickle globals, not other content",
+        )
+
+
 def load(filename: str, map_location=None):
     """``torch.load`` of a local checkpoint, safe unless the user trusts the file.
 
     Raises:
         FileNotFoundError: as mmengine's loader does, when the file is missing.
         UntrustedCheckpointError: the file needs globals outside the allow-list.
-        CheckpointError: the file is not a readable checkpoint (e.g. truncated).
+        CheckpointError: the file is not a readable checkpoint (e.g. truncated), or its name's sha256 prefix
+            (``NAME-<sha256[:8]>.pth``, as ``mmpx publish`` writes) is not its content's.
     """
     import torch
 
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f"{filename} can not be found.")
+    check_published_hash(filename)
     if osp.realpath(filename) in trusted_paths():
         return torch.load(filename, map_location=map_location, weights_only=False)
     try:
@@ -184,6 +234,13 @@ def _guard(loader):
                 return loader(filename, map_location)
         except pickle.UnpicklingError as exc:
             raise UntrustedCheckpointError(filename, _unsafe_globals(filename, exc)) from None
+        except ModuleNotFoundError as exc:  # torchvision:// and modelzoo:// names are resolved by torchvision
+            if not (exc.name or "").startswith("torchvision"):
+                raise
+            raise CheckpointError(f"checkpoint {filename}: mmengine asks torchvision for the download address of "
+                                  "this name, and torchvision is not installed here",
+                                  "give the checkpoint's https:// URL or a local .pth file instead "
+                                  "(docs/troubleshooting.md says why torchvision is absent)") from None
 
     guarded.__mmpx_guarded__ = True
     return guarded

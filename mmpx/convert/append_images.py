@@ -10,12 +10,14 @@ import os
 import shutil
 from pathlib import Path
 
-from mmpx.convert.labelme_images import image_candidates, image_ext
+from mmpx.convert.labelme_images import find_image, image_candidates, unread_image
+from mmpx.convert.paths import abs_root, image_ext, inside, open_regular
 from mmpx.convert.summary import FileProblem
 
 
 def file_sha1(path: str | Path) -> str:
-    with open(path, "rb") as f:
+    """The sha1 of a regular file's bytes (raises :class:`~mmpx.convert.paths.NotRegular`, an OSError, else)."""
+    with open_regular(path) as f:
         return hashlib.file_digest(f, "sha1").hexdigest()
 
 
@@ -25,12 +27,14 @@ class ImageIndex:
 
     def __init__(self) -> None:
         self.names: dict[str, int] = {}  # file_name -> image id
+        self.folded: set[str] = set()  # the names case-folded: a new name may not differ from one only in case
         self.unreadable: list[str] = []  # existing images that could not be read: duplicates of them go unseen
         self._by_size: dict[int, list[tuple[str, str, int]]] = {}  # size -> (path, file_name, id), unhashed
         self._hashes: dict[str, tuple[str, int]] = {}  # sha1 -> (file_name, id)
 
     def add_existing(self, path: str, file_name: str, image_id: int) -> None:
         self.names.setdefault(file_name, image_id)
+        self.folded.add(file_name.casefold())
         try:
             size = os.stat(path).st_size
         except OSError:
@@ -51,6 +55,7 @@ class ImageIndex:
         if digest is not None:
             self._hashes.setdefault(digest, (file_name, image_id))
         self.names[file_name] = image_id
+        self.folded.add(file_name.casefold())
 
 
 class AppendImages:
@@ -65,10 +70,13 @@ class AppendImages:
         mode: ``copy``, ``link`` or ``none``.
         index: the dataset's images.
         root: with ``none``, the folder the dataset's file names are relative to (its first source).
+        src: the folder of the new files; images are read only from inside it.
     """
 
-    def __init__(self, stage: Path, mode: str, index: ImageIndex, root: Path | None = None) -> None:
+    def __init__(self, stage: Path, mode: str, index: ImageIndex, root: Path | None = None, *,
+                 src: str | Path) -> None:
         self.images, self.mode, self.index, self.root = stage / "images", mode, index, root
+        self.src, self.src_root = str(src), abs_root(src)
         self.duplicate: tuple[str, int] | None = None
         self.pending: tuple[str | None, str] | None = None
         self.warning: str | None = None  # with ``none``: the image could not be read
@@ -81,7 +89,7 @@ class AppendImages:
         if self.mode == "none":
             return self._unplaced(path, rel, image_path, image_data)
         data = _decode(path, image_data) if image_data else None
-        source = None if data is not None else _find(path, image_path)
+        source = None if data is not None else find_image(path, image_path, self.src_root, self.src)
         digest = hashlib.sha1(data).hexdigest() if data is not None else file_sha1(source)
         size = len(data) if data is not None else os.stat(source).st_size
         self.duplicate = self.index.find(digest, size)
@@ -108,16 +116,18 @@ class AppendImages:
     def _free_name(self, stem: str, ext: str) -> str:
         """``stem + ext``, else ``stem-2 + ext``, ...: a name no existing image has, on disk or in the records."""
         name, n = stem + ext, 1
-        while name in self.index.names or os.path.lexists(self.images / name):
+        while name.casefold() in self.index.folded or os.path.lexists(self.images / name):
             n += 1
             name = f"{stem}-{n}{ext}"
         return name
 
     def _unplaced(self, path: str, rel: str, image_path: str | None, image_data: str | None) -> str:
         """``--images none``: the image's path relative to the dataset's first source; hashed when readable."""
-        if image_path:
-            candidates = image_candidates(path, image_path)
-            found = next((c for c in candidates if os.path.isfile(c)), candidates[0])
+        if image_path:  # inside SRC, or inside the first source the dataset's names are relative to
+            roots = (self.src_root, abs_root(self.root))
+            found = next((c for c in image_candidates(path, image_path)
+                          if os.path.isfile(c) and any(inside(root, c) for root in roots)),
+                         None) or unread_image(path, image_path, roots, self.src)
         else:  # embedded image only, never written out: named after the JSON file, as the converter does
             found = os.path.splitext(path)[0] + ".png"
         file_name = Path(os.path.relpath(os.path.abspath(found), os.path.abspath(self.root))).as_posix()
@@ -165,13 +175,3 @@ def _decode(path: str, image_data: str) -> bytes:
                           "PNG, JPEG, BMP, GIF, WebP or TIFF)",
                           "set imageData to null and put the image beside the JSON file")
     return data
-
-
-def _find(path: str, image_path: str) -> str:
-    candidates = image_candidates(path, image_path)
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return candidate
-    raise FileProblem(path, f"image file not found (imagePath {image_path!r}; looked for "
-                      f"{' and '.join(candidates)})",
-                      "put the image beside the JSON file, fix imagePath, or pass --images none")

@@ -16,16 +16,17 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmpx.convert.coco_writer import CocoSplitWriter, annotation_text
 from mmpx.convert.labelme_group import group_instances
-from mmpx.convert.labelme_images import ImageHandler, find_json_files
+from mmpx.convert.labelme_images import ImageHandler, scan_json_files
 from mmpx.convert.labelme_read import read_labelme
 from mmpx.convert.output import IMAGE_MODES, coco_category, skeleton_and_swaps, staged_output, val_indices
+from mmpx.convert.paths import check_out_not_link, clashes
 from mmpx.convert.summary import FileProblem, Report, nothing_converted
 from mmpx.errors import MmpxError
 from mmpx.metainfo import build_metainfo, keypoint_names, load_metainfo, write_metainfo
@@ -64,6 +65,17 @@ class ChunkJob:
     images: str
     known: frozenset[str] | None
     known_hint: str
+    refused: Mapping[str, str] = field(default_factory=dict)  # path -> why it is skipped before it is read
+
+
+def output_clashes(src: str, files: Sequence[str], images: str) -> dict[str, str]:
+    """Files whose image would get the name another file's image gets (``images/<json path>.<ext>``, compared
+    without case): each is refused, none silently overwritten. Nothing is written with ``--images none``."""
+    if images == "none":
+        return {}
+    prefix = len(os.path.join(src, ""))
+    stems = ((path, path[prefix:], os.path.splitext(path[prefix:])[0]) for path in files)
+    return clashes((path, rel, f"images/{Path(stem).as_posix()}.*") for path, rel, stem in stems)
 
 
 def convert_chunk(job: ChunkJob, image_for: ImageHandler, chunk: list[tuple[int, str]]) -> tuple[list, set]:
@@ -73,6 +85,8 @@ def convert_chunk(job: ChunkJob, image_for: ImageHandler, chunk: list[tuple[int,
     results, names = [], set()
     for index, path in chunk:
         try:
+            if path in job.refused:
+                raise FileProblem(path, job.refused[path], "rename one of the files")
             lf = read_labelme(path, job.known, job.known_hint)
             instances, warnings = group_instances(lf)
             file_name = image_for(path, path[prefix:], lf.image_path, lf.image_data)
@@ -191,21 +205,25 @@ def convert_labelme(
                         "give the folder that holds the labelme .json files")
     if images not in IMAGE_MODES:
         raise MmpxError(f"--images must be one of {', '.join(IMAGE_MODES)}, got {images!r}")
+    check_out_not_link(out)
     spec = keypoint_spec(keypoints, metainfo)
-    files = find_json_files(src, out)
+    files, notes = scan_json_files(src, out)
     if not files:
         raise MmpxError(f"no .json files under {src}", "give the folder that holds the labelme .json files")
     val = val_indices(len(files), val_ratio, seed)
     names = spec["names"]
     report = Report("labelme", str(src), str(out), images_mode=images, files_read=len(files),
                     keypoints_source=spec["source"])
+    for path, note in notes:
+        report.warn(path, note)
     shapes: Counter = Counter()
     seen: set[str] = set()
     total, done = len(files), 0
     with staged_output(out, overwrite, inputs=[src, *([metainfo] if metainfo else [])]) as stage:
         writers = {split: CocoSplitWriter(stage, split) for split in ("train", "val")}
         job = ChunkJob(str(src), stage, images, frozenset(names) if names else None,
-                       f"known keypoints: {', '.join(names)}; fix the label or add it to --keypoints/--metainfo")
+                       f"known keypoints: {', '.join(names)}; fix the label or add it to --keypoints/--metainfo",
+                       output_clashes(str(src), files, images))
         ann_id = 0
         with _chunk_results(job, files, default_workers(total) if workers is None else workers) as chunks:
             if progress is not None:  # only now: workers are forked before any progress display starts

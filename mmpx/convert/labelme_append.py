@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmpx.atomic.lock import hold
 from mmpx.convert.append_dataset import SPLITS, CocoText, Existing, coco_text, link_tree, read_existing
 from mmpx.convert.append_images import AppendImages, ImageIndex
 from mmpx.convert.coco_writer import CocoSplitWriter
-from mmpx.convert.labelme import ChunkJob, Progress, convert_chunk, keypoint_spec
-from mmpx.convert.labelme_images import find_json_files
-from mmpx.convert.output import IMAGE_MODES, PARTS, staged_output, val_indices
+from mmpx.convert.labelme import ChunkJob, Progress, convert_chunk, keypoint_spec, output_clashes
+from mmpx.convert.labelme_images import scan_json_files
+from mmpx.convert.output import IMAGE_MODES, PARTS, recovered, staged_output, val_indices
+from mmpx.convert.paths import check_out_not_link
 from mmpx.convert.summary import FileProblem, Report, nothing_converted
 from mmpx.errors import MmpxError
 
@@ -74,17 +76,25 @@ def append_labelme(
         MmpxError: ``out`` is no labelme conversion of mmpx, options disagree with it, no JSON files, every new
             file bad; with ``strict``, the first bad file.
     """
+    # the lock first: two appends must not both read the same dataset and take the same new ids
+    with hold(out, "dataset"), recovered(out):
+        return _append(Path(src), Path(out), keypoints, metainfo, category, val_ratio, seed, images, strict,
+                       progress)
+
+
+def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed, images, strict,
+            progress) -> AppendReport:
     start = time.perf_counter()
-    src, out = Path(src), Path(out)
     if not src.is_dir():
         raise MmpxError(f"source folder {src} does not exist or is not a folder",
                         "give the folder that holds the newly labelled labelme .json files")
+    check_out_not_link(out)
     base = read_existing(out)
     names = base.names
     _check_options(base, keypoints, metainfo, category)
     mode = _images_mode(base, images)
     root = _none_root(base) if mode == "none" else None
-    files = find_json_files(src, out)
+    files, notes = scan_json_files(src, out)
     if not files:
         raise MmpxError(f"no .json files under {src}", "give the folder that holds the labelme .json files")
     val = val_indices(len(files), val_ratio, seed)
@@ -92,16 +102,18 @@ def append_labelme(
     report = AppendReport("labelme", str(src), str(out), images_mode=mode, files_read=len(files),
                           keypoints_source=f"the dataset ({out / 'annotations'})", keypoint_names=list(names),
                           first_ids=dict(image=first_image, annotation=first_ann))
+    for path, note in notes:
+        report.warn(path, note)
     shapes: Counter = Counter()
     # --metainfo is only compared (above), so OUT/metainfo.py itself may be given
     with staged_output(out, overwrite=True, inputs=[src]) as stage:
         link_tree(out, stage)
         index = _index(base, out, root)
-        handler = AppendImages(stage, mode, index, root)
+        handler = AppendImages(stage, mode, index, root, src=src)
         writers = {split: CocoSplitWriter(stage, split) for split in SPLITS}
         job = ChunkJob(str(src), stage, mode, frozenset(names),
                        f"known keypoints (from {out}): {', '.join(names)}; fix the label (a new keypoint "
-                       "needs a new conversion, without --append)")
+                       "needs a new conversion, without --append)", output_clashes(str(src), files, mode))
         ann_id = first_ann - 1
         if progress is not None:
             progress(0, len(files))

@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from mmpx.convert.paths import NotRegular, read_regular
 from mmpx.convert.summary import FileProblem
 
 # Coordinates may stick out of the image by this much (a click on the border pixel's far edge, rounding); they
@@ -120,8 +121,10 @@ def _rect(shape: dict, number: int, label: str, pts: list, path: str, width: int
 
 def _load(path: str) -> dict:
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
+        data = json.loads(read_regular(path))  # a FIFO would block, /dev/zero never end
+    except NotRegular as exc:
+        raise FileProblem(path, f"is {exc.what}, not a regular file; only regular files are read",
+                          "remove it from SRC (or replace it with the file itself)") from None
     except OSError as exc:
         raise FileProblem(path, f"cannot read the file: {exc.strerror}") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mmpx.atomic.lock import hold
 from mmpx.atomic.stale import clean_stale, move_in, new_tmp_dir, recover, release
+from mmpx.convert.paths import abs_root, check_out_not_link, inside, open_regular
 from mmpx.errors import MmpxError
 
 STAGING_MARK = ".mmpx-tmp-"
@@ -27,10 +28,12 @@ def check_out(out: Path, overwrite: bool, inputs: Sequence[str | Path] = ()) -> 
 
     - ``out`` is, contains or lies inside one of ``inputs`` (the source folder, annotation and metainfo files):
       replacing it would delete what the command reads.
+    - ``out`` is a symbolic link: the dataset is renamed into place, which would replace the link.
     - ``out`` exists and is not empty: refused without ``overwrite``; with it, replaced only when an mmpx
       conversion wrote it (its ``report.json``), so ``--overwrite`` never deletes files mmpx did not write.
     """
     _check_apart(out, inputs)
+    check_out_not_link(out)
     if not out.exists() and not out.is_symlink():
         return
     if not out.is_dir():
@@ -86,9 +89,6 @@ def staged_output(out: Path, overwrite: bool = False, inputs: Sequence[str | Pat
     new folder renamed in, then the old one deleted; if the second rename fails the old folder is put back.
     """
     out = Path(out)
-    if out.is_symlink():
-        raise MmpxError(f"output path {out} is a symbolic link (to {os.readlink(out)})",
-                        "give the real folder path, or a new one: mmpx does not write through or replace a link")
     check_out(out, overwrite, inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     with hold(out, "output folder"), recovered(out):
@@ -151,6 +151,8 @@ class ImagePlacer:
 
     def _dest(self, rel: str) -> str:
         dest = os.path.join(self.root, rel)
+        if not inside(abs_root(self.root), dest):  # names are checked upstream; this is the last line of defence
+            raise MmpxError(f"image name {rel!r} would be written outside {self.root}", "report it: this is a bug")
         parent = os.path.dirname(dest)
         if parent not in self._made:
             os.makedirs(parent, exist_ok=True)
@@ -158,16 +160,18 @@ class ImagePlacer:
         return dest
 
     def write_bytes(self, rel: str, data: bytes) -> str:
-        """Write ``data`` to ``images/rel``; returns ``rel``."""
-        with open(self._dest(rel), "wb") as f:
+        """Write ``data`` to ``images/rel`` (a new file: a name clash that slipped through fails, never
+        overwrites); returns ``rel``."""
+        with open(self._dest(rel), "xb") as f:
             f.write(data)
         return rel
 
     def place(self, src: str, rel: str) -> str:
-        """Copy or link ``src`` to ``images/rel``; returns ``rel``."""
+        """Copy or link ``src`` (a regular file) to ``images/rel``, which must not exist yet; returns ``rel``."""
         dest = self._dest(rel)
         if self.mode == "copy":
-            shutil.copyfile(src, dest)
+            with open_regular(src) as source, open(dest, "xb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
             return rel
         try:
             os.link(src, dest)

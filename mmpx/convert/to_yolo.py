@@ -14,7 +14,16 @@ from collections import defaultdict
 from pathlib import Path
 
 from mmpx.convert.output import ImagePlacer, staged_output
-from mmpx.convert.summary import Report
+from mmpx.convert.paths import (
+    abs_root,
+    check_out_not_link,
+    clashes,
+    image_problem,
+    inside,
+    plain_name,
+    read_regular,
+)
+from mmpx.convert.summary import FileProblem, Report, nothing_converted
 from mmpx.convert.yolo_yaml import pose_yaml_text
 from mmpx.errors import MmpxError
 from mmpx.metainfo import infer_swaps, keypoint_names, load_metainfo
@@ -28,15 +37,20 @@ def _coco_files(ann: Path, split: str | None) -> dict[str, Path]:
         files = {p.stem: p for p in sorted(ann.glob("*.json"))}
         if not files:
             raise MmpxError(f"no .json files in {ann}", "give a COCO keypoint file or a folder of them")
+        folded = [stem.casefold() for stem in files]
+        for stem, p in files.items():  # the split name becomes a folder of OUT
+            if stem in (".", "..") or folded.count(stem.casefold()) > 1:
+                raise MmpxError(f"{p}: {stem!r} cannot name a split folder (it is '.', '..' or another file's "
+                                "name in another case)", "rename the file, e.g. train.json, val.json")
         return files
-    if not ann.is_file():
+    if not ann.exists():  # anything else there is refused when read
         raise MmpxError(f"COCO file {ann} does not exist", "give a COCO keypoint file or a folder of them")
     return {split or (ann.stem if ann.stem in SPLIT_NAMES else "train"): ann}
 
 
 def _load_coco(path: Path) -> dict:
     try:
-        coco = json.loads(path.read_text(encoding="utf-8"))
+        coco = json.loads(read_regular(path).decode("utf-8"))  # a FIFO would block, /dev/zero never end
     except (OSError, ValueError, RecursionError) as exc:
         raise MmpxError(f"cannot read COCO file {path}: {exc}",
                         "check it is a COCO keypoint JSON file") from None
@@ -77,8 +91,40 @@ def _label_line(ann: dict, cls: int, width: int, height: int, k: int) -> str:
     return " ".join(parts)
 
 
+def _plan(coco: dict, path: Path, split: str, images: Path) -> tuple[list[tuple[dict, Path, str]], list]:
+    """``(record, image file, name under the split)`` of each image record to convert, and the problems of the
+    others: a file_name that is no name, that leads outside ``images``, or whose label file another record's is.
+
+    Names are checked as written (``..`` resolved), so nothing is read from outside ``images`` and every output
+    name (``images/<split>/<rel>``, ``labels/<split>/<rel stem>.txt``) stays inside OUT.
+    """
+    root, kept, problems = abs_root(images), [], []
+    for i, image in enumerate(coco["images"]):
+        file_name = image.get("file_name") if isinstance(image, dict) else None
+        if not isinstance(file_name, str) or not file_name.strip() or "\0" in file_name:
+            problems.append(FileProblem(str(path), f"images[{i}]: file_name {file_name!r} names no image file",
+                                        "give each image record the image's path relative to --images"))
+            continue
+        src = os.path.normpath(os.path.join(images, file_name.replace("\\", "/")))
+        if not inside(root, src) or os.path.abspath(src) == root:
+            problems.append(FileProblem(str(path), f"images[{i}]: file_name {file_name!r} lies outside the image "
+                                        f"folder {images}; only images inside it are read",
+                                        "fix file_name (relative to --images), or give the folder that holds the "
+                                        "images as --images"))
+            continue
+        rel = Path(os.path.relpath(os.path.abspath(src), root)).as_posix()
+        rel = rel[len(split) + 1:] if rel.startswith(split + "/") else rel
+        kept.append((image, i, Path(src), rel))
+    refused = clashes((i, image["file_name"], f"labels/{split}/{os.path.splitext(rel)[0]}.txt")
+                      for image, i, _, rel in kept)
+    for i in sorted(refused):
+        problems.append(FileProblem(str(path), f"images[{i}]: {refused[i]}", "rename one of the images"))
+    return [(image, src, rel) for image, i, src, rel in kept if i not in refused], problems
+
+
 def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metainfo: str | Path | None = None,
-                    split: str | None = None, link: bool = False, overwrite: bool = False) -> Report:
+                    split: str | None = None, link: bool = False, overwrite: bool = False,
+                    strict: bool = False) -> Report:
     """Convert COCO keypoint annotations to an Ultralytics pose dataset in ``out``.
 
     Args:
@@ -91,12 +137,18 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
         split: split name for a single file.
         link: hard-link (else symlink) images instead of copying them.
         overwrite: replace an existing non-empty ``out``.
+        strict: raise on the first bad image record instead of skipping it (a file_name outside ``images``, two
+            records sharing a label file, an image that is no regular file, empty or no image).
 
     Raises:
-        MmpxError: a missing or invalid file, an image that is not in ``images``, mismatching keypoints.
+        MmpxError: a missing or invalid file, an image that is not in ``images``, mismatching keypoints, every
+            image record bad; with ``strict``, the first bad record.
     """
     start = time.perf_counter()
     ann, out, images = Path(ann), Path(out), Path(images)
+    check_out_not_link(out)
+    if split is not None:
+        plain_name(split, "--split")
     coco_files = _coco_files(ann, split)
     report = Report("to-yolo", str(ann), str(out), images_mode="link" if link else "copy")
     classes: list[str] | None = None
@@ -114,13 +166,22 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
             for a in coco["annotations"]:
                 if not a.get("iscrowd"):
                     by_image[a["image_id"]].append(a)
-            for image in coco["images"]:
-                file_name = image["file_name"].replace("\\", "/")
-                rel = file_name[len(split_name) + 1:] if file_name.startswith(split_name + "/") else file_name
-                src = images / file_name
-                if not src.is_file():
-                    raise MmpxError(f"{path}: image {file_name!r} is not in {images}",
-                                    "give with --images the folder the COCO file names are relative to")
+            planned, problems = _plan(coco, path, split_name, images)
+            if strict and problems:
+                raise problems[0]
+            converted = 0
+            for image, src, rel in planned:
+                try:
+                    problem = image_problem(src)
+                except (FileNotFoundError, NotADirectoryError):
+                    raise MmpxError(f"{path}: image {image['file_name']!r} is not in {images}",
+                                    "give with --images the folder the COCO file names are relative to") from None
+                if problem is not None:
+                    problems.append(FileProblem(str(path), f"image {image['file_name']!r}: {problem}",
+                                                "replace the image with a readable one, or drop its record"))
+                    if strict:
+                        raise problems[-1]
+                    continue
                 placer.place(str(src), f"{split_name}/{rel}")
                 width, height = image["width"], image["height"]
                 lines = [_label_line(a, cat_index[a["category_id"]], width, height, len(names))
@@ -128,11 +189,16 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
                 label = stage / "labels" / split_name / (os.path.splitext(rel)[0] + ".txt")
                 label.parent.mkdir(parents=True, exist_ok=True)
                 label.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-                report.files_read += 1
-                report.files_converted += 1
+                converted += 1
                 report.instances += len(lines)
                 report.images_without_instances += not lines
-            report.images[split_name] = len(coco["images"])
+            for problem in problems:
+                report.skip(problem)
+            report.files_read += len(coco["images"])
+            report.files_converted += converted
+            report.images[split_name] = converted
+        if report.files_converted == 0 and report.skipped:  # every record was bad: say why, write nothing
+            raise nothing_converted(report, report.files_read, ann)
         swaps = _swaps(metainfo, names)
         flip_idx = [names.index(swaps[n]) if n in swaps else i for i, n in enumerate(names)]
         text = pose_yaml_text(out.resolve(), list(coco_files), classes, names, flip_idx)

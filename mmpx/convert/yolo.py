@@ -15,7 +15,16 @@ from pathlib import Path
 
 from mmpx.convert.coco_writer import CocoSplitWriter, annotation_text
 from mmpx.convert.output import ImagePlacer, coco_category, staged_output
-from mmpx.convert.summary import Report
+from mmpx.convert.paths import (
+    NotRegular,
+    abs_root,
+    check_out_not_link,
+    clashes,
+    inside,
+    open_regular,
+    read_regular,
+)
+from mmpx.convert.summary import FileProblem, Report, nothing_converted
 from mmpx.convert.yolo_yaml import YoloSpec, read_pose_yaml
 from mmpx.errors import MmpxError
 from mmpx.metainfo import build_metainfo, write_metainfo
@@ -27,16 +36,23 @@ COCO_FORMAT = ".4f"
 
 
 def image_size(path: str) -> tuple[int, int]:
-    """(width, height) from the file header, EXIF rotation applied as Ultralytics does."""
+    """(width, height) from the file header, EXIF rotation applied as Ultralytics does.
+
+    Raises:
+        FileProblem: no regular file (a FIFO would block), or no image PIL can read (an empty file included).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with open_regular(path) as f, Image.open(f) as img:
             width, height = img.size
             if img.getexif().get(0x0112) in (5, 6, 7, 8):  # rotated 90 degrees
                 width, height = height, width
-    except (OSError, UnidentifiedImageError) as exc:
-        raise MmpxError(f"cannot read image {path}: {exc}", "check the file is a readable image") from None
+    except NotRegular as exc:
+        raise FileProblem(path, f"is {exc.what}, not a regular file; only regular files are read",
+                          "replace it with the image file itself") from None
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise FileProblem(path, f"cannot read the image: {exc}", "check the file is a readable image") from None
     return width, height
 
 
@@ -46,9 +62,11 @@ def label_path(image: str) -> str:
     return os.path.splitext(sb.join(image.rsplit(sa, 1)))[0] + ".txt"
 
 
-def split_images(spec: YoloSpec, split: str) -> list[tuple[str, str]]:
-    """``(image path, name under the split)`` of every image of ``split``, sorted."""
+def split_images(spec: YoloSpec, split: str) -> tuple[list[tuple[str, str]], list[FileProblem]]:
+    """``(image path, name under the split)`` of every image of ``split``, sorted; and the problems of list lines
+    that lead outside the dataset folder (``path``) and the list file's folder, which are not read."""
     found: list[tuple[str, str]] = []
+    problems: list[FileProblem] = []
     for entry in spec.splits[split]:
         where = Path(entry) if os.path.isabs(entry) else spec.root / entry
         if where.is_dir():
@@ -57,60 +75,104 @@ def split_images(spec: YoloSpec, split: str) -> list[tuple[str, str]]:
                     if os.path.splitext(name)[1].lower() in IMAGE_EXTS:
                         path = os.path.join(folder, name)
                         found.append((path, Path(os.path.relpath(path, where)).as_posix()))
-        elif where.is_file():
-            for line in where.read_text(encoding="utf-8").splitlines():
-                line = line.strip()
-                if line:  # './x' is relative to the list file, anything else to the dataset root
-                    path = where.parent / line[2:] if line.startswith("./") else spec.root / line
-                    rel = os.path.relpath(path, spec.root)
-                    found.append((str(path), Path(rel if not rel.startswith("..") else path.name).as_posix()))
+        elif os.path.exists(where):
+            _list_file(spec, split, where, found, problems)
         else:
             raise MmpxError(f"{spec.yaml}: field {split!r} names {where}, which does not exist",
                             "fix the path (relative to the `path` field, or to the YAML's folder)")
-    return sorted(found)
+    return sorted(found), problems
+
+
+def _list_file(spec: YoloSpec, split: str, where: Path, found: list, problems: list) -> None:
+    """The images a list file names: ``./x`` relative to the list file, anything else to the dataset root."""
+    try:
+        text = read_regular(where).decode("utf-8")
+    except (OSError, ValueError) as exc:
+        raise MmpxError(f"{spec.yaml}: field {split!r} names {where}, which cannot be read: {exc}",
+                        "give a folder of images or a text file listing them") from None
+    roots = [abs_root(spec.root), abs_root(where.parent)]
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        path = os.path.normpath(where.parent / line[2:] if line.startswith("./") else spec.root / line)
+        root = next((r for r in roots if inside(r, path)), None)
+        if root is None:
+            problems.append(FileProblem(f"{where}:{lineno}", f"names {line!r}, which lies outside the dataset "
+                                        f"folder {spec.root}; only images inside it are read",
+                                        "list images inside the dataset folder (relative to its `path`)"))
+            continue
+        found.append((path, Path(os.path.relpath(os.path.abspath(path), root)).as_posix()))
+
+
+def _once(found: list[tuple[str, str]], report: Report) -> list[tuple[str, str]]:
+    """Each image file of a split once (a list may name one twice, a link may repeat one): by (st_dev, st_ino)."""
+    seen: dict[object, str] = {}
+    kept = []
+    for path, rel in found:
+        try:
+            st = os.stat(path)
+            key: object = (st.st_dev, st.st_ino)
+        except (OSError, ValueError):  # reading it reports the problem
+            key = path
+        if key in seen:
+            report.warn(path, f"the same file as {seen[key]}: converted once")
+            continue
+        seen[key] = path
+        kept.append((path, rel))
+    return kept
 
 
 def _parse_labels(spec: YoloSpec, txt: str, width: int, height: int) -> tuple[list[str], int]:
     """Annotation texts of one label file (none when it is missing: an image without objects), and how many
     instances have no labelled keypoint."""
-    if not os.path.isfile(txt):
+    try:
+        content = read_regular(txt).decode("utf-8")
+    except (FileNotFoundError, NotADirectoryError):  # no label file: an image without objects
         return [], 0
+    except NotRegular as exc:
+        raise FileProblem(txt, f"is {exc.what}, not a regular file; only regular files are read",
+                          "replace it with the label file itself") from None
+    except OSError as exc:
+        raise MmpxError(f"cannot read the label file {txt}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise MmpxError(f"{txt}: not UTF-8 text", "a label file holds lines of numbers") from None
     k, dim = spec.num_keypoints, spec.dim
     expected = 5 + k * dim
     texts, empty = [], 0
-    with open(txt, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            values = line.split()
-            if not values:
-                continue
-            if len(values) != expected:
-                raise MmpxError(f"{txt}:{lineno}: expected {expected} values (class, box, {k} keypoints x "
-                                f"{dim}), found {len(values)}", f"kpt_shape in {spec.yaml} says [{k}, {dim}]")
-            try:
-                cls, nums = int(values[0]), [float(v) for v in values[1:]]
-            except ValueError:
-                raise MmpxError(f"{txt}:{lineno}: non-numeric value in {line.strip()!r}",
-                                "every value must be a number; the class a whole number") from None
-            if not 0 <= cls < len(spec.class_names):
-                raise MmpxError(f"{txt}:{lineno}: class {cls} is not in names "
-                                f"({len(spec.class_names)} classes)", f"add it to names in {spec.yaml}")
-            cx, cy, w, h = nums[:4]
-            bbox = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
-            points = []
-            for i in range(k):
-                x, y = nums[4 + i * dim], nums[5 + i * dim]
-                v = int(nums[6 + i * dim]) if dim == 3 else (0 if x == 0 and y == 0 else 2)
-                if v not in (0, 1, 2):
-                    raise MmpxError(f"{txt}:{lineno}: keypoint {i} has visibility {nums[6 + i * dim]:g}",
-                                    "visibility must be 0, 1 or 2")
-                if v:
-                    points.append((i, spec.keypoint_names[i], x * width, y * height, v))
-            texts.append(annotation_text(cls + 1, bbox, points, COCO_FORMAT))
-            empty += not points
+    for lineno, line in enumerate(content.splitlines(), 1):
+        values = line.split()
+        if not values:
+            continue
+        if len(values) != expected:
+            raise MmpxError(f"{txt}:{lineno}: expected {expected} values (class, box, {k} keypoints x "
+                            f"{dim}), found {len(values)}", f"kpt_shape in {spec.yaml} says [{k}, {dim}]")
+        try:
+            cls, nums = int(values[0]), [float(v) for v in values[1:]]
+        except ValueError:
+            raise MmpxError(f"{txt}:{lineno}: non-numeric value in {line.strip()!r}",
+                            "every value must be a number; the class a whole number") from None
+        if not 0 <= cls < len(spec.class_names):
+            raise MmpxError(f"{txt}:{lineno}: class {cls} is not in names "
+                            f"({len(spec.class_names)} classes)", f"add it to names in {spec.yaml}")
+        cx, cy, w, h = nums[:4]
+        bbox = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
+        points = []
+        for i in range(k):
+            x, y = nums[4 + i * dim], nums[5 + i * dim]
+            v = int(nums[6 + i * dim]) if dim == 3 else (0 if x == 0 and y == 0 else 2)
+            if v not in (0, 1, 2):
+                raise MmpxError(f"{txt}:{lineno}: keypoint {i} has visibility {nums[6 + i * dim]:g}",
+                                "visibility must be 0, 1 or 2")
+            if v:
+                points.append((i, spec.keypoint_names[i], x * width, y * height, v))
+        texts.append(annotation_text(cls + 1, bbox, points, COCO_FORMAT))
+        empty += not points
     return texts, empty
 
 
-def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwrite: bool = False) -> Report:
+def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwrite: bool = False,
+                 strict: bool = False) -> Report:
     """Convert an Ultralytics pose dataset to ``OUT/annotations/<split>.json``, ``OUT/images/<split>/``,
     ``OUT/metainfo.py`` and ``OUT/report.json``.
 
@@ -119,13 +181,17 @@ def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwri
         out: output folder, built beside itself and renamed into place when complete.
         images: ``copy``, ``link`` or ``none`` (``file_name`` relative to the dataset root).
         overwrite: replace an existing non-empty ``out``.
+        strict: raise on the first bad image instead of skipping it (a list line leading outside the dataset,
+            two images sharing an output name, an image or label file that is no regular file, an unreadable image).
 
     Raises:
-        MmpxError: a missing or invalid YAML field, path, label line or image, naming the file.
+        MmpxError: a missing or invalid YAML field, path or label line, naming the file; every image bad; with
+            ``strict``, the first bad image.
     """
     start = time.perf_counter()
-    spec = read_pose_yaml(src)
     out = Path(out)
+    check_out_not_link(out)
+    spec = read_pose_yaml(src)
     names = spec.keypoint_names
     report = Report("yolo", str(spec.yaml), str(out), images_mode=images, keypoint_names=names,
                     keypoints_source="kpt_names" if spec.has_kpt_names else "kpt_0.. (no kpt_names in YAML)")
@@ -136,9 +202,21 @@ def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwri
         labelled, visibility = Counter(), Counter()
         for split in (s for s in SPLITS if s in spec.splits):
             writer = CocoSplitWriter(stage, split)
-            for path, rel in split_images(spec, split):
-                width, height = image_size(path)
-                texts, empty = _parse_labels(spec, label_path(path), width, height)
+            found, problems = split_images(spec, split)
+            found = _once(found, report)
+            if images != "none":  # two images, one output name: both refused, neither overwritten
+                refused = clashes((path, path, f"images/{split}/{rel}") for path, rel in found)
+                problems += [FileProblem(path, refused[path], "rename one of the images") for path, _ in found
+                             if path in refused]
+                found = [(path, rel) for path, rel in found if path not in refused]
+            report.files_read += len(found) + len(problems)
+            for path, rel in found:
+                try:
+                    width, height = image_size(path)
+                    texts, empty = _parse_labels(spec, label_path(path), width, height)
+                except FileProblem as problem:
+                    problems.append(problem)
+                    continue
                 image_id += 1
                 if images == "none":
                     file_name = Path(os.path.relpath(path, spec.root)).as_posix()
@@ -149,16 +227,21 @@ def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwri
                 for text in texts:
                     ann_id += 1
                     writer.add_annotation(ann_id, image_id, text)
-                report.files_read += 1
                 report.files_converted += 1
                 report.instances += len(texts)
                 report.instances_without_keypoints += empty
                 report.images_without_instances += not texts
+            for problem in problems:
+                if strict:
+                    raise problem
+                report.skip(problem)
             writer.finish(stage / "annotations" / f"{split}.json", categories, spec.keypoint_names,
                           dict(description=f"converted from YOLO by mmpose-ext ({spec.yaml})", version="1.0"),
                           labelled, visibility)
             report.images[split] = writer.num_images
             report.outputs.append(f"annotations/{split}.json")
+        if report.files_converted == 0 and report.skipped:  # every image was bad: say why, write nothing
+            raise nothing_converted(report, report.files_read, spec.yaml)
         info = build_metainfo(spec.yaml.stem, spec.keypoint_names, swaps=spec.swaps)
         write_metainfo(stage / "metainfo.py", info)
         report.keypoints_labelled = {n: labelled.get(n, 0) for n in spec.keypoint_names}

@@ -13,27 +13,49 @@ from pathlib import Path
 import numpy as np
 
 _END = object()
+NOT_READABLE = "not a readable video (no frame could be decoded)"
+
+
+def _frame_too_large(size: tuple[int, int], limit: int, verb: str) -> str | None:
+    w, h = size
+    if not limit or w * h <= limit:
+        return None
+    from mmpx.check.images import PIXELS_ENV
+
+    return (f"too large: the video {verb} frames of {w} x {h} = {w * h:,} pixels, above the limit of {limit:,} "
+            f"({PIXELS_ENV}); not decoded")
+
+
+def _prop(cap, prop: int) -> int:
+    value = cap.get(prop)
+    return int(value) if value and np.isfinite(value) and value > 0 else 0
 
 
 class FrameReader:
     """Iterate over a video's BGR frames, decoded ``ahead`` frames in advance by a thread.
 
     ``fps`` is the container's frame rate (25 when it stores none). Use it as a context manager (or call
-    :meth:`close`), so that the thread stops when the consumer stops early.
+    :meth:`close`), so that the thread stops when the consumer stops early. ``first`` is None when the video
+    cannot be used, and ``problem`` then says why: no frame decodes, or its frames are larger than the pixel
+    limit (``MMPX_MAX_IMAGE_PIXELS``, as for images; checked on the size the container declares before any
+    frame is decoded, then on the first frame: ``ahead`` frames of 16,000 x 16,000 would take 6 GB).
 
     Args:
         path: the video file.
         ahead: most frames decoded and waiting (memory: ``ahead`` frames).
         thread: False decodes in the caller's thread (the same frames, for comparisons).
+        limit: the most pixels a frame may have (None: ``MMPX_MAX_IMAGE_PIXELS`` or its default; 0: no limit).
     """
 
-    def __init__(self, path: str | Path, ahead: int = 8, thread: bool = True) -> None:
+    def __init__(self, path: str | Path, ahead: int = 8, thread: bool = True, limit: int | None = None) -> None:
         import cv2
 
+        from mmpx.check.images import max_image_pixels
+
         self.path = Path(path)
+        self.problem: str | None = None
         self._cap = cv2.VideoCapture(str(self.path))
-        ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
-        self.first = first if ok else None  # None: no frame decodes
+        self.first = self._open(cv2, max_image_pixels() if limit is None else limit)  # None: see problem
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and fps > 0 and np.isfinite(fps) else 25.0  # some containers store none
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
@@ -42,6 +64,26 @@ class FrameReader:
         if self.first is not None and thread:
             self._thread = threading.Thread(target=self._decode, name=f"decode {self.path.name}", daemon=True)
             self._thread.start()
+
+    def _open(self, cv2, limit: int) -> np.ndarray | None:
+        """The first frame, or None with ``problem`` set; the declared size is checked before decoding it."""
+        if not self._cap.isOpened():
+            self.problem = NOT_READABLE
+            return None
+        declared = (_prop(self._cap, cv2.CAP_PROP_FRAME_WIDTH), _prop(self._cap, cv2.CAP_PROP_FRAME_HEIGHT))
+        self.problem = _frame_too_large(declared, limit, "declares")
+        if self.problem is not None:
+            return None
+        try:
+            ok, frame = self._cap.read()
+        except (cv2.error, MemoryError) as exc:  # a frame too large to allocate, a codec that gives up
+            self.problem = f"{NOT_READABLE}: {type(exc).__name__}"
+            return None
+        if not ok or frame is None:
+            self.problem = NOT_READABLE
+            return None
+        self.problem = _frame_too_large((frame.shape[1], frame.shape[0]), limit, "has")  # containers may say 0
+        return None if self.problem else frame
 
     def _decode(self) -> None:
         try:
@@ -101,7 +143,7 @@ def frame_count(path: str | Path) -> int:
 
     cap = cv2.VideoCapture(str(path))
     try:
-        return max(1, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) if cap.isOpened() else 1
+        return max(1, _prop(cap, cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 1
     finally:
         cap.release()
 

@@ -2,9 +2,10 @@
 
 Videos go through :func:`mmpx.infer.sequence.sequence_poses` (frames decoded in a background thread, crops of
 several frames batched, track ids, smoothing, the box source every N frames); with tracking on, an image is a
-one-frame sequence. Unreadable images and videos are skipped and listed in the summary (the others are still
-processed); a drawn image, a drawn video, the JSON and the trajectory table each appear atomically (temporary
-file, then ``os.replace``).
+one-frame sequence. Unreadable images and videos, and those above the pixel limit (``MMPX_MAX_IMAGE_PIXELS``,
+refused by the size their header declares, before decoding), are skipped and listed in the summary (the others
+are still processed); a drawn image, a drawn video, the JSON and the trajectory table each appear atomically
+(temporary file, then ``os.replace``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mmpx.atomic import atomic_path, clean_stale, write_bytes, write_json
+from mmpx.check.images import max_image_pixels
 from mmpx.errors import MmpxError
 from mmpx.infer.frames import frame_count
 from mmpx.infer.inputs import Source, decode_image, output_name
@@ -75,30 +77,40 @@ def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, sav
     summary = Summary()
     if save_tables:
         summary.table = TrajectoryTable(keypoint_names(model.dataset_meta), kpt_thr=draw.kpt_thr)
+    max_image_pixels()  # a bad MMPX_MAX_IMAGE_PIXELS stops the run now, not at the first image
     if out_dir is not None:
         clean_stale(out_dir, recursive=True)  # temporary files of killed runs
     if labelme is not None:
         labelme.check(sources)
     start = time.perf_counter()
     total = sum(frame_count(s.path) if s.kind == "video" else 1 for s in sources)
-    with progress_bar(total, enabled=progress) as bar:
-        task = bar.add_task("infer", total=total)
-        for src in sources:
-            bar.update(task, description=src.name[-40:])
-            if src.kind == "image":
-                _image(src, model, boxes, out_dir, draw, summary, sequence, labelme)
-                bar.advance(task)
-            else:
-                _video(src, model, boxes, out_dir, draw, summary, lambda: bar.advance(task), sequence,
-                       decode_thread, labelme)
+    try:
+        with progress_bar(total, enabled=progress) as bar:
+            task = bar.add_task("infer", total=total)
+            for src in sources:
+                bar.update(task, description=src.name[-40:])
+                if src.kind == "image":
+                    _image(src, model, boxes, out_dir, draw, summary, sequence, labelme)
+                    bar.advance(task)
+                else:
+                    _video(src, model, boxes, out_dir, draw, summary, lambda: bar.advance(task), sequence,
+                           decode_thread, labelme)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a long job stopped by a time limit keeps what it finished
+        _write_results(summary, save_json, save_tables)
+        raise
+    _write_results(summary, save_json, save_tables)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _write_results(summary: Summary, save_json: Path | None, save_tables) -> None:
+    """The JSON records and trajectory tables of what was processed, each file whole (atomic)."""
     if save_json is not None:
         write_json(save_json, summary.records, indent=None)
         summary.json_path = str(save_json)
     for path in save_tables:
         summary.table.write(path)
         summary.table_paths.append(str(path))
-    summary.seconds = time.perf_counter() - start
-    return summary
 
 
 def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summary: Summary,
@@ -160,7 +172,7 @@ def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, 
 
     with FrameReader(src.path, thread=decode_thread) as reader:
         if reader.first is None:
-            summary.skipped.append((str(src.path), "not a readable video (no frame could be decoded)"))
+            summary.skipped.append((str(src.path), reader.problem))
             return
         if out_dir is None:
             _frames(reader, src, model, boxes, draw, summary, advance, None, sequence, labelme)

@@ -5,6 +5,13 @@ Columns, in order: ``video`` (the input's name), ``frame`` (from 0), ``time`` (s
 ``track_id``, ``keypoint`` (its name), ``x``, ``y`` (pixels; smoothed with ``--smooth``), ``score``, ``visible``
 (1 when score >= the keypoint threshold, else 0); with smoothing also ``x_raw``, ``y_raw`` (the model's own
 values). A frame in which a track has no instance has no rows for it.
+
+In the CSV, a text cell (``video``, ``keypoint``) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return gets a leading ``'``, as OWASP recommends against formula injection: a spreadsheet would run
+``=HYPERLINK(...)`` from a video's file name. A cell that starts with ``'`` gets one too, so that the escape can
+be undone exactly: :func:`read_trajectories` removes it. Numbers are never escaped (a negative ``x`` stays a
+number). Parquet keeps its text columns as they are: its cells are typed (strings stay strings), and spreadsheets
+do not evaluate them as formulas when they import one.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ COLUMNS = ("video", "frame", "time", "track_id", "keypoint", "x", "y", "score", 
 RAW_COLUMNS = ("x_raw", "y_raw")
 _INT = ("frame", "track_id", "visible")
 _FLOAT = ("time", "x", "y", "score", "x_raw", "y_raw")
+_TEXT = ("video", "keypoint")
+# what makes a spreadsheet read a cell as a formula (OWASP, CSV injection), and the escape mark itself
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 class TrajectoryTable:
@@ -106,6 +116,23 @@ def _fmt(value: float, digits: int) -> str:
     return "" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def escape_cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading ``'`` before ``= + - @``, tab, CR (and ``'``)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_text(text: str) -> str:
+    """``text`` escaped and, when it holds a comma, quote, CR or LF, quoted: Python 3.11's csv writer leaves a CR
+    unquoted when the line end is ``\\n``, which breaks the row when the file is read back."""
+    text = escape_cell(text)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+def unescape_cell(text: str) -> str:
+    """The text :func:`escape_cell` was given."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
+
+
 def write_csv(table: TrajectoryTable, path: str | Path) -> None:
     """The table as CSV (comma separated, a header line, ``\\n`` line ends), written atomically."""
     from mmpx.atomic import atomic_open
@@ -113,13 +140,15 @@ def write_csv(table: TrajectoryTable, path: str | Path) -> None:
     arrays = table.arrays()
     cols = table.columns
     digits = {"time": 4, "x": 3, "y": 3, "score": 4, "x_raw": 3, "y_raw": 3}
+    lists = {c: arrays[c].tolist() for c in cols}
+    for c in _TEXT:  # each distinct name escaped once, not once per row
+        escaped = {v: _csv_text(v) for v in set(lists[c])}
+        lists[c] = [escaped[v] for v in lists[c]]
     with atomic_open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(cols)
-        lists = {c: arrays[c].tolist() for c in cols}
+        f.write(",".join(cols) + "\n")
         for i in range(len(arrays["frame"])):
-            writer.writerow([_fmt(lists[c][i], digits[c]) if c in digits else int(lists[c][i]) if c == "visible"
-                             else lists[c][i] for c in cols])
+            f.write(",".join(_fmt(lists[c][i], digits[c]) if c in digits else str(int(lists[c][i])) if c in _INT
+                             else lists[c][i] for c in cols) + "\n")
 
 
 def write_parquet(table: TrajectoryTable, path: str | Path) -> None:
@@ -154,7 +183,8 @@ def read_trajectories(path: str | Path) -> dict[str, np.ndarray]:
     if path.suffix.lower() == ".parquet":
         return _read_parquet(path, hint)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline="") as f:  # newline="": a CR inside a quoted cell stays a CR
+            text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise MmpxError(f"cannot read {path}: {exc}", hint) from exc
     if "\x00" in text:
@@ -186,9 +216,9 @@ def read_trajectories(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _parse(text: str, column: str, path: Path, line: int, hint: str):
+    if column in _TEXT:
+        return unescape_cell(text.strip())
     text = text.strip()
-    if column in ("video", "keypoint"):
-        return text
     if text == "" and column in ("x", "y", "x_raw", "y_raw"):
         return math.nan  # an unknown point
     try:
@@ -259,5 +289,5 @@ def check_table_path(path: str | Path, option: str) -> None:
     check_writable(path, option)
 
 
-__all__ = ["COLUMNS", "RAW_COLUMNS", "TrajectoryTable", "check_table_path", "read_trajectories", "write_csv",
-           "write_parquet"]
+__all__ = ["COLUMNS", "RAW_COLUMNS", "TrajectoryTable", "check_table_path", "escape_cell", "read_trajectories",
+           "unescape_cell", "write_csv", "write_parquet"]

@@ -15,6 +15,7 @@ import numpy as np
 from mmpx.errors import MmpxError
 from mmpx.runtime import decode as dec
 from mmpx.runtime.model_file import embedded_sidecar
+from mmpx.runtime.sidecar_check import sidecar_problems
 
 SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
 # fields of a parsed metainfo that MMPose keeps as numpy arrays
@@ -67,6 +68,13 @@ def dataset_meta_from_json(meta: dict) -> dict:
     return meta
 
 
+def _per_channel(values, default: float) -> list:
+    """Three values: mmengine's data preprocessor also takes one, broadcast over the channels."""
+    if values is None:
+        return [default] * 3
+    return list(values) * 3 if isinstance(values, list) and len(values) == 1 else values
+
+
 class OnnxPoseModel:
     """A top-down pose model exported by ``mmpx export onnx``, run with ONNX Runtime on the CPU by default.
 
@@ -106,6 +114,8 @@ class OnnxPoseModel:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise MmpxError(f"the sidecar of {onnx_path} has a bad field ({type(exc).__name__}: {exc})",
                             "export the model again with `mmpx export onnx`") from exc
+        source = sidecar if sidecar is not None else sidecar_path_for(onnx_path)
+        self._check_sidecar(onnx_path, None if sidecar is None and embedded is not None else source, flip_test)
         self._inputs: np.ndarray | None = None  # reused by predict()
         self._mmpose_codec = None
         if self.codec.get("type") not in dec.NUMPY_CODECS:
@@ -124,11 +134,23 @@ class OnnxPoseModel:
         if flip_test is not None:
             self.test_cfg["flip_test"] = bool(flip_test)
         pre = sc["preprocess"]
-        self.mean = pre["mean"] if pre.get("mean") is not None else [0.0, 0.0, 0.0]
-        self.std = pre["std"] if pre.get("std") is not None else [1.0, 1.0, 1.0]
+        self.mean = _per_channel(pre.get("mean"), 0.0)
+        self.std = _per_channel(pre.get("std"), 1.0)
         self.bgr_to_rgb = bool(pre.get("bgr_to_rgb", False))
         self.padding = float(pre.get("bbox_padding", 1.25))
         self.use_udp = bool(pre.get("use_udp", False))
+
+    def _check_sidecar(self, onnx_path: Path, sidecar_file, flip_test) -> None:
+        """Refuse values out of range (a 1e9 input size, a zero std, flip indices past the last keypoint) and a
+        graph the sidecar does not describe, with one line per problem, before anything runs. ``sidecar_file``:
+        the JSON read, or None for the sidecar inside the model."""
+        problems = sidecar_problems(self.sidecar, self.session, flip_test)
+        if not problems:
+            return
+        where = f"{onnx_path}: sidecar" if sidecar_file is None else f"{onnx_path}: sidecar {sidecar_file}"
+        lines = [f"{onnx_path}: {p}" if p.startswith("graph ") else f"{where} {p}" for p in problems]
+        raise MmpxError("\n".join(lines), "export the model again with `mmpx export onnx` (a sidecar edited by hand "
+                        "must keep these ranges and match the graph)")
 
     @property
     def flip_test(self) -> bool:

@@ -52,11 +52,11 @@ def coco_instances(ann: str | Path, images: str | Path) -> list[tuple[Path, np.n
 
 
 def _read(path: Path) -> np.ndarray:
-    import cv2
+    from mmpx.infer.inputs import decode_image
 
-    img = cv2.imread(str(path))
+    img, why = decode_image(path)  # the pixel limit too: a huge image is refused by its header, not decoded
     if img is None:
-        raise MmpxError(f"could not read image {path}", "check the --calib-images folder and the file")
+        raise MmpxError(f"could not read image {path}: {why}", "check the --calib-images folder and the file")
     return img
 
 

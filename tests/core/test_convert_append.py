@@ -238,7 +238,8 @@ def test_refusals(base, tmp_path):
 
 def test_cli_refuses_append_with_overwrite_or_workers(base, tmp_path):
     app = build_app(load_plugins(distributions=[], env={}))
-    args = ["convert", "labelme", str(tmp_path), str(base), "--append"]
+    (tmp_path / "new").mkdir()  # beside the dataset: SRC holding it is refused first (the output guard)
+    args = ["convert", "labelme", str(tmp_path / "new"), str(base), "--append"]
     result = CliRunner().invoke(app, [*args, "--overwrite"])
     assert result.exit_code != 0 and "--append and --overwrite together" in str(result.exception)
     result = CliRunner().invoke(app, [*args, "--workers", "2"])

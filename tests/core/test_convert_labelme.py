@@ -274,9 +274,9 @@ def test_image_paths_windows_absolute_embedded_and_non_ascii(tmp_path):
     pts = [rect(0, 0, 50, 50), shape("nose", points=[(10, 10)])]
     (images / "win.png").write_bytes(png_bytes())
     write_lm(src, "labels/win.json", pts, image="..\\images\\win.png")
-    (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "abs.png").write_bytes(png_bytes())
-    write_lm(src, "labels/abs.json", pts, image=str(tmp_path / "elsewhere" / "abs.png"))
+    (src / "elsewhere").mkdir()  # an absolute imagePath inside SRC is fine (outside: test_convert_paths.py)
+    (src / "elsewhere" / "abs.png").write_bytes(png_bytes())
+    write_lm(src, "labels/abs.json", pts, image=str(src / "elsewhere" / "abs.png"))
     (src / "labels" / "frombase.png").write_bytes(png_bytes())
     write_lm(
         src, "labels/frombase.json", pts, image="C:\\Users\\me\\Desktop\\frombase.png"

@@ -114,6 +114,8 @@ def _previous_outputs(root: Path, w: dict) -> Path:
     prev.mkdir()
     for name in ("out.json", "out.md", "out.onnx", "out.png", "metainfo.py"):
         (prev / name).write_text(f"previous {name}\n")
+    # out.json is also the sidecar copy of the earlier out.onnx: export replaces only a sidecar it wrote
+    (prev / "out.json").write_text('{"format": "mmpose-ext/onnx-pose", "previous": "out.json"}\n')
     good_lm = root / "good_labelme"
     good_lm.mkdir()
     (good_lm / "a.json").write_bytes(w["good"]["labelme"])
