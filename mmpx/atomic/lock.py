@@ -79,7 +79,7 @@ def _take(path: Path, target: Path, what: str) -> int:
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            if not try_flock(fd):
+            if not _flock_or_warn(fd, path):
                 raise MmpxError(f"{what} {target} is in use by another mmpx run ({_holder(path)})",
                                 f"wait until it ends, or stop it; the lock goes with that process (lock file {path})")
             try:
@@ -96,6 +96,18 @@ def _take(path: Path, target: Path, what: str) -> int:
             os.close(fd)
             raise
         os.close(fd)  # the holder removed it after we opened it: take the new one
+
+
+def _flock_or_warn(fd: int, path: Path) -> bool:
+    """``try_flock``; on a file system without locks (some network mounts) the run goes on, said once."""
+    try:
+        return try_flock(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        print(f"warning: {path.parent} does not support file locks ({exc.strerror}): a second mmpx run writing "
+              "there at the same time would not be noticed", file=sys.stderr, flush=True)
+        return True
 
 
 def _inherited(target: Path) -> bool:

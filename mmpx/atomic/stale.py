@@ -70,14 +70,9 @@ def _age(entry: os.DirEntry) -> float:
 def _stale(entry: os.DirEntry) -> bool:
     if os.path.abspath(entry.path) in _locks:
         return False
-    if is_held(entry.path):
-        return False
-    age = _age(entry)
-    if age < GRACE:
-        return False
-    if entry.is_symlink():
-        return age > STALE_AFTER
-    return True
+    if entry.is_symlink():  # a link is never locked (the lock would be on its target): age decides
+        return _age(entry) > STALE_AFTER
+    return not is_held(entry.path) and _age(entry) >= GRACE
 
 
 def clean_stale(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
