@@ -56,8 +56,9 @@ def data_paths(cfg) -> dict[str, list[str]]:
 def check_run_outputs(cfg, config, outputs: dict, checkpoint=None) -> None:
     """Refuse outputs (option -> path) that are, lie inside or contain what ``cfg`` (and ``checkpoint``) reads.
 
-    A work dir (``--work-dir``) may hold the config and the checkpoint; mmengine's copy of the config is never
-    written over the config itself (``_no_config_copy_over_itself`` in :mod:`mmpose_ext.apis.train`).
+    A work dir (``--work-dir``) may hold the config and the checkpoint; any output may lie inside the data's
+    folders (a dataset reads only the files its annotations list); mmengine's copy of the config is never written
+    over the config itself (``_no_config_copy_over_itself`` in :mod:`mmpose_ext.apis.train`).
     """
     data = data_paths(cfg)
     for note in recover_missing([p for paths in data.values() for p in paths]):
@@ -67,7 +68,9 @@ def check_run_outputs(cfg, config, outputs: dict, checkpoint=None) -> None:
         inputs["the config's load_from"] = [str(cfg.load_from)]
     if checkpoint is not None:
         inputs["CHECKPOINT"] = [str(checkpoint)]
-    check_apart(outputs, inputs, may_contain=["--work-dir"])
+    # a dataset reads the files its annotations list, never a whole folder: writing inside its root or image
+    # folder (a work dir under data_root='./') mixes nothing in; being or holding them would
+    check_apart(outputs, inputs, may_contain=["--work-dir"], writes_inside=list(data))
 
 
 __all__ = ["check_run_outputs", "data_paths"]
