@@ -370,7 +370,7 @@ def test_int8_quantisation(heatmap, tiny_coco, tmp_path):
     assert kpts.shape == (1, 17, 2) and scores.shape == (1, 17) and np.isfinite(kpts).all()
     # bad inputs: nothing written, one clear line
     proc = mmpx("export", "int8", str(fp32), *calib, "--out", str(fp32))
-    assert proc.returncode == 1 and "is the fp32 model itself" in proc.stderr and fp32.read_bytes() == before
+    assert proc.returncode == 1 and "is the input MODEL" in proc.stderr and fp32.read_bytes() == before
     proc = mmpx("export", "int8", str(fp32), "--calib-ann", str(tmp_path / "nope.json"), "--calib-images",
                 str(tiny_coco / "images"), "--out", str(tmp_path / "x.onnx"))
     assert proc.returncode == 1 and "nope.json does not exist" in proc.stderr and "Traceback" not in proc.stderr

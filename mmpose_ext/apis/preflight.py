@@ -3,9 +3,11 @@
 For every dataloader the command uses (train and val to train, test to test; each sub-dataset of a
 ``CombinedDataset``): the annotation file and image
 folder exist, the metainfo file exists and is sound, the annotation file passes ``mmpx check data`` (without
-opening images), and its keypoint count matches the metainfo; then the head's output channels match that count,
+opening images) read where the dataset class reads keypoints (:mod:`mmpx.check.layouts`: COCO-WholeBody's five
+arrays, ...), and its keypoint count matches the metainfo; then the head's output channels match that count,
 and its input channels, feature-map size and heatmap size match what the backbone returns (one forward pass);
-``load_from`` and evaluator ``ann_file`` exist. Reuses :mod:`mmpx.check` and :mod:`mmpx.metainfo`.
+``load_from`` and evaluator ``ann_file`` exist, and no evaluator is one known to compute nothing. Reuses
+:mod:`mmpx.check` and :mod:`mmpx.metainfo`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os.path as osp
 from pathlib import Path
 
 from mmpx.check import check_data
+from mmpx.check.layouts import Layout, layout_of
 from mmpx.check.metainfo_rules import validate_metainfo
 from mmpx.check.problems import ERROR, Problem
 from mmpx.metainfo import keypoint_names, load_metainfo
@@ -31,16 +34,45 @@ def _mmpose_metainfo_path(path: str) -> str:
     return candidate if osp.isfile(candidate) else path
 
 
-def _metainfo_file(dataset: dict) -> str | None:
-    """The metainfo file a dataset config uses: its own ``metainfo=dict(from_file=...)`` or its class default."""
-    meta = dataset.get("metainfo")
-    if isinstance(meta, dict) and "from_file" in meta:
-        return _mmpose_metainfo_path(meta["from_file"])
+def _dataset_class(dataset: dict):
     from mmpose_ext.registry import DATASETS
 
-    cls = DATASETS.get(dataset.get("type", ""))
+    kind = dataset.get("type")
+    return DATASETS.get(kind) if isinstance(kind, str) else kind if isinstance(kind, type) else None
+
+
+def _metainfo_file(dataset: dict) -> tuple[str | None, str | None]:
+    """``(path, default_of)``: the metainfo file a dataset config uses, its own ``metainfo=dict(from_file=...)``
+    (``default_of`` None) or its class default (``default_of`` the class name)."""
+    meta = dataset.get("metainfo")
+    if isinstance(meta, dict) and "from_file" in meta:
+        return _mmpose_metainfo_path(meta["from_file"]), None
+    cls = _dataset_class(dataset)
     default = getattr(cls, "METAINFO", None) or {}
-    return _mmpose_metainfo_path(default["from_file"]) if "from_file" in default else None
+    if "from_file" not in default:
+        return None, None
+    return _mmpose_metainfo_path(default["from_file"]), cls.__name__
+
+
+def _layout(dataset: dict) -> Layout | None:
+    """Where the dataset's class reads keypoints (COCO-WholeBody's five arrays, ...): asked of the class and its
+    bases, so a subclass of an MMPose dataset reads as its parent does."""
+    cls = _dataset_class(dataset)
+    return layout_of([c.__name__ for c in cls.__mro__] if cls is not None else [str(dataset.get("type"))])
+
+
+def _default_note(default_of: str, meta_path: str) -> str:
+    return f"{default_of}'s default metainfo {osp.basename(meta_path)}: the config sets none"
+
+
+def _metainfo_fix(where: str, default_of: str | None, meta_path: str | None, count: int | None) -> str:
+    """What an annotation holding ``{n}`` keypoints, not the metainfo's ``count``, asks for (``{n}`` is filled in
+    by the data check)."""
+    fix = f"set {where}.metainfo=dict(from_file=...) in the config to a {{n}}-keypoint metainfo file"
+    if default_of is None or meta_path is None:
+        return fix + " if meant"
+    return (f"{where} has no metainfo in the config and takes {default_of}'s default ({osp.basename(meta_path)}, "
+            f"{count} keypoints): {fix} (mmpx convert writes one)")
 
 
 def _datasets(cfg, loader: str) -> list[tuple[str, dict]]:
@@ -91,11 +123,13 @@ def _files(error, ds: dict) -> tuple[list[Problem], str | None]:
     return problems, ann_path
 
 
-def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[Problem], int | None]:
+def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[Problem], list | None]:
+    """The dataset's problems, and ``[keypoint count, class whose default metainfo it is or None, metainfo path,
+    whether the annotations hold that count]`` when its metainfo is known."""
     error = _error_maker(config, where)
     problems, ann_path = _files(error, ds)
-    num_keypoints = None
-    meta_path = _metainfo_file(ds)
+    counted = None
+    meta_path, default_of = _metainfo_file(ds)
     if meta_path is not None:
         if not osp.isfile(meta_path):
             problems.append(error("metainfo", f"metainfo file {meta_path} does not exist",
@@ -107,16 +141,25 @@ def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[
                 seen[meta_path] = (info, [p for p in validate_metainfo(info, meta_path) if p.severity == ERROR])
             info, meta_problems = seen[meta_path]
             problems += meta_problems
-            num_keypoints = len(keypoint_names(info))
-    if ann_path is not None and ann_path.endswith(".json") and (ann_path, meta_path) not in seen:
-        seen[ann_path, meta_path] = True
-        problems += [p for p in check_data(ann_path, metainfo=meta_path) if p.severity == ERROR]
+            counted = [len(keypoint_names(info)), default_of, meta_path]
+    layout, agrees = _layout(ds), True
+    if ann_path is not None and ann_path.endswith(".json"):
+        key = (ann_path, meta_path, layout)
+        if key not in seen:  # val and test often read the same file
+            fix = _metainfo_fix(where, default_of, meta_path, counted[0] if counted else None)
+            found = [p for p in check_data(ann_path, metainfo=meta_path, layout=layout, metainfo_fix=fix)
+                     if p.severity == ERROR]
+            problems += found
+            seen[key] = not any(p.code == "keypoints-length" for p in found)
+        agrees = seen[key]
     headbox = ds.get("headbox_file")
     if headbox and not osp.isfile(headbox):  # MPII's PCKh: otherwise a KeyError after a whole epoch
         problems.append(error("headbox_file", f"head-box file {headbox} does not exist",
                               "MPII's PCKh needs annotations/mpii_gt_val.mat from MMPose's MPII download "
                               "(docs/datasets.md)", "headbox-missing"))
-    return problems, num_keypoints
+    if counted is not None:
+        counted.append(agrees)
+    return problems, counted
 
 
 def _check_detection_dataset(config: str, where: str, ds: dict, seen: dict) -> list[Problem]:
@@ -165,16 +208,34 @@ def _norm_items(evaluator: dict) -> set[str]:
     return {items} if isinstance(items, str) else set(items)
 
 
+def _evaluators(cfg, phase: str) -> list:
+    evaluators = cfg.get(f"{phase}_evaluator") or []
+    return evaluators if isinstance(evaluators, list) else [evaluators]
+
+
+def _no_metric(cfg, config: str, phase: str) -> list[Problem]:
+    """``MpiiPCKAccuracy`` computes PCKh only: without ``'head'`` in ``norm_item`` it returns no metric, and the
+    run has nothing to report or keep the best checkpoint by (MetricCheckHook would stop it at validation)."""
+    key = f"{phase}_evaluator"
+    listed = isinstance(cfg.get(key), list)
+    return [Problem(ERROR, config, f"{key}{f'[{i}]' if listed else ''}.norm_item",
+                    f"MpiiPCKAccuracy with norm_item={ev.get('norm_item')!r} computes no metric: it scores PCKh only "
+                    "(norm_item='head')", "to score without head boxes use dict(type='PCKAccuracy', "
+                    "norm_item='bbox'); for PCKh keep MpiiPCKAccuracy's norm_item='head' and give the dataset its "
+                    "headbox_file", "evaluator-no-metric")
+            for i, ev in enumerate(_evaluators(cfg, phase))
+            if isinstance(ev, dict) and ev.get("type") == "MpiiPCKAccuracy" and "head" not in _norm_items(ev)]
+
+
 def _head_sizes(cfg, config: str, phase: str) -> list[Problem]:
     """PCKh (``norm_item='head'``) reads each sample's head size, which MpiiDataset has only from headbox_file."""
-    evaluators = cfg.get(f"{phase}_evaluator") or []
-    evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
-    if not any(isinstance(ev, dict) and "head" in _norm_items(ev) for ev in evaluators):
+    if not any(isinstance(ev, dict) and "head" in _norm_items(ev) for ev in _evaluators(cfg, phase)):
         return []
     return [Problem(ERROR, config, f"{where}.headbox_file", f"{phase}_evaluator computes PCKh (normalised by head "
                     f"size) but {where} ({ds.get('type')}) has no headbox_file",
                     "add headbox_file=f'{data_root}/annotations/mpii_gt_val.mat' to the dataset (MMPose's MPII "
-                    "configs do), or use norm_item='bbox'", "headbox-missing")
+                    "configs do), or score without head boxes: dict(type='PCKAccuracy', norm_item='bbox')",
+                    "headbox-missing")
             for where, ds in _datasets(cfg, f"{phase}_dataloader")
             if ds.get("type") == "MpiiDataset" and not ds.get("headbox_file")]
 
@@ -197,24 +258,35 @@ def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
         return _once(problems + _common(cfg, config, phases))
     for phase in phases:
         for where, ds in _datasets(cfg, f"{phase}_dataloader"):
-            found, num_keypoints = _check_dataset(config, where, ds, seen)
+            found, counted = _check_dataset(config, where, ds, seen)
             problems += found
-            if num_keypoints is not None:
-                counts.append((where, num_keypoints))
+            if counted is not None:
+                counts.append((where, counted))
         if phase != "train":
-            problems += _head_sizes(cfg, config, phase)
+            problems += _head_sizes(cfg, config, phase) + _no_metric(cfg, config, phase)
     head = _head_channels(cfg)
     if head is not None:
-        for where, num_keypoints in counts:
-            if num_keypoints != head[1]:
-                problems.append(Problem(
-                    ERROR, config, head[0],
-                    f"the head predicts {head[1]} keypoints but {where} has {num_keypoints} (from its metainfo)",
-                    f"set {head[0]}={num_keypoints} (mmpx train --load-from loads the other tensors of a checkpoint "
-                    "trained with another count)", "head-keypoints"))
+        problems += [_head_problem(config, head, where, *counted) for where, counted in counts
+                     if counted[0] != head[1]]
     from mmpose_ext.apis.backbone import head_problems
 
     return _once(problems + head_problems(cfg, config) + _common(cfg, config, phases))
+
+
+def _head_problem(config: str, head: tuple[str, int], where: str, count: int, default_of: str | None,
+                  meta_path: str, data_agrees: bool) -> Problem:
+    """The head predicts another number of keypoints than the dataset's metainfo has. When the annotations do not
+    hold the metainfo's count either, the metainfo is the slip (often a class default: COCO's 17 for
+    ``CocoDataset``), not the head."""
+    field, predicted = head
+    source = "from its metainfo" if default_of is None else _default_note(default_of, meta_path)
+    message = f"the head predicts {predicted} keypoints but {where} has {count} ({source})"
+    hint = (f"set {field}={count} (mmpx train --load-from loads the other tensors of a checkpoint trained with "
+            "another count)")
+    if not data_agrees:
+        hint = (f"its annotations do not hold {count} keypoints either: set {where}.metainfo=dict(from_file=...) in "
+                f"the config to the data's metainfo file (mmpx convert writes one), then {field} to its count")
+    return Problem(ERROR, config, field, message, hint, "head-keypoints")
 
 
 def _common(cfg, config: str, phases) -> list[Problem]:

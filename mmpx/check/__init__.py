@@ -1,6 +1,7 @@
 """Every check of user input, in one package, torch-free.
 
 - :mod:`mmpx.check.data`: ``mmpx check data`` (COCO keypoint files and MPII-style lists, images, metainfo).
+- :mod:`mmpx.check.layouts`: where each MMPose dataset class reads keypoints (COCO-WholeBody's five arrays, ...).
 - :mod:`mmpx.check.metainfo_rules`: ``mmpx metainfo check``, the rules MMPose assumes of a ``dataset_info``.
 - :mod:`mmpx.check.problems`: the :class:`Problem` records they all return, and the table that prints them.
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from numbers import Real
 
+from mmpx.check.layouts import Layout, Part, guess_layout
 from mmpx.check.problems import Problem, error, warning
 
 TOP_KEYS = ("images", "annotations", "categories")
@@ -61,15 +62,24 @@ def image_refs(data: dict) -> list[tuple[str, str, tuple | None]]:
     return refs
 
 
-def _layout(cat: dict, sample: dict | None, meta_names: list[str] | None, notes: list[str]):
-    """``(field, K, names)``: which keypoint array the category's annotations are checked on.
+def _layout(cat: dict, sample: dict | None, meta_names: list[str] | None, layout: Layout | None,
+            notes: list[str]) -> tuple[Layout, int, tuple]:
+    """``(layout, K, names)``: where the category's annotations hold their keypoints, and how many.
 
-    Human-Art keeps 17 COCO keypoints in ``keypoints`` and all 21 in ``keypoints_21`` while its category lists
-    21 names: ``keypoints`` is checked unless the metainfo asks for 21.
+    ``layout`` is the dataset class's (:mod:`mmpx.check.layouts`); without it the file's content decides: Human-Art
+    keeps 17 COCO keypoints in ``keypoints`` and all 21 in ``keypoints_21`` while its category lists 21 names
+    (``keypoints`` is checked unless the metainfo asks for 21), and COCO-WholeBody splits its 133 keypoints over
+    five arrays.
     """
     cat_names = [str(n) for n in cat.get("keypoints") or []]
     names = meta_names if meta_names is not None else cat_names
-    k, fld = len(names), "keypoints"
+    k = len(names)
+    if layout is not None:
+        return layout, k, tuple(names)
+    if meta_names is not None and (guessed := guess_layout(sample, k)) is not None:
+        notes.append(f"category {cat.get('id')}: {k} keypoints, checked where {guessed.describe()}")
+        return guessed, k, tuple(names)
+    fld = "keypoints"
     kp = sample.get("keypoints") if sample else None
     alt = f"keypoints_{k}"
     if isinstance(kp, list) and len(kp) != 3 * k and isinstance(sample.get(alt), list):
@@ -81,7 +91,16 @@ def _layout(cat: dict, sample: dict | None, meta_names: list[str] | None, notes:
             notes.append(f"category {cat.get('id')}: checked `keypoints` as the first {k} of its "
                          f"{len(cat_names)} names (`{alt}` holds all {len(cat_names)}; pass a "
                          f"{len(cat_names)}-keypoint --metainfo to check it)")
-    return fld, k, tuple(names)
+    return Layout("COCO", (Part((fld,)),)), k, tuple(names)
+
+
+def _named_field(layout: Layout) -> str | None:
+    """The one keypoint array a category's names describe (``keypoints``, Human-Art's ``keypoints_21``); None when
+    the dataset reads others (COCO-WholeBody's names list its 17 body keypoints only)."""
+    parts = layout.parts
+    if len(parts) == 1 and len(parts[0].fields) == 1 and parts[0].fields[0].startswith("keypoints"):
+        return parts[0].fields[0]
+    return None
 
 
 def _compare_names(cat_names: list[str], meta_names: list[str], fld: str, file: str, where: str):
@@ -113,13 +132,20 @@ def _check_skeleton(cat: dict, j: int, file: str, add) -> None:
                       "COCO skeleton links are 1-based indices into the category's keypoints", "skeleton-index"))
 
 
-def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Findings:
+METAINFO_FIX = "pass a {n}-keypoint --metainfo if meant"
+
+
+def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layout: Layout | None = None,
+               metainfo_fix: str = METAINFO_FIX) -> Findings:
     """Check a parsed COCO keypoint file (images are checked separately, see :mod:`mmpx.check`).
 
     Args:
         data: the parsed JSON.
         file: its path, named in each problem.
         meta_names: keypoint names from the metainfo; None to take them from each category.
+        layout: where the dataset class reads keypoints (:func:`mmpx.check.layouts.layout_of`); None: COCO's
+            ``keypoints``, or what the file's content shows.
+        metainfo_fix: the advice when an annotation holds another count of keypoints, ``{n}`` that count.
     """
     out = Findings()
     add = out.problems.append
@@ -175,10 +201,11 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
                 add(error(file, f"categories[{j}].keypoints", f"category {cat['id']} lists no keypoint names",
                           "add keypoint names, or pass --metainfo", "category-keypoints"))
             continue
-        layouts[cat["id"]] = _layout(cat, first_ann.get(cat["id"]), meta_names, out.notes)
-        if meta_names is not None and (p := _compare_names([str(n) for n in cat.get("keypoints") or []],
-                                                            meta_names, layouts[cat["id"]][0], file,
-                                                            f"categories[{j}].keypoints")):
+        layouts[cat["id"]] = _layout(cat, first_ann.get(cat["id"]), meta_names, layout, out.notes)
+        fld = _named_field(layouts[cat["id"]][0])
+        if meta_names is not None and fld and (p := _compare_names([str(n) for n in cat.get("keypoints") or []],
+                                                                   meta_names, fld, file,
+                                                                   f"categories[{j}].keypoints")):
             add(p)
 
     groups: dict = defaultdict(list)
@@ -205,30 +232,21 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
             add(error(file, f"{where}.category_id", f"{label}: unknown category id {cid!r}",
                       "point category_id at an entry of categories", "unknown-category"))
         size = sizes.get(ann.get("image_id"))
-        if ann.get("bbox") is None and "center" in ann and "scale" in ann:
-            box = None  # MPII-TRB style: MpiiTrbDataset reads center/scale, not bbox
-        else:
-            box = _check_box(ann.get("bbox"), size, file, where, label, add)
         lay = layouts.get(cid)
-        if lay is None:
+        if lay is None or not lay[0].parts:  # no keypoint names, or keypoints kept in another file
+            _instance_box(ann, "bbox", size, file, where, label, add)
             continue
-        fld, k, _ = lay
-        kp = ann.get(fld)
-        if kp is None:
-            add(warning(file, f"{where}.{fld}", f"{label} has no {fld}: MMPose skips it", "", "no-keypoints")
-                if fld == "keypoints" else error(file, f"{where}.{fld}", f"{label} has no {fld}", "",
-                                                 "no-keypoints"))
-        elif not isinstance(kp, list) or len(kp) != 3 * k:
-            n = len(kp) if isinstance(kp, list) else type(kp).__name__
-            hint = "one x, y, visibility triple per keypoint"
-            if isinstance(n, int) and n % 3 == 0 and n:
-                hint += f"; these hold {n // 3} keypoints: pass a {n // 3}-keypoint --metainfo if meant"
-            add(error(file, f"{where}.{fld}", f"{label}: {fld} has {n} values, expected {3 * k} (x, y, v for "
-                      f"each of {k} keypoints)", hint, "keypoints-length"))
-        else:
-            groups[lay].append((where, label, ann, kp, size, box))
-            if k > 1 and sum(1 for v in kp[2::3] if _num(v) and v > 0) == 1:
-                single.append(label)
+        layout, k, names = lay
+        for part in layout.parts:
+            values = part.read(ann)
+            if values is None:
+                continue  # MMPose skips it too (not valid, nothing labelled)
+            box = _instance_box(ann, part.box, size, file, where, label, add)
+            kp = _keypoint_values(values, part, ann, k, (file, where, label), add, metainfo_fix)
+            if kp is not None:
+                groups[part.name, k, names].append((where, label, ann, kp, size, box))
+                if k > 1 and sum(1 for v in kp[2::3] if _num(v) and v > 0) == 1:
+                    single.append(label)
     if single:
         add(warning(file, "annotations", f"{len(single)} instance(s) have a single labelled keypoint, e.g. "
                     f"{single[0]}", "fine for partly visible objects; a labelling slip (a stray group_id) otherwise",
@@ -240,30 +258,60 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None) -> Fi
     return out
 
 
-def _check_box(bbox, size, file: str, where: str, label: str, add) -> tuple | None:
-    """Check ``bbox`` (x, y, w, h); return it as a tuple when usable for the keypoint checks."""
+def _instance_box(ann: dict, fld: str, size, file: str, where: str, label: str, add) -> tuple | None:
+    if fld == "bbox" and ann.get("bbox") is None and "center" in ann and "scale" in ann:
+        return None  # MPII-TRB style: MpiiTrbDataset reads center/scale, not bbox
+    return _check_box(ann.get(fld), size, file, f"{where}.{fld}", label, add)
+
+
+def _keypoint_values(values: list | str, part: Part, ann: dict, k: int, at: tuple, add,
+                     metainfo_fix: str) -> list | None:
+    """``values`` (what ``part`` reads from ``ann``) when they hold K triples; else None, with the problem added.
+    ``at`` is (file, annotation path, label)."""
+    file, where, label = at
+    fld = part.name
+    if isinstance(values, str) and values not in ann:  # base COCO skips an instance without keypoints; others fail
+        add(warning(file, f"{where}.{values}", f"{label} has no {values}: MMPose skips it", "", "no-keypoints")
+            if part.fields == ("keypoints",) else
+            error(file, f"{where}.{values}", f"{label} has no {values} (MMPose reads {fld})", "", "no-keypoints"))
+        return None
+    if isinstance(values, str) or len(values) != 3 * k:
+        fld, n = (values, type(ann[values]).__name__) if isinstance(values, str) else (fld, len(values))
+        hint = "one x, y, visibility triple per keypoint"
+        if isinstance(n, int) and n % 3 == 0 and n:
+            hint += f"; these hold {n // 3} keypoints: " + metainfo_fix.replace("{n}", str(n // 3))
+        add(error(file, f"{where}.{fld}", f"{label}: {fld} has {n} values, expected {3 * k} (x, y, v for "
+                  f"each of {k} keypoints)", hint, "keypoints-length"))
+        return None
+    return values
+
+
+def _check_box(bbox, size, file: str, fld: str, label: str, add) -> tuple | None:
+    """Check ``bbox`` (x, y, w, h) at ``fld`` (``annotations[3].bbox``); return it as a tuple when usable for the
+    keypoint checks."""
+    name = fld.rsplit(".", 1)[-1]
     if bbox is None:
-        add(warning(file, f"{where}.bbox", f"{label} has no bbox: MMPose skips it", "add [x, y, w, h]",
-                    "no-bbox"))
+        add(warning(file, fld, f"{label} has no bbox: MMPose skips it", "add [x, y, w, h]", "no-bbox")
+            if name == "bbox" else error(file, fld, f"{label} has no {name}", "add [x, y, w, h]", "no-bbox"))
         return None
     if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(_num(v) for v in bbox):
-        add(error(file, f"{where}.bbox", f"{label}: bbox {bbox!r} is not 4 numbers", "[x, y, w, h]", "bbox"))
+        add(error(file, fld, f"{label}: {name} {bbox!r} is not 4 numbers", "[x, y, w, h]", "bbox"))
         return None
     x, y, w, h = bbox
     if w <= 0 or h <= 0:
-        add(error(file, f"{where}.bbox", f"{label}: empty box (w={w:g}, h={h:g})", "w and h must be > 0",
+        add(error(file, fld, f"{label}: empty box (w={w:g}, h={h:g})", "w and h must be > 0",
                   "bbox-empty"))
         return None
     if w < TINY_BOX or h < TINY_BOX:
-        add(warning(file, f"{where}.bbox", f"{label}: box {w:g}x{h:g} px is under {TINY_BOX} px on a side",
+        add(warning(file, fld, f"{label}: box {w:g}x{h:g} px is under {TINY_BOX} px on a side",
                     "a labelling slip? (a lone point with no rectangle gets a 2x2 box)", "tiny-box"))
     if size is not None:
         iw, ih = size
         if x > iw + TOL or y > ih + TOL or x + w < -TOL or y + h < -TOL:
-            add(error(file, f"{where}.bbox", f"{label}: box {_fmt(bbox)} lies outside the {iw}x{ih} image",
+            add(error(file, fld, f"{label}: box {_fmt(bbox)} lies outside the {iw}x{ih} image",
                       "boxes are [x, y, width, height] in pixels", "bbox-outside"))
         elif x < -TOL or y < -TOL or x + w > iw + TOL or y + h > ih + TOL:
-            add(warning(file, f"{where}.bbox", f"{label}: box {_fmt(bbox)} extends past the {iw}x{ih} image "
+            add(warning(file, fld, f"{label}: box {_fmt(bbox)} extends past the {iw}x{ih} image "
                         "(MMPose clips it)", "check the box is [x, y, width, height]", "bbox-partly-outside"))
     return (x, y, w, h)
 

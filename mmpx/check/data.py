@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from mmpx.check.coco import Findings, check_coco
 from mmpx.check.coco import image_refs as coco_image_refs
-from mmpx.check.images import find_strip, resolve, verify_images
+from mmpx.check.images import PIXELS_ENV, find_strip, resolve, verify_images
 from mmpx.check.mpii import check_mpii, describe_json, is_mpii
 from mmpx.check.mpii import image_refs as mpii_image_refs
 from mmpx.check.problems import Problem, count, error, warning
@@ -116,10 +116,10 @@ def _check_images(root: Path, refs: list, report: DataReport,
             report.problems.append(error(report.file, f"{fld}.file_name", f"image {paths[name]} not found",
                                          "check --images and file_name", "image-missing"))
         elif st.problem:
-            report.problems.append(error(report.file, f"{fld}.file_name",
-                                         f"image {paths[name]}: {st.problem}",
-                                         "re-export the image or drop it and its annotations",
-                                         "image-corrupt"))
+            hint = ("re-export the image or drop it and its annotations" if st.code == "image-corrupt" else
+                    f"shrink the image, or raise {PIXELS_ENV} (0: no limit) if the machine has the memory")
+            report.problems.append(error(report.file, f"{fld}.file_name", f"image {paths[name]}: {st.problem}",
+                                         hint, st.code))
         elif declared is not None and tuple(declared) != st.size:
             rotated = st.rotated and tuple(declared) == st.size[::-1]
             make = warning if rotated else error
@@ -132,7 +132,7 @@ def _check_images(root: Path, refs: list, report: DataReport,
 
 
 def check_data_report(ann: str | Path, images: str | Path | None = None, metainfo: str | Path | None = None,
-                      on_image: Callable[[int, int], None] | None = None) -> DataReport:
+                      on_image: Callable[[int, int], None] | None = None, **coco_options) -> DataReport:
     """Check an annotation file (and its images and metainfo) and return a :class:`DataReport`.
 
     Args:
@@ -140,6 +140,8 @@ def check_data_report(ann: str | Path, images: str | Path | None = None, metainf
         images: folder that ``file_name`` (MPII: ``image``) is relative to; images are opened and decoded.
         metainfo: MMPose metainfo ``.py``; gives K and keypoint names (else each category's ``keypoints``).
         on_image: called as ``on_image(done, total)`` after each image is verified (from worker threads).
+        coco_options: ``layout`` and ``metainfo_fix`` of :func:`mmpx.check.coco.check_coco` (the preflight
+            passes the dataset class's layout).
 
     Raises:
         MmpxError: ``ann`` or ``images`` does not exist.
@@ -180,7 +182,7 @@ def check_data_report(ann: str | Path, images: str | Path | None = None, metainf
     if images is None:
         report.notes.append("images: not checked (pass --images DIR)")
     found: Findings = (check_mpii(data, report.file, meta_names, sizes) if report.format == "mpii"
-                       else check_coco(data, report.file, meta_names))
+                       else check_coco(data, report.file, meta_names, **coco_options))
     report.problems += found.problems
     report.notes += found.notes
     report.images, report.annotations, report.keypoints = found.images, found.annotations, found.keypoints
@@ -188,6 +190,6 @@ def check_data_report(ann: str | Path, images: str | Path | None = None, metainf
 
 
 def check_data(ann: str | Path, images: str | Path | None = None,
-               metainfo: str | Path | None = None) -> list[Problem]:
+               metainfo: str | Path | None = None, **coco_options) -> list[Problem]:
     """The problems of :func:`check_data_report` (an empty list means the data is ready to train on)."""
-    return check_data_report(ann, images, metainfo).problems
+    return check_data_report(ann, images, metainfo, **coco_options).problems

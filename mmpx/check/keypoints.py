@@ -85,8 +85,10 @@ def describe(k: int, names: Sequence[str], xy: np.ndarray) -> str:
 
 
 def masks_to_problems(masks: dict, kpts: np.ndarray, rows: Sequence[tuple[str, str]], names: Sequence[str],
-                      file: str, fld: str, allowed: tuple[int, ...]) -> list[Problem]:
-    """One problem per row and rule; ``rows`` gives (field path, label) per row of ``kpts``."""
+                      file: str, fld: str, allowed: tuple[int, ...],
+                      field_at: Callable[[int, int], str] | None = None) -> list[Problem]:
+    """One problem per row and rule; ``rows`` gives (field path, label) per row of ``kpts``; ``field_at(row, k)``
+    names the array keypoint k comes from when it is not ``fld``."""
     problems = []
     rules = (
         ("vis", error, "invalid visibility", f"visibility must be one of {allowed}", "visibility"),
@@ -110,7 +112,8 @@ def masks_to_problems(masks: dict, kpts: np.ndarray, rows: Sequence[tuple[str, s
             what = describe(k, names, kpts[r, k])
             what += f", visibility {kpts[r, k, 2]:g}" if key.startswith("vis") else ""
             more = f" and {n - 1} more" if n > 1 else ""
-            problems.append(make(file, f"{where}.{fld}", f"{label}: {n} {text}: {what}{more}", hint, code))
+            at = field_at(r, k) if field_at is not None else fld
+            problems.append(make(file, f"{where}.{at}", f"{label}: {n} {text}: {what}{more}", hint, code))
     return problems
 
 
@@ -131,7 +134,8 @@ def check_keypoint_groups(groups: dict, file: str, add: Callable[[Problem], None
         kept = [rows[i] for i in keep]
         kpts = arr.reshape(len(kept), k, 3)
         masks = scan(kpts, [r[4] for r in kept], [r[5] for r in kept], (0, 1, 2))
-        for p in masks_to_problems(masks, kpts, [r[:2] for r in kept], names, file, fld, (0, 1, 2)):
+        field_at = _source_field(fld, kept) if "+" in fld else None
+        for p in masks_to_problems(masks, kpts, [r[:2] for r in kept], names, file, fld, (0, 1, 2), field_at):
             add(p)
         counts = masks["labelled"].sum(axis=1)
         labelled += int(counts.sum())
@@ -143,3 +147,19 @@ def check_keypoint_groups(groups: dict, file: str, add: Callable[[Problem], None
                           "keypoints have v > 0", f"set {num_field} to {count} (MMPose drops those with 0)",
                           "num-keypoints"))
     return labelled
+
+
+def _source_field(fld: str, rows: list) -> Callable[[int, int], str]:
+    """For keypoints concatenated from several arrays (COCO-WholeBody's ``keypoints+foot_kpts+...``): the array
+    that holds keypoint k of row r, so that a problem points at ``face_kpts`` rather than the concatenation."""
+    names = fld.split("+")
+
+    def at(r: int, k: int) -> str:
+        ann = rows[r][2]
+        for name in names:
+            if k < len(ann[name]) // 3:
+                return name
+            k -= len(ann[name]) // 3
+        return fld
+
+    return at

@@ -1,4 +1,5 @@
-"""``mmpx data``: dataset utilities; ``mmpx data synth carpose`` draws a synthetic car-keypoint dataset."""
+"""``mmpx data``: dataset utilities; ``mmpx data synth carpose`` draws a synthetic car-keypoint dataset, ``mmpx
+data synth traffic`` the synthetic traffic clip the video docs use."""
 
 from __future__ import annotations
 
@@ -42,3 +43,35 @@ def carpose(
     typer.echo(f"wrote {summary.images} images with {summary.cars} cars and {summary.points} keypoints "
                f"({summary.occluded} occluded) to {summary.out} in {time.perf_counter() - start:.1f} s")
     typer.echo(f"keypoints: {','.join(KEYPOINTS)}")
+
+
+@synth.command("traffic")
+@guarded(outputs=("out",))
+def traffic(
+    out: Annotated[Path, typer.Argument(help="Video file to write: .mp4 (mp4v) or .avi (MJPG).",
+                                        show_default=False)],
+    frames: Annotated[int, typer.Option("--frames", help="Number of frames.", min=2)] = 48,
+    cars: Annotated[int, typer.Option("--cars", help="Number of cars (the first two cross once).", min=2)] = 3,
+    width: Annotated[int, typer.Option("--width", help="Frame width in pixels.", min=96)] = 640,
+    height: Annotated[int, typer.Option("--height", help="Frame height in pixels.", min=96)] = 480,
+    fps: Annotated[float, typer.Option("--fps", help="Frame rate stored in the file.", min=1)] = 25.0,
+    seed: Annotated[int, typer.Option("--seed", help="The cars' shapes; the same seed gives the same clip.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """A synthetic traffic clip: cars crossing a road, drawn as the carpose cars (8 keypoints).
+
+    The clip of docs/infer.md and docs/python-api.md, for [bold]mmpx infer OUT --track[/bold].
+    """
+    from mmpx.atomic import check_writable
+    from mmpx.errors import MmpxError
+    from mmpx.synth.traffic import check_video_path, traffic_clip, write_video
+
+    check_video_path(out)
+    check_writable(out, "OUT")  # a folder in the way, a read-only folder: said now
+    if out.exists() and not force:
+        raise MmpxError(f"{out} exists", "pass --force to replace it, or give a new file name")
+    start = time.perf_counter()
+    clip = traffic_clip(frames=frames, cars=cars, width=width, height=height, fps=fps, seed=seed)
+    write_video(clip, out)
+    typer.echo(f"wrote {out}: {frames} frames of {width}x{height} at {fps:g} fps, {cars} cars (cars 1 and 2 "
+               f"cross at frame {clip.crossing}) in {time.perf_counter() - start:.1f} s")

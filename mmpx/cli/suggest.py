@@ -122,8 +122,8 @@ def _print(console, report, out: Path) -> None:
     for column in ("rank", "image / frame", "uncertainty", "flip disagreement", "mean score", "instances"):
         table.add_column(column, justify="left" if column == "image / frame" else "right")
     for rank, c in enumerate(report.chosen[:20], start=1):
-        table.add_row(str(rank), c.name, f"{c.uncertainty:.3f}", f"{c.disagreement:.3f}", f"{c.confidence:.3f}",
-                      str(c.instances))
+        signals = (f"{c.disagreement:.3f}", f"{c.confidence:.3f}") if c.instances else ("-", "-")  # a miss
+        table.add_row(str(rank), c.name, f"{c.uncertainty:.3f}", *signals, str(c.instances))
     Console().print(table)  # the table to stdout, notes to stderr
     if len(report.chosen) > 20:
         console.print(f"... and {len(report.chosen) - 20} more in {out / 'suggest.json'}")
@@ -131,7 +131,7 @@ def _print(console, report, out: Path) -> None:
     if report.excluded:
         notes.append(f"{report.excluded} image(s) already labelled (--exclude) left out")
     if report.without_instances:
-        notes.append(f"{report.without_instances} candidate(s) had no box")
+        notes.append(f"{report.without_instances} candidate(s) had no box (detector misses rank as most uncertain)")
     console.print("; ".join(notes))
     for path, why in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {path}: {why}")

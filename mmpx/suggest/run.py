@@ -165,9 +165,11 @@ def _write_ranking(path: Path, report: SuggestReport, strategy: str, seed: int, 
         else:
             video = Source(Path(c.path), c.name.split("#frame=")[0], "video")
             written = f"{frame_folder(video)}/{FRAME_NAME.format(c.frame)}.jpg"
+        measured = c.instances > 0  # a detector miss has no instance to measure: null, not a made-up 0
         rows.append(dict(rank=rank, name=c.name, source=c.path, frame=c.frame, file=written,
-                         uncertainty=round(c.uncertainty, 4), flip_disagreement=round(c.disagreement, 4),
-                         mean_score=round(c.confidence, 4), instances=c.instances))
+                         uncertainty=round(c.uncertainty, 4),
+                         flip_disagreement=round(c.disagreement, 4) if measured else None,
+                         mean_score=round(c.confidence, 4) if measured else None, instances=c.instances))
     write_json(path, dict(schema=SCHEMA, strategy=strategy, seed=seed, n=n, candidates=report.candidates,
                           excluded=report.excluded, without_instances=report.without_instances,
                           skipped=[dict(file=f, reason=r) for f, r in report.skipped], chosen=rows))

@@ -6,8 +6,13 @@ and **low confidence**, 1 - the mean keypoint score. A model that has learned an
 keypoints both ways and scores them high. The candidate's uncertainty is that of its least certain instance,
 each signal as a rank among all candidates (they live on different scales), then averaged.
 
+A candidate where the box source found nothing is a **detector miss**: either nothing is there or the detector
+failed, and only a person can tell, so it counts as the least certain possible (infinite disagreement, zero
+confidence). It ranks above every candidate with an instance and its uncertainty is 1.
+
 For diversity each candidate is described by a small thumbnail (appearance) and its most uncertain instance's
-predicted pose in box coordinates (what the model sees there), each block of unit length.
+predicted pose in box coordinates (what the model sees there), each block of unit length; a miss's pose block
+is zeros (no pose: at the same distance, 1, from every predicted pose, so misses group by appearance).
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ class Candidate:
     path: str
     frame: int | None = None
     instances: int = 0
-    disagreement: float = 0.0  # of the least certain instance (flip disagreement / sqrt(box area))
-    confidence: float = 1.0  # mean keypoint score of that instance
+    disagreement: float = 0.0  # of the least certain instance (flip disagreement / sqrt(box area)); 0 for a miss
+    confidence: float = 0.0  # mean keypoint score of that instance; 0 for a miss (nothing predicted)
     uncertainty: float = 0.0  # the combined rank score in [0, 1], set by :func:`combine`
     feature: np.ndarray = field(default=None, repr=False)
     prediction: tuple = field(default=None, repr=False)  # (keypoints, scores, bboxes) for the pre-label
@@ -58,14 +63,15 @@ def flip_disagreement(model, image: np.ndarray, bboxes: np.ndarray, flip_indices
 
 
 def describe(image: np.ndarray, keypoints: np.ndarray, bbox: np.ndarray | None) -> np.ndarray:
-    """The diversity feature: thumbnail block and pose block, each of unit length (a missing pose is zeros)."""
+    """The diversity feature: thumbnail block and pose block, each of unit length. Without a box (a detector
+    miss) the pose block is zeros of the same length, so that every candidate's feature has the same shape."""
     import cv2
 
     thumb = cv2.resize(image, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32).reshape(-1)
     thumb -= thumb.mean()
     thumb /= np.linalg.norm(thumb) + 1e-6
     if bbox is None:
-        return np.concatenate([thumb, np.zeros(0, np.float32)])
+        return np.concatenate([thumb, np.zeros(np.size(keypoints), np.float32)])
     x1, y1, x2, y2 = bbox
     size = np.array([max(x2 - x1, 1.0), max(y2 - y1, 1.0)])
     pose = ((np.asarray(keypoints, np.float64) - [x1, y1]) / size - 0.5).reshape(-1)
@@ -92,14 +98,16 @@ def score(model, boxes, image: np.ndarray, name: str, path: str, frame: int | No
 
 
 def combine(candidates: list[Candidate]) -> None:
-    """Set each candidate's ``uncertainty``: the mean of its two signals' ranks, scaled to [0, 1]. A candidate
-    without instances gets 0 (nothing to correct; the detector may have missed, which its own loop decides)."""
-    found = [c for c in candidates if c.instances]
-    if not found:
+    """Set each candidate's ``uncertainty``: the mean of its two signals' ranks among all candidates, scaled to
+    [0, 1]. A detector miss counts as infinite disagreement and zero confidence: the misses take the top ranks,
+    and each gets 1 (ties among them would otherwise share a mean rank below 1 that says nothing)."""
+    if not candidates:
         return
-    ranks = (_rank([c.disagreement for c in found]) + _rank([1 - c.confidence for c in found])) / 2
-    for c, r in zip(found, ranks, strict=True):
-        c.uncertainty = float(r)
+    disagreement = [c.disagreement if c.instances else np.inf for c in candidates]
+    doubt = [1 - c.confidence if c.instances else np.inf for c in candidates]
+    ranks = (_rank(disagreement) + _rank(doubt)) / 2
+    for c, r in zip(candidates, ranks, strict=True):
+        c.uncertainty = float(r) if c.instances else 1.0
 
 
 def _rank(values) -> np.ndarray:
@@ -109,7 +117,7 @@ def _rank(values) -> np.ndarray:
         return np.ones(1)
     order = np.argsort(values, kind="stable")
     ordered = values[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+    starts = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1]  # no inf - inf: misses are inf
     ends = np.r_[starts[1:], len(values)]
     ranks = np.empty(len(values))
     ranks[order] = np.repeat((starts + ends - 1) / 2, ends - starts)  # ties share the mean of their ranks

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mmpx.atomic import atomic_path
 from mmpx.errors import MmpxError
 from mmpx.synth._car import Camera, Car
 from mmpx.synth._scene import car_outline, draw_car
@@ -106,18 +107,31 @@ def traffic_clip(frames: int = 48, cars: int = 3, width: int = 320, height: int 
     return TrafficClip(out_frames, boxes, kpts, fps, road, crossing, hues)
 
 
-def write_video(clip: TrafficClip, path: str | Path) -> Path:
-    """Write the frames as a video (``.avi``: MJPG, else mp4v) and return its path."""
+VIDEO_SUFFIXES = (".mp4", ".avi")
+
+
+def check_video_path(path: str | Path) -> Path:
+    """``path`` if it names a video this module can write (``.mp4`` or ``.avi``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise MmpxError(f"{path}: cannot write a {path.suffix or 'suffix-less'} video", "name it .mp4 or .avi")
+    return path
+
+
+def write_video(clip: TrafficClip, path: str | Path) -> Path:
+    """Write the frames as a video (``.avi``: MJPG, ``.mp4``: mp4v) and return its path. The file appears whole
+    or not at all (written beside it, then renamed)."""
+    path = check_video_path(path)
     h, w = clip.frames[0].shape[:2]
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
-    writer = cv2.VideoWriter(str(path), fourcc, clip.fps, (w, h))
-    if not writer.isOpened():
-        raise MmpxError(f"cannot write video {path}", "use .avi or .mp4")
-    for frame in clip.frames:
-        writer.write(frame)
-    writer.release()
+    with atomic_path(path, suffix=path.suffix) as tmp:  # the suffix picks OpenCV's container
+        writer = cv2.VideoWriter(str(tmp), fourcc, clip.fps, (w, h))
+        if not writer.isOpened():
+            raise MmpxError(f"cannot write video {path}: OpenCV has no {path.suffix} writer here",
+                            "try the other of .mp4 and .avi")
+        for frame in clip.frames:
+            writer.write(frame)
+        writer.release()
     return path
 
 
@@ -171,4 +185,5 @@ class ColourBoxes:
         return np.asarray(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32)
 
 
-__all__ = ["BackgroundBoxes", "ColourBoxes", "TrafficClip", "traffic_clip", "write_video"]
+__all__ = ["VIDEO_SUFFIXES", "BackgroundBoxes", "ColourBoxes", "TrafficClip", "check_video_path", "traffic_clip",
+           "write_video"]

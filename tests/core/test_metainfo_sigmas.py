@@ -336,8 +336,8 @@ def test_bad_inputs(labels, files, metainfo, tmp_path):
 
     assert "annotations[2]" in _error(a, _edited(labels, tmp_path, short))
     assert "not two independent labellings" in _error(a, a)
-    assert "one of the input files" in _error(a, b, "--metainfo", metainfo, "--out", metainfo)
-    assert "one of the input files" in _error(a, b, "--out", b)
+    assert "is the input --metainfo" in _error(a, b, "--metainfo", metainfo, "--out", metainfo)
+    assert "is the input ANN_B" in _error(a, b, "--out", b)
     assert "--write" in _error(a, b, "--write")
     assert "--predictions" in _error(a, b, "--gt", a)
     other_meta = tmp_path / "other.py"
