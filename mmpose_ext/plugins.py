@@ -51,12 +51,30 @@ def register_plugin_modules(host: PluginHost | None = None) -> list[Contribution
             if item.name not in registry.module_dict:
                 raise LookupError(f"importing {item.module} did not register {item.name!r} in mmpose's {item.registry}")
         except Exception as exc:  # a broken plugin module must not stop the others
-            host.record_error(contrib.plugin, f"mmpx_modules: {short_error(exc)}")
+            reason = _taken(exc, item.module, contrib.plugin, host) or short_error(exc)
+            host.record_error(contrib.plugin, f"mmpx_modules: {reason}")
             continue
         finally:
             host.record_time(contrib.plugin, modules=time.perf_counter() - start)
         done.append(contrib)
     return done
+
+
+def _taken(exc: Exception, module: str, plugin: str, host: PluginHost) -> str | None:
+    """mmengine's ``KeyError: 'X is already registered in model at pkg.mod'`` as one line naming both owners."""
+    import re
+
+    from mmpx.plugins.blame import describe_plugin, module_owner
+
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else ""  # str(KeyError) adds quotes
+    found = re.search(r"(\S+) is already registered in (\S+) at (\S+)$", text)
+    if found is None:
+        return None
+    name, registry, first = found.groups()
+    info = next(i for i in host.plugins() if i.name == plugin)
+    return (f"the name {name!r} in MMPose's {registry} registry is taken twice: first by {module_owner(first, host)}, "
+            f"then by {describe_plugin(info)} ({module}); the second is refused: give the plugin's class a name of "
+            "its own")
 
 
 def _restore_replaced(registries, before: dict) -> list[str]:

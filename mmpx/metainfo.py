@@ -19,8 +19,8 @@ from mmpx.check.metainfo_rules import validate_metainfo
 from mmpx.errors import MmpxError
 
 __all__ = [
-    "build_metainfo", "dumps", "infer_swaps", "keypoint_names", "load_metainfo", "metainfo_from_coco",
-    "validate_metainfo", "write_atomic", "write_metainfo",
+    "build_metainfo", "dumps", "infer_swaps", "keypoint_names", "load_metainfo", "metainfo_from_coco", "name_key",
+    "name_words", "validate_metainfo", "write_atomic", "write_metainfo",
 ]
 
 # MMPose's convention: left green, right orange, centre blue
@@ -29,41 +29,57 @@ LEFT_COLOR, RIGHT_COLOR, CENTER_COLOR = [0, 255, 0], [255, 128, 0], [51, 153, 25
 # largest 0.107 (hips); 0.025 is strict, so an AP on a new dataset is never flattered. Override per keypoint.
 DEFAULT_SIGMA = 0.025
 
-_SIDES = {"left": "right", "right": "left", "l": "r", "r": "l"}
-_TOKEN = re.compile(r"[A-Za-z]+|\d+|[^A-Za-z\d]+")
+_SIDE_WORDS = {"left": "left", "l": "left", "right": "right", "r": "right"}
+_OTHER_SIDE = {"left": "right", "right": "left"}
+# MMPose's animal files abbreviate the limb after the side: L_F_Paw is the left front paw, R_B_Paw the right back
+_LIMB_LETTERS = {"f": "front", "b": "back"}
+# words: camelCase parts, runs of capitals, numbers, and runs of any other letters (kept, never dropped)
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^\W\d_A-Za-z]+")
 
 
-def _side_and_partner(name: str) -> tuple[str | None, str | None]:
-    """('left'|'right'|None, the mirrored name) for names like left-front-tire, L_knee, leftEye."""
-    parts = _TOKEN.findall(name)
-    # split camelCase words: leftEye -> left, Eye
-    split = []
-    for part in parts:
-        split += re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+", part) or [part]
-    for i, part in enumerate(split):
-        low = part.lower()
-        if low in _SIDES and (len(low) > 1 or len(split) > 1):
-            mirrored = _SIDES[low]
-            if part.isupper():
-                mirrored = mirrored.upper()
-            elif part[0].isupper():
-                mirrored = mirrored.capitalize()
-            side = "left" if low in ("left", "l") else "right"
-            return side, "".join(split[:i] + [mirrored] + split[i + 1:])
-    return None, None
+def name_words(name: str) -> tuple[str | None, list[str]]:
+    """The one reading of a keypoint name that swaps and keypoint mapping share: ``(side, other words)``.
+
+    ``side`` is ``'left'``, ``'right'`` or None, from the first side word anywhere in the name (``left``,
+    ``right``, or ``L``/``R`` beside another word); the other words are lower case, in order, with MMPose's limb
+    letters spelled out in a name with a side (``F`` front, ``B`` back). ``L_Eye``, ``left_eye``, ``Eye_Left``,
+    ``eyeL`` and ``LeftEye`` all read as ``('left', ['eye'])``; ``L_F_Paw`` as ``('left', ['front', 'paw'])``.
+    """
+    words = _WORD.findall(name)
+    for i, word in enumerate(words):
+        if word.lower() in _SIDE_WORDS and (len(word) > 1 or len(words) > 1):
+            rest = [w.lower() for w in words[:i] + words[i + 1:]]
+            return _SIDE_WORDS[word.lower()], [_LIMB_LETTERS.get(w, w) for w in rest]
+    return None, [w.lower() for w in words]
+
+
+def name_key(name: str, side: str | None = None) -> str:
+    """A keypoint name as compared across spellings: the side first, then the other words, no separators
+    (``L_Eye``, ``left-eye`` and ``Eye_Left`` all give ``lefteye``). ``side`` replaces the name's own side (the
+    key of its mirror partner)."""
+    own, words = name_words(name)
+    return (side or own or "") + "".join(words)
+
+
+def _side(name: str) -> str | None:
+    return name_words(name)[0]
 
 
 def infer_swaps(names: Sequence[str]) -> dict[str, str]:
     """Left/right partners among ``names``: ``{'left-front-tire': 'right-front-tire', ...}`` (both ways).
 
-    Only pairs whose mirrored name exists are returned; a left name without its right partner has no swap.
+    A name's partner is the one name whose :func:`name_key` is its own with the other side (``L_Eye`` and
+    ``R_Eye``, ``eyeL`` and ``eyeR``); a left name without its right partner, or with several, has no swap.
     """
-    present = set(names)
+    by_key: dict[str, list[str]] = {}
+    for name in names:
+        by_key.setdefault(name_key(name), []).append(name)
     swaps = {}
     for name in names:
-        _, partner = _side_and_partner(name)
-        if partner in present and partner != name:
-            swaps[name] = partner
+        side = _side(name)
+        partners = by_key.get(name_key(name, _OTHER_SIDE[side]), []) if side else []
+        if len(partners) == 1 and partners[0] != name:
+            swaps[name] = partners[0]
     return swaps
 
 
@@ -110,7 +126,7 @@ def build_metainfo(
                             f"give one {label[:-1]} per keypoint")
 
     def color(name: str) -> list[int]:
-        side, _ = _side_and_partner(name)
+        side = _side(name)
         return {"left": LEFT_COLOR, "right": RIGHT_COLOR}.get(side, CENTER_COLOR)
 
     keypoint_info = {
@@ -143,6 +159,7 @@ def write_atomic(path: str | Path, text: str) -> None:
 
 
 def write_metainfo(path: str | Path, info: dict) -> None:
+    """Write ``info`` as a metainfo file (:func:`dumps`) to ``path``, atomically."""
     write_atomic(path, dumps(info))
 
 

@@ -123,24 +123,6 @@ def _load_state_dict(model, checkpoint: Path):
     return ckpt
 
 
-def _dataset_meta(ckpt: dict, cfg, config) -> dict:
-    """As ``mmpose.apis.init_model``: the checkpoint's dataset_meta, else the config's datasets' metainfo."""
-    from mmpose.apis.inference import dataset_meta_from_config
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-
-    meta = (ckpt.get("meta") or {}).get("dataset_meta")
-    if meta:
-        return meta if "keypoint_id2name" in meta else parse_pose_metainfo(meta)
-    for mode in ("train", "val", "test"):
-        meta = dataset_meta_from_config(cfg, dataset_mode=mode)
-        if meta:
-            return meta
-    raise ConfigError(
-        f"{config}: no dataset metainfo in the checkpoint or the config's datasets",
-        "set train_dataloader.dataset.metainfo = dict(from_file='path/to/metainfo.py')",
-    )
-
-
 class _Network:
     """Builds the exported module lazily (torch imported only here)."""
 
@@ -252,12 +234,12 @@ def export_onnx(
 
     import mmpose
     import torch
-    from mmpose.apis import init_model
 
-    cfg.model.backbone.init_cfg = None  # weights come from the checkpoint; never download
-    model = init_model(cfg, None, device="cpu")
+    from mmpose_ext.deploy.model import build_model, dataset_meta
+
+    model = build_model(cfg)  # not init_model: it reads the dataset class's metainfo before the checkpoint's
     ckpt = _load_state_dict(model, checkpoint)
-    meta = _dataset_meta(ckpt, cfg, config)
+    meta = dataset_meta((ckpt.get("meta") or {}).get("dataset_meta"), cfg, config)
 
     w, h = (int(v) for v in affine["input_size"])
     net = _Network.wrap(model)

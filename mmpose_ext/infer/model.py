@@ -52,10 +52,10 @@ class TorchPoseModel:
 
     def __init__(self, config, weights=None, device: str = "cpu", cfg_options: list[str] | None = None,
                  batch_size: int = 32, flip_test: bool | None = None, threads: int | None = None) -> None:
-        from mmpose.apis import init_model
         from mmpose.models import TopdownPoseEstimator
 
         import mmpose_ext  # noqa: F401  (compatibility fixes and registries before mmpose loads anything)
+        from mmpose_ext.deploy.model import build_model, dataset_meta
 
         cfg = load_any_config(config, cfg_options)
         if "test_dataloader" not in cfg:
@@ -68,7 +68,7 @@ class TorchPoseModel:
         self.batch_size = max(1, int(batch_size))
         device = check_device(device)
         try:
-            self.model = init_model(cfg, None, device=device)  # init_model leaves out init_cfg downloads
+            self.model = build_model(cfg, device)  # as init_model, minus its metainfo read (mmpose_ext.deploy.model)
             self.input_size = self._input_size(cfg)
         except (TypeError, ValueError, OverflowError, AssertionError) as exc:  # a value the model refuses
             first = (str(exc).strip().splitlines() or [""])[0][:200]
@@ -78,8 +78,7 @@ class TorchPoseModel:
             raise ConfigError(f"{config}: model.type is {cfg.model.type!r}; mmpx infer runs top-down models",
                               "use a top-down config (model.type='TopdownPoseEstimator')")
         meta_from_ckpt = self._load(weights) if weights is not None else None
-        if meta_from_ckpt is not None:
-            self.model.dataset_meta = meta_from_ckpt
+        self.model.dataset_meta = dataset_meta(meta_from_ckpt, cfg, config)  # the checkpoint's first
         self.dataset_meta = self.model.dataset_meta
         self.num_keypoints = self._head_keypoints()
         k_meta = int(self.dataset_meta.get("num_keypoints", len(self.dataset_meta.get("keypoint_id2name", {}))))

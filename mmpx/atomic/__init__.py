@@ -86,11 +86,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", durable: bool = False
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_path`)."""
     with atomic_open(path, "wb") as f:
         f.write(data)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_path`)."""
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
 

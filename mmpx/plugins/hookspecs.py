@@ -18,6 +18,7 @@ PROJECT = "mmpose_ext"
 # The plugin API's version: a plugin sets MMPX_PLUGIN_API to it. Raised when a hook's meaning changes.
 API_VERSION = 1
 hookspec = pluggy.HookspecMarker(PROJECT)
+# Marks a plugin's hook functions (@hookimpl above each mmpx_* function of its plugin module).
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 

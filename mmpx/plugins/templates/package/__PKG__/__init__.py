@@ -1,4 +1,4 @@
-"""__DIST__: __WHAT__.
+"""__DIST__: an mmpose-ext plugin; README.md says what it adds.
 
 Importing the package is light (no torch, no mmpose): ``mmpx --help`` loads ``__PKG__.plugin``.
 """

@@ -31,6 +31,18 @@ def test_rejects_out_indices_outside_its_stages(models):
         models.build(dict(type="__CLASS__", out_indices=(3,)))
 
 
+def test_loads_pretrained_weights_from_a_local_file_only(models, tmp_path):
+    import torch
+
+    trained = models.build(dict(type="__CLASS__", widths=(8, 16)))
+    torch.save(trained.state_dict(), tmp_path / "net.pth")
+    loaded = models.build(dict(type="__CLASS__", widths=(8, 16), pretrained=str(tmp_path / "net.pth")))
+    weights = loaded.state_dict()
+    assert all(torch.equal(tensor, weights[key]) for key, tensor in trained.state_dict().items())
+    with pytest.raises(ValueError, match="a local file only"):
+        models.build(dict(type="__CLASS__", pretrained="https://example.com/net.pth"))
+
+
 def test_preflight_names_the_right_head_channels_in_one_line(tmp_path):
     data = carpose_data(tmp_path / "cars", n=4)
     result = run_cli("train", CONFIG, "--work-dir", tmp_path / "w", "--cfg-options", *_on(data),

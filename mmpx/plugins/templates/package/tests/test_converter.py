@@ -19,14 +19,36 @@ def labels(tmp_path):
     return csv_path
 
 
-def test_converts_rows_to_coco_keypoints(labels, tmp_path):
+def test_converts_rows_to_the_layout_the_config_reads(labels, tmp_path):
     result = run_cli("convert", "__NAME__-csv", labels, tmp_path / "out")
     assert result.exit_code == 0, result.stderr
-    coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    coco = json.loads((tmp_path / "out" / "annotations" / "train.json").read_text())
     assert coco["images"] == [dict(id=1, file_name="a.png", height=40, width=60)]
     assert [a["keypoints"] for a in coco["annotations"]] == [[10, 10, 2, 50, 30, 1], [5, 5, 2, 0, 0, 0]]
     assert coco["annotations"][0]["bbox"] == pytest.approx([6, 8, 48, 24])
+    assert coco["categories"][0]["keypoints"] == ["nose", "tail"]
+    val = json.loads((tmp_path / "out" / "annotations" / "val.json").read_text())
+    assert val["images"] == [] and val["categories"] == coco["categories"]  # one image: all of it trains
     assert (tmp_path / "out" / "images" / "a.png").is_file() and (tmp_path / "out" / "metainfo.py").is_file()
+
+
+def test_splits_by_image_with_a_seed(tmp_path):
+    import cv2
+
+    rows = [HEADER.strip()]
+    for i in range(10):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.zeros((20, 20, 3), np.uint8))
+        rows += [f"{i}.png,2,2,2,9,9,2", f"{i}.png,3,3,2,8,8,2"]  # two objects per image
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    splits = []
+    for out in ("a", "b"):
+        result = run_cli("convert", "__NAME__-csv", tmp_path / "labels.csv", tmp_path / out, "--val-ratio", "0.2")
+        assert result.exit_code == 0, result.stderr
+        coco = {s: json.loads((tmp_path / out / "annotations" / f"{s}.json").read_text()) for s in ("train", "val")}
+        splits.append({s: sorted(i["file_name"] for i in c["images"]) for s, c in coco.items()})
+        assert len(coco["train"]["images"]) == 8 and len(coco["val"]["images"]) == 2
+        assert len(coco["val"]["annotations"]) == 4  # an image's objects stay together
+    assert splits[0] == splits[1] and not set(splits[0]["train"]) & set(splits[0]["val"])
 
 
 @pytest.mark.parametrize("text, message", [

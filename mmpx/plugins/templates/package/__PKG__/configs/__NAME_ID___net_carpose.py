@@ -3,7 +3,10 @@
 # Inherit it in your own config with _base_ = ['mmpx::__NAME__-net-carpose'].
 _base_ = ['mmpose::_base_/default_runtime.py']
 # MMPose's own tools/train.py registers the classes through custom_imports (mmpx train loads plugins itself)
-custom_imports = dict(imports=['mmpose_ext', '__PKG__.backbone'], allow_failed_imports=False)
+custom_imports = dict(imports=[
+    'mmpose_ext',
+    __IMPORTS__
+], allow_failed_imports=False)
 
 data_root = 'data/carpose/'
 max_epochs = 20
@@ -17,7 +20,7 @@ model = dict(
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     # stride 16 at 96x96: 6x6 features; two deconvolutions make the 24x24 heatmaps
-    backbone=dict(type='__CLASS__', widths=(32, 64, 128), init_cfg=None),
+    backbone=dict(type='__CLASS__', widths=(32, 64, 128)),  # a plain nn.Module: no init_cfg
     head=dict(type='HeatmapHead', in_channels=128, out_channels=8, deconv_out_channels=(64, 64),
               deconv_kernel_sizes=(4, 4), loss=dict(type='KeypointMSELoss', use_target_weight=True),
               decoder=codec),
@@ -27,6 +30,7 @@ train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
+    __TRANSFORM_STEP__
     dict(type='RandomBBoxTransform', scale_factor=[0.85, 1.15], rotate_factor=10, shift_factor=0.1),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
@@ -38,7 +42,8 @@ val_pipeline = [
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs'),
 ]
-dataset = dict(type='CarPoseDataset', data_root=data_root, data_mode='topdown', data_prefix=dict(img='images/'))
+# __DATASET_NOTE__
+dataset = dict(type='__DATASET__', data_root=data_root, data_mode='topdown', data_prefix=dict(img='images/'))
 train_dataloader = dict(batch_size=32, num_workers=1, persistent_workers=True,
                         sampler=dict(type='DefaultSampler', shuffle=True),
                         dataset=dict(dataset, ann_file='annotations/train.json', pipeline=train_pipeline))
