@@ -6,7 +6,7 @@ CORE_VENV ?= .venv-core
 MMPX := $(VENV)/bin/mmpx
 WORK ?= work_dirs/quickstart
 
-.PHONY: setup setup-core quickstart test test-core lint bench
+.PHONY: setup setup-core setup-browser quickstart test test-core lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -14,6 +14,10 @@ setup:
 # A second venv without torch/mmengine/mmcv/mmpose/mmdet for the core tier (docs/architecture.md).
 setup-core:
 	MMPX_CORE_VENV=$(CORE_VENV) bash scripts/setup-core.sh
+
+# Debian's chromium for the tests that open mmpx's HTML pages in a real browser (skipped without it; root + apt only).
+setup-browser:
+	bash scripts/setup-browser.sh
 
 # Check the environment, then synthesise car keypoints, convert, check, train on the CPU, test, plot, draw, report.
 quickstart: setup
@@ -24,11 +28,11 @@ quickstart: setup
 # Two pytest workers, one test file each at a time (--dist loadfile keeps a file's fixtures in one process): on 2
 # cores much of a test is process start-up and imports, which the other worker overlaps. TEST_WORKERS=0: serial.
 TEST_WORKERS ?= 2
-test: setup setup-core
+test: setup setup-core setup-browser
 	$(VENV)/bin/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 	$(MAKE) --no-print-directory test-core
 
-test-core: setup-core
+test-core: setup-core setup-browser
 	$(CORE_VENV)/bin/python -m pytest tests/core -p no:cacheprovider
 
 lint: setup

@@ -106,8 +106,8 @@ pip_ install -c "$PINS" pyarrow
 say "checking xtcocotools against NumPy 2"
 bash "$ROOT/scripts/xtcocotools.sh" "$VENV" "$PINS"
 
-say "installing mmpose-ext (editable) with its test tools, and the plugins under plugins/ with what they need"
-pip_ install -c "$PINS" -e "$ROOT[test]"
+say "installing mmpose-ext (editable) with its core's dependencies and test tools, and the plugins under plugins/"
+pip_ install -c "$PINS" -e "$ROOT[core,test]"
 # With their dependencies (the transformers plugin brings transformers); mmpose-ext is already there, and the pins
 # keep pip from touching the stack.
 for plugin in "$ROOT"/plugins/*/; do

@@ -29,7 +29,7 @@ def test_quickstart_runs_every_stage(tmp_path):
     metrics = json.loads((work / "metrics.json").read_text())
     assert 0.0 <= metrics["PCK"] <= 1.0 and "coco/AP" in metrics
     assert metrics == report["metrics"]
-    for key in ("checkpoint", "config", "loss_plot", "val_plot", "contact_sheet"):
+    for key in ("checkpoint", "config", "loss_plot", "val_plot", "contact_sheet", "report"):
         assert (work / report["paths"][key]).is_file(), key
     import torch
 

@@ -10,6 +10,7 @@ machine. The work dir holds everything it made::
     WORK/train/              the run: logs, scalars, checkpoints, loss.png, val.png
     WORK/predictions/        a few validation images with predicted keypoints, and contact_sheet.jpg
     WORK/metrics.json        the test metrics; WORK/quickstart.json: the report (stages, times, paths)
+    WORK/report.html         the run in one page: curves, metrics, per-keypoint tables, the worst validation cases
 """
 
 from __future__ import annotations
@@ -174,6 +175,20 @@ def best_checkpoint(run_dir: Path) -> Path:
     return best[-1] if best else Path((run_dir / "last_checkpoint").read_text().strip())
 
 
+def write_report(work: Path, log: Callable[[str], None]) -> Path | None:
+    """``WORK/report.html`` (``mmpx report WORK``): the training run with the test's predictions and metrics. A
+    failure is logged, not raised: the model and the metrics are made by then."""
+    from mmpx.report import build_report
+
+    try:
+        result = build_report(work, work / "report.html")
+    except Exception as exc:
+        log(f"[report] could not write {work / 'report.html'}: {type(exc).__name__}: {exc}")
+        return None
+    log(f"[report] {result.path} ({result.cases} cases, {result.seconds:.1f} s)")
+    return result.path
+
+
 def run_quickstart(work_dir: str | Path = "work_dirs/quickstart", images: int = 1000, epochs: int | None = None,
                    seed: int = 0, device: str | None = None,
                    log: Callable[[str], None] = print) -> QuickstartReport:
@@ -223,12 +238,15 @@ def run_quickstart(work_dir: str | Path = "work_dirs/quickstart", images: int = 
     (work / "metrics.json").write_text(json.dumps(report.metrics, indent=2) + "\n")
     t = stage("test", t)
     drawn = draw_predictions(config, checkpoint, work / "data", work / "predictions", device=device or "cpu")
-    stage("draw", t)
+    t = stage("draw", t)
+    page = write_report(work, log)
+    stage("report", t)
     report.seconds["total"] = round(time.perf_counter() - t0, 2)
     report.paths = dict(
         config=str(config), checkpoint=str(checkpoint), metrics=str(work / "metrics.json"),
         loss_plot=str(work / "train" / "loss.png"), val_plot=str(work / "train" / "val.png"),
         predictions=str(work / "predictions"), contact_sheet=str(drawn[-1]), data=str(work / "data"),
+        **({"report": str(page)} if page else {}),
     )
     (work / MARKER).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report

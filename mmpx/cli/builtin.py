@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mmpx.plugins.hookspecs import hookimpl
 from mmpx.plugins.types import CliCommand, ConfigFile, Converter
 
@@ -11,13 +13,36 @@ MMPX_PLUGIN_API = 1
 @hookimpl
 def mmpx_configs() -> list[ConfigFile]:
     import importlib.util
-    from pathlib import Path
 
     # find_spec, not importlib.resources.files: the latter would import mmpose_ext (torch) to list a file
     spec = importlib.util.find_spec("mmpose_ext")
     folder = Path(next(iter(spec.submodule_search_locations))) / "configs"
-    return [ConfigFile("carpose-quickstart", folder / "carpose_quickstart.py",
-                       "ResNet-18 heatmap model for the 8 car keypoints at 96x96 (mmpx quickstart's model)")]
+    configs = [ConfigFile("carpose-quickstart", folder / "carpose_quickstart.py",
+                          "ResNet-18 heatmap model for the 8 car keypoints at 96x96 (mmpx quickstart's model)")]
+    # the checkout's configs/<group>/*.py: links in the checkout, copies in a wheel (pyproject's package-data)
+    for path in sorted(folder.glob("*/*.py")):
+        configs.append(ConfigFile(_config_name(path), path, _first_sentence(path)))
+    return configs
+
+
+def _config_name(path: Path) -> str:
+    """The file's stem, after its folder when the stem does not say it (``carpose/smoke_cpu.py``:
+    ``carpose-smoke_cpu``)."""
+    group = path.parent.name
+    return path.stem if group in path.stem else f"{group}-{path.stem}"
+
+
+def _first_sentence(path: Path) -> str:
+    """The first sentence of the comment a config starts with: its summary in ``mmpx configs list``."""
+    import re
+
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    text = " ".join(lines)
+    return re.split(r"\.(?:\s|$)", text, maxsplit=1)[0]
 
 
 @hookimpl
@@ -49,6 +74,7 @@ def mmpx_cli_commands() -> list[CliCommand]:
         CliCommand("eval", "mmpx.cli.eval:eval_", panel=_app.PANEL_TRAIN),
         CliCommand("compare", "mmpx.cli.compare:compare", panel=_app.PANEL_TRAIN),
         CliCommand("plot", "mmpx.cli.plot:plot", panel=_app.PANEL_TRAIN),
+        CliCommand("report", "mmpx.cli.report:report", panel=_app.PANEL_TRAIN),
         CliCommand("infer", "mmpx.cli.infer:infer", panel=_app.PANEL_DEPLOY),
         CliCommand("export", "mmpx.cli.export:app", help="Export a trained model (ONNX with a decoding sidecar).",
                    panel=_app.PANEL_DEPLOY),

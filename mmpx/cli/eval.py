@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._guard import guarded
+from mmpx.cli._options import metainfo_file
 from mmpx.errors import MmpxError
 
 GtArg = Annotated[Path, typer.Argument(help="COCO keypoint ground truth (.json).", show_default=False)]
@@ -15,12 +16,13 @@ PredArg = Annotated[Path, typer.Argument(help="COCO keypoint results (.json), e.
                                          show_default=False)]
 
 
-@guarded(inputs=("gt", "pred", "metainfo"), outputs=("out", "markdown"))
+@guarded(inputs=("gt", "pred", "metainfo", "images"), outputs=("out", "markdown", "report"))
 def eval_(
     gt: GtArg,
     pred: PredArg,
     metainfo: Annotated[Path | None, typer.Option(help="MMPose metainfo .py (names, sigmas, swaps); "
-                                                       "optional for COCO's 17 keypoints.")] = None,
+                                                       "optional for COCO's 17 keypoints.",
+                                                  callback=metainfo_file)] = None,
     by: Annotated[str | None, typer.Option("--by", help="Image field to group by (e.g. category; Human-Art: "
                                                         "scenario, group); several: a,b.")] = None,
     metrics: Annotated[str, typer.Option(help="Comma-separated: coco, pck, epe, oks_per_keypoint, swap.")] = (
@@ -29,6 +31,10 @@ def eval_(
     pck_norm: Annotated[str, typer.Option(help="PCK normaliser: bbox, torso or head.")] = "bbox",
     out: Annotated[Path | None, typer.Option(help="Write the results (schema mmpx-eval/1) to this JSON.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown to this file.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report (tables, per-keypoint bars, worst cases "
+                                                     "drawn) to this file; see docs/report.md.")] = None,
+    images: Annotated[Path | None, typer.Option(help="With --report: the folder of the GT's file_name values. "
+                                                     "Default: images/ beside or above the GT's folder.")] = None,
 ) -> None:
     """Evaluate keypoint predictions: COCO AP/AR (overall, per group), per-keypoint PCK/EPE/OKS AP, swaps.
 
@@ -41,7 +47,7 @@ def eval_(
 
     if pck_norm not in ("bbox", "torso", "head"):
         raise MmpxError(f"--pck-norm {pck_norm!r} is not a PCK normaliser", "use bbox, torso or head")
-    for path, option in ((out, "--out"), (markdown, "--markdown")):
+    for path, option in ((out, "--out"), (markdown, "--markdown"), (report, "--report")):
         if path is not None:
             check_writable(path, option)
     fields = [f.strip() for f in by.split(",") if f.strip()] if by else None
@@ -59,3 +65,8 @@ def eval_(
     if markdown is not None:
         write_text(markdown, to_markdown(result))
         console.print(f"tables written to {markdown}", highlight=False)
+    if report is not None:
+        from mmpx.report import build_eval_report
+
+        written = build_eval_report(gt, pred, report, metainfo, images, fields, pck_thr=pck_thr, pck_norm=pck_norm)
+        console.print(f"report: {written.path}", highlight=False)

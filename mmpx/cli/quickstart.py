@@ -60,6 +60,7 @@ def _print_report(report) -> None:
     if report.training.get("seconds_per_iter"):
         table.add_row("training", f"{report.training['iterations']} iterations, median "
                       f"{report.training['seconds_per_iter']:.3f} s/iter (this machine's speed)")
-    for name in ("checkpoint", "metrics", "loss_plot", "val_plot", "contact_sheet", "config", "data"):
-        table.add_row(name.replace("_", " "), report.paths[name])
+    for name in ("report", "checkpoint", "metrics", "loss_plot", "val_plot", "contact_sheet", "config", "data"):
+        if name in report.paths:
+            table.add_row(name.replace("_", " "), report.paths[name])
     Console().print(table)

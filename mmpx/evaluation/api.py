@@ -118,8 +118,11 @@ def _num(value) -> float | None:
 def evaluate_loaded(coco_gt, results: Sequence[dict], names: Sequence[str], sigmas: Sequence[float],
                     flip_indices: Sequence[int] | None = None, by: str | Iterable[str] | None = None,
                     metrics: Iterable[str] = METRICS, pck_thr: float = 0.05, pck_norm: str = "bbox",
-                    use_area: bool = True) -> dict:
-    """:func:`evaluate` on an already loaded ``xtcocotools.coco.COCO`` and list of results (no checks)."""
+                    use_area: bool = True, matched: matching.Matching | None = None) -> dict:
+    """:func:`evaluate` on an already loaded ``xtcocotools.coco.COCO`` and list of results (no checks).
+
+    ``matched``: :func:`~mmpx.evaluation.matching.match` of the same results, when the caller has it already.
+    """
     metrics = list(metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
@@ -136,7 +139,7 @@ def evaluate_loaded(coco_gt, results: Sequence[dict], names: Sequence[str], sigm
     per_kpt = [m for m in metrics if m != "coco"]
     if not per_kpt:
         return out
-    m = matching.match(coco_gt.imgs, gt["annotations"], results, sigmas)
+    m = matched if matched is not None else matching.match(coco_gt.imgs, gt["annotations"], results, sigmas)
     out["matching"] = dict(gt_instances=len(m.gt_pred), matched=int((m.gt_pred >= 0).sum()),
                            unmatched_predictions=int((m.pred_gt < 0).sum()))
     rows = [dict(name=n, count=int(c)) for n, c in zip(names, m.gt_vis.sum(0), strict=True)]
