@@ -33,7 +33,11 @@ def resolve_config_name(name: str) -> Path:
     if path is not None:
         return path
     names = sorted(c.name for c in host.configs())
-    close = difflib.get_close_matches(bare, names, 3, 0.5)
-    hint = (f"did you mean {', '.join(close)}? " if close else "") + (
-        f"shipped configs: {', '.join(names)} (mmpx configs list)" if names else "no config is shipped")
+    # the names holding what was typed (``smoke_cpu``, ``rtmdet``), else near spellings: with a dozen carpose-*
+    # and rtmpose-* names, a looser cutoff offers names that only share that prefix
+    close = [n for n in names if bare and bare in n][:3] or difflib.get_close_matches(bare, names, 3, 0.6)
+    if close:
+        hint = f"did you mean {', '.join(close)}? (mmpx configs list shows every shipped config)"
+    else:
+        hint = f"shipped configs: {', '.join(names)} (mmpx configs list)" if names else "no config is shipped"
     raise ConfigError(f"no config file or shipped config named {bare!r}", hint)

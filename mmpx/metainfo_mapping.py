@@ -3,9 +3,11 @@
 Mixing datasets with different skeletons needs, for each keypoint of the target skeleton, the keypoint of the
 source skeleton it is (MMPose's ``KeypointConverter`` takes that as a hand-written list of index pairs).
 :func:`map_keypoints` builds it from the keypoint names: explicit aliases first, then equal names, then names
-equal once case, ``_``, ``-``, ``.`` and spaces are ignored (``Left-Eye`` = ``left_eye``); each keypoint is used
-at most once. :class:`KeypointMap` holds the pairs and says what was kept, what the source has that the target
-drops, and which target keypoints no source keypoint fills (they stay invisible).
+equal as :func:`mmpx.metainfo.name_key` reads them, the reading that infers left/right swaps too: case and
+separators ignored, the side word first, ``L``/``R`` read as left/right (``Left-Eye`` = ``left_eye`` = ``L_Eye``
+= ``Eye_Left`` = ``eyeL``); each keypoint is used at most once. :class:`KeypointMap` holds the pairs and says
+what was kept, what the source has that the target drops, and which target keypoints no source keypoint fills
+(they stay invisible).
 
 Pure Python (no torch, no mmengine): the metainfo files are parsed by :mod:`mmpx.metainfo`, never executed.
 """
@@ -14,46 +16,50 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmpx.errors import ConfigError, MmpxError
-from mmpx.metainfo import load_metainfo, validate_metainfo
+from mmpx.metainfo import load_metainfo, name_key, validate_metainfo
 
 __all__ = ["KeypointMap", "map_keypoints", "metainfo_indices", "read_metainfo", "resolve_metainfo_path"]
 
 MMPOSE_PREFIX = "mmpose::"
-_IGNORED = re.compile(r"[\s_\-.]+")
+EXT_PREFIX = "mmpose_ext::"  # mmpose-ext's own files: mmpose_ext::datasets/metainfo/carpose.py
+
+
+def _package_folder(package: str) -> Path | None:
+    """An installed package's folder, found without importing it (mmpose and mmpose_ext import torch)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _mmpose_configs() -> Path | None:
-    """MMPose's shipped configs folder (``mmpose/.mim/configs``), found without importing mmpose."""
-    spec = importlib.util.find_spec("mmpose")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / ".mim" / "configs"
+    """MMPose's shipped configs folder (``mmpose/.mim/configs``)."""
+    folder = _package_folder("mmpose")
+    return folder / ".mim" / "configs" if folder else None
 
 
 def resolve_metainfo_path(path: str | os.PathLike) -> Path:
-    """The file a config's ``metainfo=dict(from_file=PATH)`` means.
+    """The file a config's ``metainfo=dict(from_file=PATH)`` or a ``--metainfo`` option means.
 
-    ``mmpose::_base_/datasets/coco.py`` is under MMPose's shipped configs; an existing path is itself; a missing
-    one falls back, as MMPose's ``parse_pose_metainfo`` does, to the file of the same name in MMPose's
+    ``mmpose::_base_/datasets/coco.py`` is under MMPose's shipped configs, ``mmpose_ext::datasets/metainfo/
+    carpose.py`` in mmpose-ext's package (both from any folder); an existing path is itself; a missing one falls
+    back, as MMPose's ``parse_pose_metainfo`` does, to the file of the same name in MMPose's
     ``configs/_base_/datasets/`` (so ``configs/_base_/datasets/coco.py`` works without an MMPose checkout).
 
     Raises:
         ConfigError: no such file.
     """
     text = os.fspath(path)
+    if text.startswith(EXT_PREFIX):
+        return _named_file(text, _package_folder("mmpose_ext"), "mmpose_ext::datasets/metainfo/carpose.py")
     configs = _mmpose_configs()
     if text.startswith(MMPOSE_PREFIX):
-        candidate = configs / text[len(MMPOSE_PREFIX):] if configs else None
-        if candidate is not None and candidate.is_file():
-            return candidate
-        raise ConfigError(f"metainfo file {text} does not exist" + ("" if configs else " (mmpose is not installed)"),
-                          "e.g. mmpose::_base_/datasets/coco.py")
+        return _named_file(text, configs, "mmpose::_base_/datasets/coco.py")
     if Path(text).is_file():
         return Path(text)
     if Path(text).is_dir():
@@ -63,6 +69,15 @@ def resolve_metainfo_path(path: str | os.PathLike) -> Path:
         return fallback
     raise ConfigError(f"metainfo file {text} does not exist",
                       "give the path of a dataset_info .py file, or mmpose::_base_/datasets/NAME.py")
+
+
+def _named_file(text: str, folder: Path | None, example: str) -> Path:
+    """``PACKAGE::inner/path.py`` under ``folder`` (None: the package is not installed)."""
+    package, _, inner = text.partition("::")
+    if folder is not None and (folder / inner).is_file():
+        return folder / inner
+    raise ConfigError(f"metainfo file {text} does not exist" + ("" if folder else f" ({package} is not installed)"),
+                      f"e.g. {example}")
 
 
 def read_metainfo(spec: str | os.PathLike | Mapping) -> tuple[dict, str]:
@@ -128,10 +143,6 @@ def metainfo_indices(info: Mapping) -> dict:
                 skeleton_links=links, joint_weights=weights)
 
 
-def _normal(name: str) -> str:
-    return _IGNORED.sub("", name).lower()
-
-
 @dataclass
 class KeypointMap:
     """Which source keypoint fills which target keypoint.
@@ -141,8 +152,8 @@ class KeypointMap:
         source_names, target_names: keypoint names in keypoint order.
         pairs: ``(source_index, target_index)`` in target order: the ``mapping`` of MMPose's
             ``KeypointConverter``.
-        how: for each pair, ``'exact'``, ``'normalized'`` (equal ignoring case, ``_``, ``-``, ``.``, spaces) or
-            ``'alias'``.
+        how: for each pair, ``'exact'``, ``'normalized'`` (equal as :func:`mmpx.metainfo.name_key` reads them:
+            case and separators ignored, ``L_``/``R_`` and side words read as left/right) or ``'alias'``.
         target_info: the target's :func:`metainfo_indices` (flip indices, weights, ...).
     """
 
@@ -229,7 +240,7 @@ def map_keypoints(source: str | os.PathLike | Mapping, target: str | os.PathLike
             raise ConfigError(f"aliases map two keypoints onto {t_name!r}", "give each target keypoint one alias")
         chosen[t] = (s, "alias")
         used.add(s)
-    for how, key in (("exact", str), ("normalized", _normal)):
+    for how, key in (("exact", str), ("normalized", name_key)):
         free_src: dict[str, list[int]] = {}
         for s, name in enumerate(src_names):
             if s not in used:
@@ -238,8 +249,8 @@ def map_keypoints(source: str | os.PathLike | Mapping, target: str | os.PathLike
         for t, name in enumerate(tgt_names):
             if t not in chosen:
                 free_tgt.setdefault(key(name), []).append(t)
-        for name_key, targets in free_tgt.items():
-            sources = free_src.get(name_key, [])
+        for key_value, targets in free_tgt.items():
+            sources = free_src.get(key_value, [])
             if len(sources) == 1 and len(targets) == 1:  # an ambiguous name is left unmatched, never guessed
                 chosen[targets[0]] = (sources[0], how)
                 used.add(sources[0])

@@ -8,6 +8,7 @@
   ``custom_imports`` would run it?
 - :func:`carpose_data`: a small synthetic car-keypoint dataset to train on.
 - :func:`train_briefly`: ``mmpx train`` for one short epoch in a fresh process; returns the checkpoint.
+- :func:`mmpose_tool`: where MMPose's own ``tools/train.py`` and ``tools/test.py`` are installed.
 
 Light to import (no torch): the heavy work happens in the subprocesses.
 """
@@ -213,7 +214,7 @@ def carpose_data(root: str | os.PathLike, n: int = 12, seed: int = 0, size: int 
 
 def train_briefly(config: str | os.PathLike, work_dir: str | os.PathLike, *, samples: int = 4,
                   batch_size: int = 2, cfg_options: Sequence[str] = (), args: Sequence[str] = (),
-                  env: dict[str, str] | None = None, timeout: float = 900) -> Path:
+                  env: dict[str, str] | None = None, timeout: float = 900, validate: bool = False) -> Path:
     """Train ``config`` with ``mmpx train`` in a fresh process for one epoch on its first ``samples`` training
     samples (``samples / batch_size`` iterations), without validation, and return the checkpoint written.
 
@@ -224,6 +225,7 @@ def train_briefly(config: str | os.PathLike, work_dir: str | os.PathLike, *, sam
         batch_size: training batch size.
         cfg_options: more ``KEY=VALUE`` overrides.
         args: more ``mmpx train`` options, e.g. ``("--freeze", "backbone:2")``.
+        validate: validate once, after the epoch, on the config's whole validation set.
 
     Raises:
         AssertionError: the run failed (with the end of its output) or wrote no checkpoint.
@@ -233,8 +235,10 @@ def train_briefly(config: str | os.PathLike, work_dir: str | os.PathLike, *, sam
                  "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
                  "train_cfg.max_epochs=1", "default_hooks.checkpoint.interval=1",
                  "default_hooks.checkpoint.save_best=None", *cfg_options]
-    result = run_cli("train", config, "--work-dir", work_dir, "--no-validate", "--no-progress",
-                     "--cfg-options", *overrides, *args, env=env, timeout=timeout)
+    if validate:
+        overrides.insert(0, "train_cfg.val_interval=1")  # before cfg_options, which may change it
+    result = run_cli("train", config, "--work-dir", work_dir, *([] if validate else ["--no-validate"]),
+                     "--no-progress", "--cfg-options", *overrides, *args, env=env, timeout=timeout)
     if result.exit_code != 0:
         raise AssertionError(f"mmpx train {config} exited {result.exit_code}:\n{result.stderr[-4000:]}")
     last = work_dir / "last_checkpoint"
@@ -244,12 +248,32 @@ def train_briefly(config: str | os.PathLike, work_dir: str | os.PathLike, *, sam
     return checkpoint
 
 
+def mmpose_tool(name: str) -> Path:
+    """The path of one of MMPose's own tools (``train.py``, ``test.py``, ...): mmpose installs its ``tools/``
+    folder as ``mmpose/.mim/tools/`` (found without importing mmpose). Run it with this interpreter:
+    ``python PATH CONFIG --work-dir DIR``, on a config from ``mmpx configs dump NAME OUT.py``.
+
+    Raises:
+        FileNotFoundError: mmpose is not installed, or has no such tool.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mmpose")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("mmpose is not installed here: its tools come with it (mmpx doctor)")
+    path = Path(next(iter(spec.submodule_search_locations))) / ".mim" / "tools" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"mmpose has no tool {name!r} ({path} does not exist)")
+    return path
+
+
 __all__ = [
     "CliResult",
     "NetworkBlocked",
     "block_network",
     "carpose_data",
     "host_for",
+    "mmpose_tool",
     "plugin_loads",
     "run_cli",
     "train_briefly",

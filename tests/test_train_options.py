@@ -203,7 +203,7 @@ def test_train_wires_options_into_the_config(setup, monkeypatch):
     assert cfg.randomness == dict(seed=5, deterministic=True) and cfg.launcher == "slurm"
     assert cfg.val_cfg is None and cfg.val_dataloader is None and cfg.val_evaluator is None
     assert cfg.load_from is None  # the hook loads it
-    assert [h["type"] for h in cfg.custom_hooks][-3:] == ["PartialLoadHook", "FreezeHook", "PlotHook"]
+    assert [h["type"] for h in cfg.custom_hooks][-4:] == ["PartialLoadHook", "FreezeHook", "PlotHook", "ReportHook"]
     assert cfg.model_wrapper_cfg["find_unused_parameters"] is True
 
     with pytest.raises(ConfigError, match=rf"--auto-scale-lr: config {re.escape(str(setup.config))} has no"):

@@ -2,8 +2,8 @@
 # It checks the whole path (synthesise -> convert -> train -> evaluate), not accuracy:
 #   mmpx data synth carpose data/carpose_synth_labelme --n 200 --seed 0
 #   mmpx convert labelme data/carpose_synth_labelme data/carpose_synth --category car \
-#       --metainfo mmpose_ext/datasets/metainfo/carpose.py --images copy
-#   mmpx train configs/carpose/smoke_cpu.py --work-dir work_dirs/smoke_cpu
+#       --metainfo mmpose_ext::datasets/metainfo/carpose.py --images copy
+#   mmpx train carpose-smoke_cpu --work-dir work_dirs/smoke_cpu
 _base_ = ['./rtmpose-t_carpose-256x256.py']
 
 data_root = 'data/carpose_synth/'

@@ -296,6 +296,7 @@ def _apply_train_options(cfg, config, o: RunOptions, load_from) -> None:
 def train_config(config: str | Path, options: RunOptions | None = None, **changes):
     """The config :func:`train` runs, checked (``preflight``) but not run; options as for :func:`train`."""
     from mmpose_ext.engine.atomic_checkpoint import use_atomic_checkpoints
+    from mmpose_ext.engine.report_hook import add_report_hook
 
     o = RunOptions.of(options, **changes)
     cfg = _prepare(config, o.work_dir, o.cfg_options, False, [], TRAIN_KEYS)
@@ -335,6 +336,12 @@ def train_config(config: str | Path, options: RunOptions | None = None, **change
     hooks = list(cfg.get("custom_hooks") or [])
     if not any(h.get("type") == "PlotHook" for h in hooks):
         hooks.append(dict(type="PlotHook", _scope_=SCOPE))  # loss.png, val.png at the end
+    hooks = add_report_hook(hooks)  # each validation's predictions, report.html at the end
+    # a pose evaluator that computes nothing is misconfigured; mmdet's CocoMetric returns nothing while an early
+    # detector finds no box, which is no error
+    pose = cfg.get("default_scope") != "mmdet"
+    if pose and cfg.get("val_evaluator") and not any(h.get("type") == "MetricCheckHook" for h in hooks):
+        hooks.append(dict(type="MetricCheckHook", _scope_=SCOPE))  # an evaluator computing nothing stops at once
     progress = sys.stderr.isatty() if o.progress is None else o.progress
     if progress and not any(h.get("type") == "ProgressHook" for h in hooks):
         hooks.append(dict(type="ProgressHook", _scope_=SCOPE))  # a bar on a terminal, plain lines elsewhere
@@ -368,6 +375,9 @@ def train(config: str | Path, options: RunOptions | None = None, **changes):
             # mmpx picked the checkpoint (mmengine would follow last_checkpoint blindly), so mmengine's own line is
             # not printed: say it as mmengine does in its auto mode
             runner.logger.info(f"Auto resumed from the latest checkpoint {cfg.load_from}.")
+        elif o.resume in (True, "auto") and not cfg.get("resume"):  # mmengine would start afresh without a word
+            runner.logger.warning(f"--resume: no checkpoint to resume from in {cfg.work_dir}; training starts from "
+                                  "scratch")
         if cfg.get("resume") and cfg.get("load_from"):  # mmengine resumes with strict=False: random weights else
             from mmpose_ext.apis.fit import check_checkpoint_fits
 
@@ -428,6 +438,13 @@ def test_config(config: str | Path, checkpoint: str | Path, options: RunOptions 
             vis.update(type="PerImageVisualizationHook", _scope_=SCOPE)
     if o.preflight:
         check_config(cfg, config, ("test",))  # a test needs no training data
+    hooks = list(cfg.get("custom_hooks") or [])
+    if cfg.get("default_scope") != "mmdet" and not any(h.get("type") == "MetricCheckHook" for h in hooks):
+        # else {} printed and exit 0 (a detector's CocoMetric may rightly return nothing: see train_config)
+        cfg.custom_hooks = [*hooks, dict(type="MetricCheckHook", _scope_=SCOPE)]
+    from mmpose_ext.engine.report_hook import add_report_hook
+
+    cfg.custom_hooks = add_report_hook(cfg.get("custom_hooks"))  # the test's predictions, report.html at the end
     return cfg
 
 

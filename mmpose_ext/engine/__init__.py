@@ -8,6 +8,10 @@
   CheckpointHook whose checkpoints and ``last_checkpoint`` are never half-written (``mmpx train`` uses it).
 - :class:`ChannelsLastHook` (``custom_hooks = [dict(type='ChannelsLastHook')]``): train in channels-last
   memory format, faster for CNNs on the CPU (the quickstart uses it).
+- :class:`MetricCheckHook` (``mmpx train``/``mmpx test`` add it): an evaluator metric that returns no value
+  stops the run at the first validation or test, instead of a run with no metric.
+- :class:`ReportHook` (``mmpx train``/``mmpx test`` add it): each validation's and test's predictions as COCO
+  results (``predictions/``) and ``report.html`` at the end of the run.
 - :class:`PerImageVisualizationHook`: MMPose's visualization hook drawing one picture per test image, all its
   instances merged (``mmpx test --show-dir`` uses it).
 """
@@ -23,17 +27,21 @@ from mmpose_ext.engine.hooks import (
     resolve_freeze_patterns,
 )
 from mmpose_ext.engine.image_vis import PerImageVisualizationHook
+from mmpose_ext.engine.metric_check import MetricCheckHook
 from mmpose_ext.engine.plot_hook import PlotHook
 from mmpose_ext.engine.progress import ProgressHook  # noqa: F401  (registers it)
+from mmpose_ext.engine.report_hook import ReportHook
 
 __all__ = [
     "AtomicCheckpointHook",
     "ChannelsLastHook",
     "FreezeHook",
     "LoadReport",
+    "MetricCheckHook",
     "PartialLoadHook",
     "PerImageVisualizationHook",
     "PlotHook",
+    "ReportHook",
     "freeze_summary",
     "partial_load",
     "resolve_freeze_patterns",

@@ -62,3 +62,21 @@ TrustCheckpointOpt = Annotated[
         "Only for files you trust: unpickling can run code.",
     ),
 ]
+
+
+def metainfo_file(value: Path | None) -> Path | None:
+    """The callback of every ``--metainfo`` option: the names a config's ``metainfo=dict(from_file=...)`` takes
+    become the file, from any folder: ``mmpose::_base_/datasets/coco.py``, ``mmpose_ext::datasets/metainfo/
+    carpose.py`` and MMPose's ``configs/_base_/datasets/coco.py``. Other paths stay as given: the command reports a
+    missing one (``check data`` first puts back a dataset a crashed conversion moved aside)."""
+    if value is None:
+        return None
+    text = str(value)
+    # only MMPose's own layout falls back to MMPose's file of the same name: a mistyped path to a file of the
+    # user's must not silently become MMPose's coco.py
+    mmpose_form = value.parent.parts[-2:] == ("_base_", "datasets") and not value.exists()
+    if "::" not in text and not mmpose_form:
+        return value
+    from mmpx.metainfo_mapping import resolve_metainfo_path
+
+    return resolve_metainfo_path(text)

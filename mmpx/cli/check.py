@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._app import make_typer
-from mmpx.cli._options import JsonOpt
+from mmpx.cli._options import JsonOpt, metainfo_file
 
 app = make_typer(help="Check a dataset before training: annotations, images and metainfo.")
 
@@ -31,7 +31,7 @@ def data(
     metainfo: Annotated[
         Path | None,
         typer.Option("--metainfo", help="MMPose metainfo .py file: validate it and take the keypoint count "
-                     "and names from it (default: each category's keypoints)."),
+                     "and names from it (default: each category's keypoints).", callback=metainfo_file),
     ] = None,
     as_json: JsonOpt = False,
     max_rows: MaxRowsOpt = 50,

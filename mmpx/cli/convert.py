@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._guard import guarded
-from mmpx.cli._options import JsonOpt
+from mmpx.cli._options import JsonOpt, metainfo_file
 
 PROGRESS_MIN_FILES = 200  # a bar for fewer files only flickers
 
@@ -36,6 +36,9 @@ ImagesOpt = Annotated[
 OverwriteOpt = Annotated[
     bool,
     typer.Option("--overwrite", help="Replace an existing OUT, atomically once the new dataset is complete."),
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Stop at the first bad file or record instead of skipping and listing it.")
 ]
 
 
@@ -170,6 +173,7 @@ def labelme(
         typer.Option(
             "--metainfo",
             help="MMPose metainfo .py giving keypoint names, skeleton and swaps (instead of --keypoints).",
+            callback=metainfo_file,
             show_default=False,
         ),
     ] = None,
@@ -198,9 +202,7 @@ def labelme(
             show_default=False,
         ),
     ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Stop at the first bad file instead of skipping it.")
-    ] = False,
+    strict: StrictOpt = False,
     overwrite: OverwriteOpt = False,
     append: Annotated[
         bool,
@@ -285,6 +287,7 @@ def yolo(
     out: OutArg,
     images: ImagesOpt = ImagesMode.copy,
     overwrite: OverwriteOpt = False,
+    strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert an Ultralytics (YOLO) pose dataset to COCO keypoints and an MMPose metainfo file.
@@ -294,7 +297,7 @@ def yolo(
     """
     from mmpx.convert.yolo import convert_yolo
 
-    print_summary(convert_yolo(src, out, images=images.value, overwrite=overwrite), as_json)
+    print_summary(convert_yolo(src, out, images=images.value, overwrite=overwrite, strict=strict), as_json)
 
 
 @guarded(inputs=("ann", "images", "metainfo"), outputs=("out",))
@@ -318,6 +321,7 @@ def to_yolo(
         typer.Option(
             "--metainfo",
             help="MMPose metainfo .py whose swaps give flip_idx (default: inferred from the names).",
+            callback=metainfo_file,
             show_default=False,
         ),
     ] = None,
@@ -333,10 +337,12 @@ def to_yolo(
         bool, typer.Option("--link", help="Hard-link (else symlink) images instead of copying.")
     ] = False,
     overwrite: OverwriteOpt = False,
+    strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert COCO keypoints to an Ultralytics (YOLO) pose dataset: data.yaml, images/ and labels/."""
     from mmpx.convert.to_yolo import convert_to_yolo
 
-    report = convert_to_yolo(ann, out, images, metainfo=metainfo, split=split, link=link, overwrite=overwrite)
+    report = convert_to_yolo(ann, out, images, metainfo=metainfo, split=split, link=link, overwrite=overwrite,
+                             strict=strict)
     print_summary(report, as_json)

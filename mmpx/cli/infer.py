@@ -204,6 +204,8 @@ def infer(
         console.print(f"trajectories: {len(summary.table)} row(s) in {path}")
     if summary.no_boxes and not whole_image:
         _say_no_boxes(summary, bbox_thr, det_cat_id)
+    if out_dir is not None or labelme is not None or tables:
+        _say_low_scores(summary.records, kpt_thr)
     if ignored:
         console.print(f"ignored {ignored} file(s) in the folders that are neither images nor videos")
     if summary.skipped:
@@ -223,6 +225,16 @@ def hold_folders(folders: dict) -> Iterator[None]:
             if folder is not None:
                 stack.enter_context(hold(folder, f"{option} folder"))
         yield
+
+
+def _say_low_scores(records: list[dict], kpt_thr: float) -> None:
+    """Every keypoint scored under --kpt-thr: the drawings (and pre-labels, tables) hold no keypoint at all."""
+    top = max((s for r in records for s in r["keypoints"][2::3]), default=None)
+    if top is not None and top < kpt_thr:
+        from mmpx.cli.main import report_warning
+
+        report_warning(f"every keypoint scores below --kpt-thr {kpt_thr:g} (the highest is {top:.3g}): none is drawn; "
+                       "lower --kpt-thr, or check the weights (an undertrained model scores low)")
 
 
 def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:

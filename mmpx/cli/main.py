@@ -183,11 +183,16 @@ def main(argv: list[str] | None = None) -> None:
         argv.remove("--debug")
         argv.insert(0, "--debug")
         _state["debug"] = True
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command == "train":  # MMPose's bare --resume means the latest checkpoint
+        from mmpx.cli.train import bare_resume
+
+        argv = bare_resume(argv)
     _state["argv"] = argv
     host = get_host()
     for warning in host.warnings:
         report_warning(warning)
-    app = build_app(host, next((a for a in argv if not a.startswith("-")), None))
+    app = build_app(host, command)
     _catch_sigterm()
     try:
         app(args=argv, prog_name="mmpx")
@@ -212,6 +217,9 @@ def main(argv: list[str] | None = None) -> None:
         if _state["debug"]:
             raise
         known = environment_error(exc)
+        if known is None:  # raised from a plugin's code: name it and where to report it
+            from mmpx.plugins.blame import plugin_error
+            known = plugin_error(exc, host)
         if known is not None:
             report_error(*known)
         else:

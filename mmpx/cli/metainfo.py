@@ -10,7 +10,7 @@ import typer
 
 from mmpx.cli._app import make_typer
 from mmpx.cli._guard import guarded
-from mmpx.cli._options import JsonOpt
+from mmpx.cli._options import JsonOpt, metainfo_file
 from mmpx.cli.check import MaxRowsOpt
 
 app = make_typer(help="Make and check MMPose dataset metainfo files (keypoints, skeleton, swaps, sigmas).")
@@ -127,7 +127,7 @@ def sigmas(
     metainfo: Annotated[
         Path | None,
         typer.Option("--metainfo", help="The metainfo .py in use: its sigmas are the old ones, and --out copies "
-                     "it. Default: COCO's sigmas for COCO's 17 keypoints, else 0.025 each."),
+                     "it. Default: COCO's sigmas for COCO's 17 keypoints, else 0.025 each.", callback=metainfo_file),
     ] = None,
     out: Annotated[
         Path | None,

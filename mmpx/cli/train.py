@@ -131,6 +131,16 @@ def child_argv(argv: list[str], *extra: str) -> list[str]:
     return [*out, *extra]
 
 
+def bare_resume(argv: list[str]) -> list[str]:
+    """``argv`` of ``mmpx train`` with a bare ``--resume`` (at the end, or before another option) made
+    ``--resume auto``, as MMPose's ``tools/train.py`` reads it; click options cannot take an optional value."""
+    out = list(argv)
+    for i in range(len(out) - 1, -1, -1):  # from the end, so inserting keeps the earlier indices right
+        if out[i] == "--resume" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out.insert(i + 1, "auto")
+    return out
+
+
 def _spawn(device: str, what: str, launch: dict, *extra: str) -> None:
     from mmpose_ext.apis.launch import spawn, torchrun_argv
     from mmpx.cli.main import command_argv
@@ -147,7 +157,8 @@ def train(
         str | None,
         typer.Option(
             "--resume",
-            help="Resume training: 'auto' picks the latest checkpoint in the work dir, or give a checkpoint path.",
+            help="Resume training: a bare --resume (as MMPose's tools/train.py) or 'auto' picks the latest checkpoint "
+            "in the work dir; or give a checkpoint path.",
             show_default=False,
         ),
     ] = None,
@@ -242,6 +253,9 @@ def train(
     finish_distributed()
     if runner.rank == 0:
         typer.echo(line)
+        from mmpx.cli.report import echo_report
+
+        echo_report()  # the page ReportHook wrote at the end of the run
     if launcher != Launcher.none:  # one of torchrun's/srun's processes: leave before gloo's teardown can abort
         exit_launched_process(0)
 
@@ -326,5 +340,8 @@ def test(
         if out is not None:
             write_text(out, text + "\n")
         typer.echo(text)
+        from mmpx.cli.report import echo_report
+
+        echo_report(err=True)  # stdout stays the metrics JSON
     if launcher != Launcher.none:  # see train: leave before gloo's teardown can abort
         exit_launched_process(0)

@@ -44,7 +44,9 @@ def builtin_commands() -> list[tuple[str, object]]:
     host = get_host()
     app = build_app(host)
     builtin = {c.item.name for c in host.cli_commands() if host.is_builtin(c.plugin)} | {"convert"}
-    return [(name, fn) for name, fn in _commands(app) if name.split()[0] in builtin]
+    converters = {f"convert {c.item.name}" for c in host.converters() if host.is_builtin(c.plugin)}
+    return [(name, fn) for name, fn in _commands(app) if name.split()[0] in builtin
+            and (not name.startswith("convert ") or name in converters)]
 
 
 def _is_path(fn, param: str) -> bool:
