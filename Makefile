@@ -11,7 +11,7 @@ WORK ?= work_dirs/quickstart
 setup:
 	bash scripts/setup.sh
 
-# A second venv without torch/mmengine/mmcv/mmpose/mmdet for the core tier (docs/architecture.md).
+# A second venv without torch/mmengine/mmcv/mmpose/mmdet for the torch-free tier (docs/architecture.md).
 setup-core:
 	MMPX_CORE_VENV=$(CORE_VENV) bash scripts/setup-core.sh
 
@@ -24,7 +24,8 @@ quickstart: setup
 	$(MMPX) doctor
 	$(MMPX) quickstart --work-dir $(WORK)
 
-# The whole suite in the full venv, then the core tier (tests/core) again in the venv without the training stack.
+# The whole suite in the full venv, then the torch-free tier (every test not marked `stack`) again in the venv without
+# the training stack.
 # Two pytest workers, one test file each at a time (--dist loadfile keeps a file's fixtures in one process): on 2
 # cores much of a test is process start-up and imports, which the other worker overlaps. TEST_WORKERS=0: serial.
 TEST_WORKERS ?= 2
@@ -33,7 +34,7 @@ test: setup setup-core setup-browser
 	$(MAKE) --no-print-directory test-core
 
 test-core: setup-core setup-browser
-	$(CORE_VENV)/bin/python -m pytest tests/core -p no:cacheprovider
+	$(CORE_VENV)/bin/python -m pytest -m "not stack" tests -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check mmpx mmpose_ext tests plugins benchmarks scripts configs

@@ -1,9 +1,9 @@
-"""The car detector on a CPU (issue 24, item 1): seconds per iteration of ``rtmdet-tiny_carpose-cpu`` (320x320, no
+"""The car detector on a CPU: seconds per iteration of ``rtmdet-tiny_carpose-cpu`` (320x320, no
 mosaic or MixUp, batch 8) against ``rtmdet-tiny_carpose`` (RTMDet's COCO recipe: 640x640, cached mosaic and MixUp,
 batch 32), both as shipped, on the same synthetic cars; then, with ``--accuracy``, a whole run of the CPU config
 and its validation box mAP.
 
-Baseline named in the issue: the 640 config at 80 s per iteration on 2 cores (an ETA of 3 hours).
+Baseline: the 640 config at 80 s per iteration on 2 cores (an ETA of 3 hours).
 
 Runs the real ``mmpx train NAME`` in a subprocess from a folder outside the checkout, as a user would, twice per
 config (N and 2N iterations). Wall seconds per iteration come from the longer run's ``vis_data/scalars.json``

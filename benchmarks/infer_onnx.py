@@ -8,7 +8,7 @@ the values), exported with a dynamic batch; the 4 COCO val images of ../shared/d
         [--int8]
 
 --int8 adds a third row: the same ONNX model quantised by `mmpx export int8` (calibrated on the crops of the same
-14 boxes). Random weights say nothing about int8 accuracy; docs/export.md measures that on a trained model.
+14 boxes). Random weights say nothing about int8 accuracy; docs/guides/export.md measures that on a trained model.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def load_samples():
 
 def rtmpose_t(folder: Path) -> tuple[Path, Path]:
     """RTMPose-t COCO 256x192: the config and a checkpoint with seeded random weights (the tests' recipe)."""
-    from tests.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
+    from tests.mmpose_ext.deploy.test_export_onnx import RTMPOSE_CONFIG, make_checkpoint
 
     config = folder / "rtmpose-t.py"
     config.write_text(RTMPOSE_CONFIG)

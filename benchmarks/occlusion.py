@@ -2,7 +2,7 @@
 set (clean, as `mmpx quickstart` draws it), PCK@0.05 (bbox) on a clean and on an occluded validation set, side by
 side, several seeds. The baseline is the quickstart's own training (its pipeline, no RandomOcclusion).
 
-The goal (issue): a clear gain on occluded data and no loss on clean data. Printed per seed and as means: PCK on
+The goal: a clear gain on occluded data and no loss on clean data. Printed per seed and as means: PCK on
 each validation set with and without, their difference, and, from the test's dumped predictions, PCK on groups of
 keypoints: "hidden", those of the clean set the car itself hides (v=1); "covered", those of the occluded set an
 occluder covers (labelled occluded there and visible in the clean set, which draws the same cars); "visible",

@@ -1,7 +1,7 @@
-"""`mmpx quickstart` against its target (issue #4): PCK@0.05 (bbox) >= 0.9 on the synthetic validation split within
+"""`mmpx quickstart` against its target: PCK@0.05 (bbox) >= 0.9 on the synthetic validation split within
 5 minutes wall on a 2-core machine, everything included (synthesis, conversion, checks, training, test, drawing).
 
-Baseline named in the issue: RTMPose-t from scratch at 256x256 was at PCK@0.05 0.06 after 3 minutes here.
+Baseline: RTMPose-t from scratch at 256x256 was at PCK@0.05 0.06 after 3 minutes here.
 
 Runs the real command in a subprocess (`--repeat` times), reads WORK/quickstart.json and prints wall time, the
 stage times, PCK and AP, and both ratios to the target. Run it on an idle machine: other jobs on the two cores

@@ -201,8 +201,9 @@ def progress_hook_cost(calls: int = 2000) -> tuple[float, float]:
 def side_costs(config: Path, work_dir: Path) -> dict:
     """Preflight (before the Runner) and PlotHook (after the run), timed in this process."""
     import mmpose_ext  # noqa: F401
-    from mmpose_ext.apis.train import check_config, load_config
-    from mmpx.plots import plot_run
+    from mmpose_ext.apis.prepare import check_config
+    from mmpose_ext.config import load_config
+    from mmpx.evaluation.plots import plot_run
 
     cfg = load_config(config)
     start = time.perf_counter()

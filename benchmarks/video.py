@@ -1,4 +1,5 @@
-"""Frames per second on a video: MMPose's own demo loop vs ``mmpx infer`` before issue 14 vs ``mmpx infer`` now.
+"""Frames per second on a video: MMPose's own demo loop vs a frame-by-frame ``mmpx infer`` runner vs
+``mmpx infer``.
 
 The same clip, models and boxes for every row; each loop reads the video, detects, estimates poses, draws and
 writes the drawn video (the demo's video branch; ``mmpx infer --out-dir``), timed in this process after the
@@ -6,14 +7,16 @@ models are loaded (no start-up):
 
 - ``mmpose demo``: the loop of MMPose's ``demo/topdown_demo_with_mmdet.py`` (shipped in mmpose's ``.mim``), with
   its own ``process_one_image`` and visualizer;
-- ``mmpx infer (before)``: ``mmpx/infer/runner.py`` as it was at commit 3154b2e (read from git), frame by frame;
+- ``mmpx infer (before)``: a runner that reads, predicts and draws one frame at a time: ``mmpx/infer/runner.py``
+  at commit 3154b2e (read from git);
 - ``mmpx infer``: today's runner: frames decoded in a background thread, crops of ``--batch-frames`` frames in one
   forward pass, optionally ``--track`` and ``--det-every N``; torch and ONNX Runtime pose backends.
 
 Models: configs/carpose/rtmdet-tiny_carpose.py and rtmpose-t_carpose-256x256.py with seeded random weights (speed
-does not depend on the values); the detector's box branch is set to constant outputs (as tests/test_infer.py does):
-scores of 0.5 on its coarsest level (300 priors at 640x480) and none elsewhere, wide boxes, so that after NMS it
-keeps a few boxes per frame and its post-processing costs what a trained detector's does. The clip:
+does not depend on the values); the detector's box branch is set to constant outputs (as
+tests/mmpx/infer/test_infer.py does): scores of 0.5 on its coarsest level (300 priors at 640x480) and none
+elsewhere, wide boxes, so that after NMS it keeps a few boxes per frame and its post-processing costs what a
+trained detector's does. The clip:
 mmpx.synth.traffic, 640x480.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/video.py [--frames 24] [--threads 2] [--rounds 3]
@@ -34,7 +37,7 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-BEFORE = "3154b2e"  # the last commit before issue 14's video work
+BEFORE = "3154b2e"  # the last commit whose runner went frame by frame (no decoding thread, no batches)
 DET = ROOT / "configs" / "carpose" / "rtmdet-tiny_carpose.py"
 POSE = ROOT / "configs" / "carpose" / "rtmpose-t_carpose-256x256.py"
 

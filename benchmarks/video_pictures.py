@@ -1,4 +1,4 @@
-"""The pictures of docs/infer.md's video section: a tracked, smoothed frame and a trajectory plot.
+"""The pictures of docs/guides/infer.md's video section: a tracked, smoothed frame and a trajectory plot.
 
 The synthetic traffic clip (mmpx.synth.traffic, 4 cars, two crossing), boxes from the cars' colours, and, standing
 in for a trained car model, each car's true keypoints plus 1.5 px of noise; everything after the model is
@@ -56,13 +56,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args()
-    from mmpx.draw import draw_pose
     from mmpx.infer.sequence import SequenceOptions, sequence_poses
     from mmpx.infer.smooth import OneEuroParams
     from mmpx.infer.track import TrackParams, draw_track_ids
     from mmpx.infer.trajectories import TrajectoryTable
     from mmpx.infer.trajectory_plot import plot_trajectories
     from mmpx.synth.traffic import ColourBoxes, traffic_clip
+    from mmpx.visual.draw import draw_pose
 
     clip = traffic_clip(frames=48, cars=4, width=480, height=320, fps=12)
     model = NoisyTruth(clip)

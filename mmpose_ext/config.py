@@ -8,9 +8,9 @@ user can fix are :class:`mmpx.errors.ConfigError` naming the file and the reason
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from pathlib import Path
 
+from mmpx.configs.paths import config_path
 from mmpx.errors import ConfigError
 
 
@@ -92,30 +92,6 @@ def check_override_types(cfg, overrides: dict, config) -> None:
                               f"e.g. {key}={old!r}")
 
 
-def config_path(config: str | Path) -> Path:
-    """The file behind ``config``: a path, a shipped config's name (``carpose-quickstart``, ``mmpx configs
-    list``), or ``PACKAGE::inner/path.py`` inside an OpenMMLab package's configs."""
-    from mmpx.config_names import BASE_PREFIX, looks_like_name, resolve_config_name
-
-    text = str(config)
-    if text.startswith(BASE_PREFIX) or (looks_like_name(text) and not Path(text).exists()):
-        return resolve_config_name(text)
-    if "::" not in text:
-        path = Path(text)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist", "check the path (configs are .py files)")
-        return path
-    package, _, inner = text.partition("::")
-    spec = importlib.util.find_spec(package) if package.isidentifier() else None
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"config {text}: no installed package {package!r}",
-                          "e.g. mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py")
-    path = Path(next(iter(spec.submodule_search_locations))) / ".mim" / "configs" / inner
-    if not path.is_file():
-        raise ConfigError(f"config {text}: {package} has no configs/{inner}", f"look in {path.parent.parent}")
-    return path
-
-
 @contextlib.contextmanager
 def _shipped_bases():
     """While a config loads, ``_base_ = ['mmpx::NAME']`` names a shipped config (mmengine accepts ``pkg::`` only
@@ -123,7 +99,7 @@ def _shipped_bases():
     import it names, so a patch at import time could not help them (``mmpx configs dump`` does)."""
     from mmengine.config import Config
 
-    from mmpx.config_names import BASE_PREFIX, resolve_config_name
+    from mmpx.configs.names import BASE_PREFIX, resolve_config_name
 
     original = Config.__dict__["_get_cfg_path"]
 
@@ -182,4 +158,4 @@ def load_config(config: str | Path, cfg_options: list[str] | None = None, *, plu
     return cfg
 
 
-__all__ = ["config_path", "load_config", "parse_cfg_options"]
+__all__ = ["load_config", "parse_cfg_options"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import time
 
-from mmpx.plugins.manager import PluginHost, get_host, short_error
+from mmpx.plugins.isolation import short_error
+from mmpx.plugins.manager import PluginHost, get_host
 from mmpx.plugins.types import Contribution
 
 

@@ -17,7 +17,7 @@
 A model is an exported ``.onnx`` (``mmpx export onnx``: its sidecar is inside), or an MMPose config with a
 checkpoint (a training checkpoint or an ``mmpx publish`` release). Boxes come from ``bboxes=`` per call, else
 the detector (an mmdet config and weights, or any callable ``image -> (xyxy, scores)``), else the whole image.
-``mmpx infer`` is built on the same loaders. See docs/python-api.md.
+``mmpx infer`` is built on the same loaders. See docs/reference/python-api.md.
 
 This module sits with the commands (it chooses the backend): the torch side is imported only for a config.
 """
@@ -113,8 +113,8 @@ class PoseResult:
              draw_bbox: bool = False, show_kpt_idx: bool = False, skeleton_style: str = "mmpose") -> np.ndarray:
         """The poses drawn on a copy of ``image`` (default: the image they were found in), BGR; with track ids,
         each instance's ``#id`` (and its box in the track's colour with ``draw_bbox``)."""
-        from mmpx.draw import draw_pose
         from mmpx.infer.track import draw_track_ids
+        from mmpx.visual.draw import draw_pose
 
         base = self.image if image is None else image
         if base is None:
@@ -251,19 +251,12 @@ class PoseEstimator:
             batch_frames: video frames whose crops are run as one batch.
             kpt_thr: keypoints scoring below this are left out of track matching.
         """
+        from mmpx.app.infer import sequence_options  # the rules mmpx infer's switches follow
         from mmpx.infer.frames import FrameReader
         from mmpx.infer.inputs import collect
-        from mmpx.infer.sequence import SequenceOptions, sequence_poses
-        from mmpx.infer.smooth import OneEuroParams
-        from mmpx.infer.track import TrackParams
+        from mmpx.infer.sequence import sequence_poses
 
-        if smooth is True:
-            smooth = OneEuroParams()
-        if (track is True or smooth or det_every > 1) and not isinstance(track, TrackParams):
-            track = TrackParams(kpt_thr=kpt_thr)
-        options = SequenceOptions(track=track or None, smooth=smooth or None, det_every=det_every,
-                                  batch_frames=batch_frames)
-        options.check()
+        options = sequence_options(track, smooth, det_every=det_every, batch_frames=batch_frames, kpt_thr=kpt_thr)
         paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
         sources, _ = collect(paths)
         for src in sources:
@@ -331,7 +324,7 @@ def save_coco(results: Iterable[PoseResult], path: str | Path, category_id: int 
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from mmpx.infer.inputs import decode_image
+    from mmpx.check.images import decode_image
 
     image, why = decode_image(path)
     if image is None:

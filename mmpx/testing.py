@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmpx.plugins.hookspecs import PROJECT
-from mmpx.plugins.manager import PluginHost, load_plugins
+from mmpx.plugins.manager import ENTRY_POINT_GROUP, PluginHost, load_plugins
 
 
 class NetworkBlocked(OSError):
@@ -89,7 +88,7 @@ if pytest is not None:
 
 class _EntryPoint:
     def __init__(self, name: str, plugin: object) -> None:
-        self.name, self.group, self.value, self._plugin = name, PROJECT, f"<in-memory {name}>", plugin
+        self.name, self.group, self.value, self._plugin = name, ENTRY_POINT_GROUP, f"<in-memory {name}>", plugin
 
     def load(self) -> object:
         return self._plugin

@@ -1,6 +1,6 @@
-"""Write docs/cli.md from the `--help` of every built-in mmpx command (plugins disabled).
+"""Write docs/reference/cli.md from the `--help` of every built-in mmpx command (plugins disabled).
 
-Usage: python scripts/gen_cli_docs.py [--check]   (--check: exit 1 if docs/cli.md is out of date)
+Usage: python scripts/gen_cli_docs.py [--check]   (--check: exit 1 if docs/reference/cli.md is out of date)
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "reference" / "cli.md"
 COMMANDS = [
     [],
     ["convert", "labelme"],

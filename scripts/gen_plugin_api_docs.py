@@ -1,4 +1,4 @@
-"""Write docs/plugin-api.md, the reference of everything a plugin may import, from the docstrings.
+"""Write docs/reference/plugin-api.md, the reference of everything a plugin may import, from the docstrings.
 
 Usage: python scripts/gen_plugin_api_docs.py [--check]   (--check: exit 1 if the file is out of date or a public
 name of a covered module is neither documented nor declared internal)
@@ -6,7 +6,7 @@ name of a covered module is neither documented nor declared internal)
 The sources are read with ``ast`` (nothing is imported: no torch), so signatures and docstrings are exactly what
 the code says. :data:`SECTIONS` chooses the names and gives each a stability; :data:`INTERNAL` names the public
 names that are not for plugins, with why. An example comes from the docstring's ``Examples:`` section, else from
-the entry here; ``tests/core/test_plugin_api_docs.py`` runs every example.
+the entry here; ``tests/mmpx/plugins/test_plugin_api_docs.py`` runs every example.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "plugin-api.md"
+DOC = ROOT / "docs" / "reference" / "plugin-api.md"
 
 STABLE, PROVISIONAL = "stable", "provisional"
 STABILITY = {
     STABLE: "kept as documented for plugin API 1 (`MMPX_PLUGIN_API = 1`): an incompatible change comes only with a "
-            "new plugin API version, which the host announces (docs/plugins.md, the plugin API version)",
+            "new plugin API version, which the host announces (docs/guides/plugins.md, the plugin API version)",
     PROVISIONAL: "may change in a minor release of mmpose-ext; the change is noted in this file",
 }
 
@@ -57,28 +57,27 @@ COVERED = {
     "mmpx.plugins": "mmpx/plugins/__init__.py",
     "mmpx.plugins.hookspecs": "mmpx/plugins/hookspecs.py",
     "mmpx.plugins.types": "mmpx/plugins/types.py",
-    "mmpx.errors": "mmpx/errors.py",
-    "mmpx.metainfo": "mmpx/metainfo.py",
+    "mmpx.errors": "mmpx/errors/__init__.py",
+    "mmpx.metainfo": "mmpx/metainfo/__init__.py",
     "mmpx.atomic": "mmpx/atomic/__init__.py",
     "mmpx.atomic.guard": "mmpx/atomic/guard.py",
     "mmpx.convert.output": "mmpx/convert/output.py",
-    "mmpose_ext.apis.backbone": "mmpose_ext/apis/backbone.py",
+    "mmpose_ext.models.backbone": "mmpose_ext/models/backbone.py",
     "mmpx.testing": "mmpx/testing.py",
 }
 
 INTERNAL = {
     "mmpx.plugins.hookspec": "mmpx declares the hooks; a plugin implements them with hookimpl",
-    "mmpx.plugins.get_host": "mmpx builds the process's host; a test builds its own with mmpx.testing.host_for",
     "mmpx.plugins.load_plugins": "mmpx builds the process's host; a test builds its own with mmpx.testing.host_for",
-    "mmpx.plugins.hookspecs.PROJECT": "the entry-point group, written out in docs/plugins.md",
+    "mmpx.plugins.hookspecs.PROJECT": "the entry-point group, written out in docs/guides/plugins.md",
     "mmpx.plugins.hookspecs.hookspec": "mmpx declares the hooks; a plugin implements them with hookimpl",
-    "mmpx.plugins.types.CommandLike": "a type alias of CliCommand.command",
+    "mmpx.plugins.types.CommandLike": "a type alias of Command.target",
     "mmpx.plugins.types.Record": "a type alias of Contribution.item",
     "mmpx.plugins.PluginHost.record_error": "the host's bookkeeping",
     "mmpx.plugins.PluginHost.record_time": "the host's bookkeeping",
     "mmpx.plugins.PluginHost.is_builtin": "the host's bookkeeping",
     "mmpx.plugins.PluginInfo.as_dict": "the row of mmpx plugins list --json",
-    "mmpx.plugins.CliCommand.resolve": "the host resolves a command reference when it builds the command",
+    "mmpx.plugins.Command.resolve": "the host resolves a command reference when it builds the command",
     "mmpx.errors.UntrustedCheckpointError": "raised by mmpx's checkpoint loader, not by plugins",
     "mmpx.metainfo.write_atomic": "use mmpx.atomic.write_text",
     "mmpx.atomic.TMP_PREFIX": "mmpx's naming of temporary files",
@@ -96,9 +95,9 @@ INTERNAL = {
     "mmpx.convert.output.ImagePlacer": "mmpx's own converters' image copying",
     "mmpx.convert.output.coco_category": "mmpx's own converters' COCO writing",
     "mmpx.convert.output.skeleton_and_swaps": "mmpx's own converters' COCO writing",
-    "mmpose_ext.apis.backbone.head_problems": "preflight's check, which mmpx train runs",
-    "mmpose_ext.apis.backbone.LAST_MAP_HEADS": "preflight's knowledge of MMPose's heads",
-    "mmpose_ext.apis.backbone.IMAGE_MODELS": "preflight's knowledge of MMPose's models",
+    "mmpose_ext.models.backbone.head_problems": "preflight's check, which mmpx train runs",
+    "mmpose_ext.models.backbone.LAST_MAP_HEADS": "preflight's knowledge of MMPose's heads",
+    "mmpose_ext.models.backbone.IMAGE_MODELS": "preflight's knowledge of MMPose's models",
 }
 
 SECTIONS = (
@@ -131,18 +130,12 @@ SECTIONS = (
 >>> ModuleContribution("MODELS", "WingsNet", "mmpx_wings.backbone").registry
 'MODELS'
 """),
-                Entry("CliCommand", STABLE, """\
->>> from mmpx.plugins import CliCommand
->>> CliCommand("wings-info", "mmpx_wings.cli:info", help="Show what the wings plugin adds.").panel
+                Entry("Command", STABLE, """\
+>>> from mmpx.plugins import Command
+>>> Command("wings-info", "mmpx_wings.cli:info", help="Show what the wings plugin adds.").panel
 'Plugins'
-"""),
-                Entry("Converter", STABLE, """\
->>> from pathlib import Path
->>> from mmpx.plugins import Converter
->>> def wings_csv(src: Path, out: Path) -> None:
-...     '''Convert a CSV of keypoints to COCO.'''
->>> Converter("wings-csv", wings_csv).name
-'wings-csv'
+>>> Command("wings-csv", "mmpx_wings.convert:command", group="convert").group  # mmpx convert wings-csv
+'convert'
 """),
                 Entry("ConfigFile", STABLE, """\
 >>> from mmpx.plugins import ConfigFile
@@ -163,6 +156,11 @@ True
 >>> from mmpx.plugins import Contribution, ModuleContribution
 >>> Contribution("wings", ModuleContribution("MODELS", "WingsNet", "mmpx_wings.backbone")).name
 'WingsNet'
+"""),
+                Entry("GROUPS", STABLE, module="mmpx.plugins.types", example="""\
+>>> from mmpx.plugins.types import GROUPS
+>>> GROUPS
+('convert',)
 """),
                 Entry("REGISTRIES", STABLE, module="mmpx.plugins.types", example="""\
 >>> from mmpx.plugins.types import REGISTRIES
@@ -195,6 +193,11 @@ True
 >>> from mmpx.testing import host_for
 >>> host_for(builtins=False).modules()
 []
+"""),
+                Entry("PluginHost.commands", STABLE, """\
+>>> from mmpx.testing import host_for
+>>> [(c.item.group, c.name) for c in host_for().commands() if c.item.group]
+[('convert', 'labelme'), ('convert', 'to-yolo'), ('convert', 'yolo')]
 """),
                 Entry("PluginHost.cli_commands", STABLE, """\
 >>> from mmpx.testing import host_for
@@ -240,6 +243,11 @@ True
 >>> [(r.name, r.ok, r.fix) for r in host_for(Wings()).run_doctor_checks()]
 [('wings: weights', False, 'mmpx wings-download')]
 """),
+                Entry("get_host", STABLE, """\
+>>> from mmpx.plugins import get_host
+>>> "mmpx.cli.builtin" in [p.name for p in get_host().plugins()]  # in a plugin's command: what mmpx loaded
+True
+"""),
                 Entry("PluginInfo", PROVISIONAL, """\
 >>> from mmpx.testing import host_for
 >>> class Wings:
@@ -251,7 +259,7 @@ True
             )),
     Section("Errors", "Raise these for input a user can fix: the CLI prints one line and the hint, exit code 1. "
             "Anything else raised from a plugin's code is reported naming the plugin, its version and its "
-            "project URL.", "mmpx.errors", "mmpx/errors.py", (
+            "project URL.", "mmpx.errors", "mmpx/errors/__init__.py", (
                 Entry("MmpxError", STABLE, """\
 >>> from mmpx.errors import MmpxError
 >>> str(MmpxError("labels.csv, line 3: visibility '7'", "0 not labelled, 1 occluded, 2 visible"))
@@ -273,25 +281,26 @@ True
 True
 """),
             )),
-    Section("Metainfo", "MMPose's `dataset_info` dicts and files, torch-free.", "mmpx.metainfo", "mmpx/metainfo.py", (
+    Section("Metainfo", "MMPose's `dataset_info` dicts and files, torch-free.", "mmpx.metainfo",
+            "mmpx/metainfo/build.py", (
                 Entry("build_metainfo", STABLE, """\
 >>> from mmpx.metainfo import build_metainfo
 >>> info = build_metainfo("wings", ["nose", "left_ear", "right_ear"], skeleton=[("nose", "left_ear")])
 >>> info["keypoint_info"][1]["swap"], info["sigmas"]
 ('right_ear', [0.025, 0.025, 0.025])
 """),
-                Entry("infer_swaps", STABLE, """\
+                Entry("infer_swaps", STABLE, source="mmpx/metainfo/names.py", example="""\
 >>> from mmpx.metainfo import infer_swaps
 >>> infer_swaps(["nose", "L_Eye", "R_Eye", "left-wing-tip", "right-wing-tip"])
 {'L_Eye': 'R_Eye', 'R_Eye': 'L_Eye', 'left-wing-tip': 'right-wing-tip', 'right-wing-tip': 'left-wing-tip'}
 """),
-                Entry("dumps", STABLE, """\
+                Entry("dumps", STABLE, source="mmpx/metainfo/io.py", example="""\
 >>> from mmpx.metainfo import build_metainfo, dumps
 >>> text = dumps(build_metainfo("wings", ["nose"]))  # the text of a metainfo.py that a config's from_file reads
 >>> text.splitlines()[1].startswith("dataset_info = {'dataset_name': 'wings'")
 True
 """),
-                Entry("write_metainfo", STABLE, """\
+                Entry("write_metainfo", STABLE, source="mmpx/metainfo/io.py", example="""\
 >>> import tempfile
 >>> from pathlib import Path
 >>> from mmpx.metainfo import build_metainfo, load_metainfo, write_metainfo
@@ -300,7 +309,7 @@ True
 >>> load_metainfo(path)["dataset_name"]
 'wings'
 """),
-                Entry("load_metainfo", STABLE, """\
+                Entry("load_metainfo", STABLE, source="mmpx/metainfo/io.py", example="""\
 >>> import tempfile
 >>> from pathlib import Path
 >>> from mmpx.metainfo import build_metainfo, keypoint_names, load_metainfo, write_metainfo
@@ -325,17 +334,17 @@ True
 >>> info["keypoint_info"][1]["swap"], info["skeleton_info"][0]["link"]
 ('right_wing', ('beak', 'left_wing'))
 """),
-                Entry("validate_metainfo", PROVISIONAL, source="mmpx/check/metainfo_rules.py", example="""\
+                Entry("validate_metainfo", PROVISIONAL, source="mmpx/metainfo/rules.py", example="""\
 >>> from mmpx.metainfo import build_metainfo, validate_metainfo
 >>> validate_metainfo(build_metainfo("wings", ["nose", "tail"]), "metainfo.py")
 []
 """),
-                Entry("name_words", PROVISIONAL, """\
+                Entry("name_words", PROVISIONAL, source="mmpx/metainfo/names.py", example="""\
 >>> from mmpx.metainfo import name_words
 >>> name_words("L_F_Paw")
 ('left', ['front', 'paw'])
 """),
-                Entry("name_key", PROVISIONAL, """\
+                Entry("name_key", PROVISIONAL, source="mmpx/metainfo/names.py", example="""\
 >>> from mmpx.metainfo import name_key
 >>> name_key("Eye_Left"), name_key("left-eye", side="right")
 ('lefteye', 'righteye')
@@ -471,11 +480,11 @@ refused: True
 False
 """),
             )),
-    Section("The backbone protocol", "What preflight and `--freeze` use (docs/plugins.md, the backbone protocol); "
-            "imports torch.", "mmpose_ext.apis.backbone", "mmpose_ext/apis/backbone.py", (
+    Section("The backbone protocol", "What preflight and `--freeze` use (docs/guides/plugins.md, the backbone "
+            "protocol); imports torch.", "mmpose_ext.models.backbone", "mmpose_ext/models/backbone.py", (
                 Entry("measure", STABLE, """\
 >>> import torch
->>> from mmpose_ext.apis.backbone import measure
+>>> from mmpose_ext.models.backbone import measure
 >>> class Net(torch.nn.Module):
 ...     def __init__(self):
 ...         super().__init__()
@@ -487,13 +496,13 @@ False
 ((16,), ((16, 24),), (4.0,))
 """),
                 Entry("BackboneOutputs", STABLE, """\
->>> from mmpose_ext.apis.backbone import BackboneOutputs
+>>> from mmpose_ext.models.backbone import BackboneOutputs
 >>> BackboneOutputs(channels=(16,), sizes=((16, 24),), strides=(4.0,)).channels[-1]
 16
 """),
                 Entry("declared_stages", PROVISIONAL, """\
 >>> import torch
->>> from mmpose_ext.apis.backbone import declared_stages
+>>> from mmpose_ext.models.backbone import declared_stages
 >>> net = torch.nn.Module()
 >>> net.mmpx_stem, net.mmpx_stages = ("stem",), ("stages.0", "stages.1")
 >>> declared_stages(net)
@@ -503,13 +512,13 @@ False
     Section("Testing a plugin", "Helpers for a plugin's own tests (pytest); light to import.", "mmpx.testing",
             "mmpx/testing.py", (
                 Entry("host_for", STABLE, """\
->>> from mmpx.plugins import CliCommand, hookimpl
+>>> from mmpx.plugins import Command, hookimpl
 >>> from mmpx.testing import host_for
 >>> class Wings:
 ...     MMPX_PLUGIN_API = 1
 ...     @hookimpl
 ...     def mmpx_cli_commands(self):
-...         return [CliCommand("wings-info", "mmpx_wings.cli:info")]
+...         return [Command("wings-info", "mmpx_wings.cli:info")]
 >>> [c.name for c in host_for(Wings()).cli_commands() if c.plugin == "wings"]
 ['wings-info']
 """),
@@ -760,9 +769,9 @@ def render() -> str:
         "# Plugin API reference\n",
         "Everything a plugin may import from mmpose-ext, with its signature, what it does and one example. "
         "Generated by `python scripts/gen_plugin_api_docs.py` from the docstrings (and, where a docstring has no "
-        "example, from the script's own); `tests/core/test_plugin_api_docs.py` fails when this file is out of "
+        "example, from the script's own); `tests/mmpx/plugins/test_plugin_api_docs.py` fails when this file is out of "
         "date, when a public name of these modules is neither here nor declared internal in the script, and when "
-        "an example stops running. How the pieces fit together: [plugins.md](plugins.md).\n",
+        "an example stops running. How the pieces fit together: [plugins.md](../guides/plugins.md).\n",
         "Stability:\n",
         *(f"- **{level}**: {meaning}." for level, meaning in STABILITY.items()),
         "\nAnything else in `mmpx` and `mmpose_ext` is internal: it may change in any release.\n",
@@ -822,8 +831,8 @@ def problems(sections=SECTIONS, covered=COVERED, internal=INTERNAL) -> list[str]
             full = f"{module}.{name}"
             if full in internal or full in documented or _defined_elsewhere(module, source, name, by_short):
                 continue
-            found.append(f"{full} is public but not in docs/plugin-api.md: document it (a docstring, an entry in "
-                         "scripts/gen_plugin_api_docs.py) or declare it internal there")
+            found.append(f"{full} is public but not in docs/reference/plugin-api.md: document it (a docstring, an "
+                         "entry in scripts/gen_plugin_api_docs.py) or declare it internal there")
     for section in sections:  # public methods of documented classes
         for entry in section.entries:
             node = _safe_find(section, entry)
@@ -834,8 +843,8 @@ def problems(sections=SECTIONS, covered=COVERED, internal=INTERNAL) -> list[str]
                         "property" in ast.unparse(d) for d in item.decorator_list):
                     full = f"{section.module}.{entry.name}.{item.name}"
                     if full not in internal and full not in documented:
-                        found.append(f"{full} is a public method but not in docs/plugin-api.md: document it or "
-                                     "declare it internal in scripts/gen_plugin_api_docs.py")
+                        found.append(f"{full} is a public method but not in docs/reference/plugin-api.md: document "
+                                     "it or declare it internal in scripts/gen_plugin_api_docs.py")
     return found
 
 

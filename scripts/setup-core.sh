@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The core tier's venv (.venv-core): mmpose-ext with the core's dependencies only (numpy, OpenCV, matplotlib,
 # ONNX Runtime, xtcocotools, pluggy, typer, rich) and the test tools, without torch, mmengine, mmcv, mmpose or
-# mmdet. `make test` runs tests/core in it, so a training-stack import creeping into the core fails the tests.
+# mmdet. `make test` runs every test not marked `stack` in it, so a training-stack import creeping into the core
+# fails the tests.
 #
 # Idempotent like setup.sh (a stamp); about a minute the first time. Switches: PYTHON, MMPX_CORE_VENV,
 # MMPX_SETUP_FORCE=1.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up mmpose-ext in one command: a virtual environment with torch, the OpenMMLab pose stack made to work on
-# today's packages (see docs/troubleshooting.md for why each step is the way it is), and mmpose-ext itself.
+# today's packages (see docs/guides/troubleshooting.md for why each step is the way it is), and mmpose-ext itself.
 #
 # Idempotent: a second run with nothing changed checks a stamp and returns in about a second; the compiled mmcv
 # wheel is cached outside the tree, so even a fresh venv skips the 6-10 minute mmcv build.
@@ -96,7 +96,7 @@ pip_ install -c "$PINS" mmengine addict pyyaml yapf opencv-python pillow matplot
 # albumentations 2 declares opencv-python-headless, which would overwrite opencv-python's cv2: without its deps
 pip_ install -c "$PINS" pydantic stringzilla simsimd
 pip_ install -c "$PINS" --no-deps mmpose mmdet albumentations albucore
-# mmpx infer --track: norfair declares numpy<2 but runs on NumPy 2 (tests/test_video.py), so it and its Kalman
+# mmpx infer --track: norfair declares numpy<2 but runs on NumPy 2 (tests/mmpx/infer/test_video.py), so it and its Kalman
 # filter library go in without their declared requirements (scipy, rich and matplotlib are already here)
 pip_ install -c "$PINS" --no-deps norfair filterpy
 # mmpx infer --save-parquet (optional: CSV needs nothing)

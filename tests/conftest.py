@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from pathlib import Path
 
@@ -29,8 +30,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "stack: needs torch + mmpose (skipped in the core tier's light venv)")
+# ``pytestmark = pytest.mark.stack`` at the top level of a module: the whole module needs the training stack (it
+# imports torch or mmpose when it loads), so a venv without it does not even import the module.
+_WHOLE_MODULE_STACK = re.compile(r"^pytestmark = .*\bpytest\.mark\.stack\b", re.M)
+
+
+def pytest_ignore_collect(collection_path, config):
+    from tests.helpers import has_training_stack
+
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_") and not has_training_stack():
+        return bool(_WHOLE_MODULE_STACK.search(collection_path.read_text(encoding="utf-8"))) or None
+    return None
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,6 +1,6 @@
 """Helpers the tests share: a tiny real COCO-keypoint dataset, a config that trains on it in seconds, and
-running ``mmpx`` in a subprocess. Light on purpose (numpy; cv2 inside the function): the core tier
-(``tests/core``) imports it in a venv without torch.
+running ``mmpx`` in a subprocess. Light on purpose (numpy; cv2 inside the function): the torch-free tier
+(``-m "not stack"`` in a venv without the training stack) imports it.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def mmpx(*args: str, **kwargs):
 
 
 def has_training_stack() -> bool:
-    """torch and mmpose importable: False in the core tier's venv (``tests/core`` run without them)."""
+    """torch and mmpose importable: False in the torch-free tier's venv."""
     import importlib.util
 
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "mmengine", "mmpose"))

@@ -3,7 +3,7 @@
 # CombinedDatasetEvaluator reports humanart-real_human/coco/AP, humanart-2D_virtual_human/coco/AP, ... and
 # their mean (mean/coco/AP) and instance-weighted mean (weighted/coco/AP). IndexedCombinedDataset tags each
 # sample with its split, so the two splits (both named 'humanart') do not merge as in MMPose's
-# MultiDatasetEvaluator. See docs/evaluation-multi.md.
+# MultiDatasetEvaluator. See docs/guides/evaluation-multi.md.
 _base_ = ['./rtmpose-t_humanart-real_human-256x192.py']
 
 data_root = 'data/'

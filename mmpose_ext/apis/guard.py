@@ -53,19 +53,25 @@ def data_paths(cfg) -> dict[str, list[str]]:
     return found
 
 
-def check_run_outputs(cfg, config, outputs: dict, checkpoint=None) -> None:
+_FROM_CONFIG = object()
+
+
+def check_run_outputs(cfg, config, outputs: dict, checkpoint=None, load_from=_FROM_CONFIG) -> None:
     """Refuse outputs (option -> path) that are, lie inside or contain what ``cfg`` (and ``checkpoint``) reads.
+
+    ``load_from`` is the checkpoint the run starts from when it is not the config's own (what ``--resume`` picked).
 
     A work dir (``--work-dir``) may hold the config and the checkpoint; any output may lie inside the data's
     folders (a dataset reads only the files its annotations list); mmengine's copy of the config is never written
-    over the config itself (``_no_config_copy_over_itself`` in :mod:`mmpose_ext.apis.train`).
+    over the config itself (``no_config_copy_over_itself`` in :mod:`mmpose_ext.apis.run`).
     """
     data = data_paths(cfg)
     for note in recover_missing([p for paths in data.values() for p in paths]):
         print(f"warning: {note}", file=sys.stderr, flush=True)  # put back before anything reads the data
     inputs = {"CONFIG": [str(config)] if osp.exists(str(config)) else [], **data}
-    if cfg.get("load_from"):
-        inputs["the config's load_from"] = [str(cfg.load_from)]
+    load_from = cfg.get("load_from") if load_from is _FROM_CONFIG else load_from
+    if load_from:
+        inputs["the config's load_from"] = [str(load_from)]
     if checkpoint is not None:
         inputs["CHECKPOINT"] = [str(checkpoint)]
     # a dataset reads the files its annotations list, never a whole folder: writing inside its root or image

@@ -1,4 +1,4 @@
-"""Device choice and multi-process launch for ``mmpx train`` / ``mmpx test`` (see docs/training.md).
+"""Device choice and multi-process launch for ``mmpx train`` / ``mmpx test`` (see docs/guides/training.md).
 
 - :func:`hide_cuda` / :func:`use_device`: ``--device cpu|cuda``;
 - :func:`check_launch`, :func:`torchrun_argv`, :func:`spawn`: ``--nproc`` / ``--nnodes`` through torchrun, each
@@ -193,7 +193,7 @@ def _slurm_env(port: int | None) -> None:
     if missing:
         raise MmpxError(
             f"--launcher slurm: {', '.join(missing)} not set (this process was not started by srun)",
-            "run it under srun (see docs/training.md), or use --nproc N",
+            "run it under srun (see docs/guides/training.md), or use --nproc N",
         )
     if "MASTER_ADDR" not in os.environ:
         nodes = os.environ["SLURM_NODELIST"]

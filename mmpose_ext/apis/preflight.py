@@ -17,9 +17,9 @@ from pathlib import Path
 
 from mmpx.check import check_data
 from mmpx.check.layouts import Layout, layout_of
-from mmpx.check.metainfo_rules import validate_metainfo
-from mmpx.check.problems import ERROR, Problem
+from mmpx.errors.problems import ERROR, Problem
 from mmpx.metainfo import keypoint_names, load_metainfo
+from mmpx.metainfo.rules import validate_metainfo
 
 PHASES = ("train", "val", "test")
 
@@ -156,7 +156,7 @@ def _check_dataset(config: str, where: str, ds: dict, seen: dict) -> tuple[list[
     if headbox and not osp.isfile(headbox):  # MPII's PCKh: otherwise a KeyError after a whole epoch
         problems.append(error("headbox_file", f"head-box file {headbox} does not exist",
                               "MPII's PCKh needs annotations/mpii_gt_val.mat from MMPose's MPII download "
-                              "(docs/datasets.md)", "headbox-missing"))
+                              "(docs/reference/datasets.md)", "headbox-missing"))
     if counted is not None:
         counted.append(agrees)
     return problems, counted
@@ -268,7 +268,7 @@ def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
     if head is not None:
         problems += [_head_problem(config, head, where, *counted) for where, counted in counts
                      if counted[0] != head[1]]
-    from mmpose_ext.apis.backbone import head_problems
+    from mmpose_ext.models.backbone import head_problems
 
     return _once(problems + head_problems(cfg, config) + _common(cfg, config, phases))
 

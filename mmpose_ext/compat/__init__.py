@@ -3,7 +3,7 @@
 Each fix is narrow, checks whether the installed versions need it, and does nothing where they don't.
 ``import mmpose_ext`` applies them (that is what ``custom_imports`` runs): only the fixes without which MMPose
 cannot import, load a checkpoint or draw keypoints on today's packages. ``mmpx doctor`` lists each one, whether
-it is active and why it exists; the reasons are in docs/troubleshooting.md. Behaviour changes beyond that
+it is active and why it exists; the reasons are in docs/guides/troubleshooting.md. Behaviour changes beyond that
 (atomic checkpoint writes) are explicit hooks instead (``AtomicCheckpointHook``), never a side effect of
 importing.
 """

@@ -240,7 +240,7 @@ def _guard(loader):
             raise CheckpointError(f"checkpoint {filename}: mmengine asks torchvision for the download address of "
                                   "this name, and torchvision is not installed here",
                                   "give the checkpoint's https:// URL or a local .pth file instead "
-                                  "(docs/troubleshooting.md says why torchvision is absent)") from None
+                                  "(docs/guides/troubleshooting.md says why torchvision is absent)") from None
 
     guarded.__mmpx_guarded__ = True
     return guarded

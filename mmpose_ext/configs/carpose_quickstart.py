@@ -1,8 +1,8 @@
 # The quickstart's model: a small ResNet-18 top-down heatmap model for the 8 car keypoints at 96x96, trained from
 # scratch on the CPU (no pretrained weights can be downloaded). `mmpx quickstart` writes WORK/config.py, which
 # inherits this file and sets data_root. Why this and not RTMPose-t: from scratch on 2 CPU cores, RTMPose-t
-# (SimCC) was at PCK@0.05 0.06 after 3 minutes (issue #4); this model passes 0.9 within the 5-minute budget
-# (docs/quickstart.md has the measurements). Why 96x96 with 3 ResNet stages and 64-channel deconvolutions:
+# (SimCC) was at PCK@0.05 0.06 after 3 minutes; this model passes 0.9 within the 5-minute budget
+# (docs/guides/quickstart.md has the measurements). Why 96x96 with 3 ResNet stages and 64-channel deconvolutions:
 # 2.6x less time per iteration than the full ResNet-18 at 128x128, and it learned faster per iteration too.
 # 22 epochs: 20 ended at PCK 0.906-0.909, 24 at 0.922 but in 280 s of the 300.
 _base_ = ['mmpose::_base_/default_runtime.py']

@@ -3,7 +3,7 @@
 from mmpose_ext.datasets.carpose import CARPOSE_METAINFO, CarPoseDataset
 from mmpose_ext.datasets.humanart import HumanArtScenesDataset
 from mmpose_ext.datasets.indexed import DATASET_INDEX_KEY, IndexedCombinedDataset
-from mmpx.humanart_scenes import GROUP_OF, GROUPS, SCENES, normalize_scene, resolve_scenes
+from mmpx.datasets.humanart import GROUP_OF, GROUPS, SCENES, normalize_scene, resolve_scenes
 
 __all__ = [
     "CARPOSE_METAINFO",

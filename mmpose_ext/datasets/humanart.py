@@ -11,8 +11,8 @@ from mmengine.logging import MessageHub
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 
 from mmpose_ext.registry import DATASETS
+from mmpx.datasets.humanart import resolve_scenes, scene_of_image
 from mmpx.errors import MmpxError
-from mmpx.humanart_scenes import resolve_scenes, scene_of_image
 
 HUMANART_PREFIX = "HumanArt/images/"
 # MMPose's own metainfo files, by their installed path (a relative one works too, with a warning per build)
@@ -34,7 +34,7 @@ class HumanArtScenesDataset(BaseCocoStyleDataset):
             ``keypoints_21`` field with fingers and toes, like ``HumanArt21Dataset``).
         scenes: scenario names to keep (``'digital art'``, ``'Digital_Art'`` and ``'digital_art'`` are
             the same), or group names; None keeps all. The table is in
-            :mod:`mmpx.humanart_scenes`.
+            :mod:`mmpx.datasets.humanart`.
         groups: group names to keep; the union with ``scenes`` is kept.
         strip_prefix: how to map ``file_name`` (``HumanArt/images/<group>/<scenario>/x.jpg``) to a local file.
             ``'auto'`` (default) strips ``HumanArt/images/`` when the file is not found with it but is found

@@ -210,7 +210,7 @@ def export_onnx(
         CheckpointError: missing/unreadable checkpoint or one that does not match the config's model.
         MmpxError: unsupported model (names the supported ones) or a failed export/verification.
     """
-    from mmpose_ext.config import config_path
+    from mmpx.configs.paths import config_path
 
     config, checkpoint = config_path(config), Path(checkpoint)  # a file, a shipped config's name, mmdet::...
     if not checkpoint.is_file():

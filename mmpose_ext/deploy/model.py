@@ -1,6 +1,6 @@
 """Build a top-down model to run or export, and find its keypoint metainfo: the checkpoint's first.
 
-``mmpose.apis.init_model(cfg, None)`` has two traps for a plugin that follows docs/plugins.md:
+``mmpose.apis.init_model(cfg, None)`` has two traps for a plugin that follows docs/guides/plugins.md:
 
 - it reads the metainfo of the config's training dataset before anyone can hand it the checkpoint's, and
   ``parse_pose_metainfo`` asserts ``'dataset_name' in metainfo``: a dataset class that builds its keypoints from

@@ -14,6 +14,9 @@
   results (``predictions/``) and ``report.html`` at the end of the run.
 - :class:`PerImageVisualizationHook`: MMPose's visualization hook drawing one picture per test image, all its
   instances merged (``mmpx test --show-dir`` uses it).
+
+Beside the hooks, :mod:`mmpose_ext.engine.console` keeps the terminal short under the progress bar: the Runner's
+start-up dump and what libraries print go to the run's log file.
 """
 
 from mmpose_ext.engine.atomic_checkpoint import AtomicCheckpointHook, use_atomic_checkpoints

@@ -1,4 +1,4 @@
-"""``FreezeHook`` and ``PartialLoadHook``: fine-tuning pieces for mmengine's Runner (see docs/training.md).
+"""``FreezeHook`` and ``PartialLoadHook``: fine-tuning pieces for mmengine's Runner (see docs/guides/training.md).
 
 Pattern rules for :class:`FreezeHook` (``resolve_freeze_patterns``):
 
@@ -9,7 +9,7 @@ Pattern rules for :class:`FreezeHook` (``resolve_freeze_patterns``):
   ``layer1..4``, CSPNeXt's ``stage1..4``, HRNet's ``layer1, stage2..4``, MobileNetV2's ``layer1..7``); ``N``
   stages means everything registered up to and including the ``N``-th stage (the stem: ``conv1``/``norm1`` or
   ``stem``, HRNet's transitions in between) plus the module's own direct parameters. A module that declares
-  ``mmpx_stem`` and ``mmpx_stages`` (the backbone protocol, docs/plugins.md) is counted by its declaration:
+  ``mmpx_stem`` and ``mmpx_stages`` (the backbone protocol, docs/guides/plugins.md) is counted by its declaration:
   ``N`` stages are its stem modules and its first ``N`` declared stages.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from mmengine.hooks import Hook
 
-from mmpose_ext.apis.backbone import declared_stages
+from mmpose_ext.models.backbone import declared_stages
 from mmpose_ext.registry import HOOKS
 from mmpx.errors import CheckpointError, ConfigError
 
@@ -199,8 +199,8 @@ def partial_load(model, checkpoint: str, logger=None) -> LoadReport:
     """
     import torch
 
-    from mmpose_ext.apis.fit import state_dict_of
     from mmpose_ext.compat import checkpoint as safe_checkpoint
+    from mmpose_ext.models.checkpoint_fit import state_dict_of
 
     model = _unwrap(model)
     path = str(checkpoint)

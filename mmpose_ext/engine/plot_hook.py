@@ -6,7 +6,7 @@ Use it from a config::
     custom_hooks = [dict(type='PlotHook', keys=['loss', 'coco/AP'], out_dir='plots')]
 
 The plots cover every start of the run (a resumed run's timestamps are merged); see
-:func:`mmpx.plots.plot_run`. A failure to plot is logged as a warning and never fails the run.
+:func:`mmpx.evaluation.plots.plot_run`. A failure to plot is logged as a warning and never fails the run.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class PlotHook(Hook):
     def after_run(self, runner) -> None:
         if not is_main_process():
             return
-        from mmpx.plots import plot_run
+        from mmpx.evaluation.plots import plot_run
 
         out_dir = runner.work_dir if self.out_dir is None else osp.join(runner.work_dir, self.out_dir)
         try:

@@ -1,13 +1,12 @@
 """Evaluation: metric classes and evaluators, registered into MMPose's registries on import."""
 
 from mmpose_ext.evaluation import evaluators, metrics
-from mmpose_ext.evaluation.evaluators import CombinedDatasetEvaluator, IndexedCombinedDataset
+from mmpose_ext.evaluation.evaluators import CombinedDatasetEvaluator
 from mmpose_ext.evaluation.metrics import GroupedCocoMetric, KeypointBreakdownMetric
 
 __all__ = [
     "CombinedDatasetEvaluator",
     "GroupedCocoMetric",
-    "IndexedCombinedDataset",
     "KeypointBreakdownMetric",
     "evaluators",
     "metrics",

@@ -1,6 +1,6 @@
 """Boxes for the top-down model from an mmdet detector (kept categories, score threshold, NMS).
 
-The whole-image box source needs no torch: :class:`mmpx.infer.boxes.WholeImage` (re-exported here).
+The whole-image box source needs no torch: :class:`mmpx.infer.boxes.WholeImage`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from mmpx.errors import CheckpointError, MmpxError
-from mmpx.infer.boxes import WholeImage  # noqa: F401  (its old place)
 
 
 class MMDetDetector:

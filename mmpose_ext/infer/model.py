@@ -148,7 +148,7 @@ class TorchPoseModel:
         except Exception as exc:
             raise CheckpointError(f"{weights} is not a readable checkpoint: {type(exc).__name__}: {exc}",
                                   "pass a .pth written by MMPose / mmpx train") from exc
-        from mmpose_ext.apis.fit import check_fits, state_dict_of
+        from mmpose_ext.models.checkpoint_fit import check_fits, state_dict_of
 
         state = state_dict_of(ckpt, str(weights))
         meta = (ckpt.get("meta") or {}).get("dataset_meta")

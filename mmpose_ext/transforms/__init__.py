@@ -1,6 +1,6 @@
 """Data transforms registered in MMPose's ``TRANSFORMS`` (usable from any config after ``import mmpose_ext``).
 
-See docs/transforms.md for each one with a config snippet and a picture.
+See docs/guides/transforms.md for each one with a config snippet and a picture.
 """
 
 from mmpose_ext.transforms.albu import AlbumentationsKeypoints

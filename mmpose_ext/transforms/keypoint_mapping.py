@@ -3,7 +3,7 @@
 To train one model on datasets with different skeletons, MMPose converts each dataset's keypoints to the model's
 skeleton with ``KeypointConverter(num_keypoints, mapping=[(source_index, target_index), ...])``, written by
 hand. ``KeypointMapping`` builds that list from the keypoint names of the two metainfo files
-(:func:`mmpx.metainfo_mapping.map_keypoints`: aliases, then equal names, then names equal ignoring case and
+(:func:`mmpx.metainfo.mapping.map_keypoints`: aliases, then equal names, then names equal ignoring case and
 ``_``/``-``), runs ``KeypointConverter`` with it (so the keypoints and visibilities are exactly what it gives),
 and puts the target's metainfo in the sample: ``flip_indices`` (``KeypointConverter`` leaves the source's, wrong
 for a flip after it), ``flip_pairs``, ``upper_body_ids``, ``lower_body_ids``, ``skeleton_links`` and
@@ -19,7 +19,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmpose_ext.registry import TRANSFORMS
-from mmpx.metainfo_mapping import KeypointMap, map_keypoints
+from mmpx.metainfo.mapping import KeypointMap, map_keypoints
 
 
 @TRANSFORMS.register_module()

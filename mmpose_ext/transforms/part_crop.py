@@ -95,7 +95,7 @@ class RandomPartCrop(BaseTransform):
         self.metainfo = metainfo
         self.info = None
         if metainfo is not None:
-            from mmpx.metainfo_mapping import metainfo_indices, read_metainfo
+            from mmpx.metainfo.mapping import metainfo_indices, read_metainfo
 
             self.info = metainfo_indices(read_metainfo(metainfo)[0])
         self.parts = parts

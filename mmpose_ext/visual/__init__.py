@@ -1,5 +1,2 @@
-"""Drawing for ``mmpx browse``. The drawing functions moved to the torch-free :mod:`mmpx.draw`."""
-
-from mmpx.draw import contact_sheet, draw_heatmap, draw_pose
-
-__all__ = ["draw_pose", "draw_heatmap", "contact_sheet"]
+"""Drawing for ``mmpx browse``: a dataset drawn as stored or as the model sees it (:mod:`.browse`). The drawing
+functions themselves need no torch and live in :mod:`mmpx.visual.draw`."""

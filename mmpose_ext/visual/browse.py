@@ -166,7 +166,7 @@ def _draw_all(dataset, metainfo, phase, mode, max_samples, tmp: Path, final: Pat
         labels.append(f"{index} {name}")
     if not drawn:
         raise MmpxError(f"every sample of {phase} was filtered out by its pipeline", "try --mode original")
-    from mmpx.draw import contact_sheet
+    from mmpx.visual.draw import contact_sheet
 
     _write_jpg(tmp / "contact_sheet.jpg", contact_sheet(drawn, cols=min(4, len(drawn)), cell=256, labels=labels))
     replace_dir(tmp, final)
@@ -194,7 +194,7 @@ def _load_image(info: dict, index: int) -> np.ndarray:
 
 
 def _draw_original(info: dict, metainfo: dict, index: int, name: str):
-    from mmpx.draw import draw_pose
+    from mmpx.visual.draw import draw_pose
 
     image = _load_image(info, index)
     scale = _scale(image.shape)
@@ -213,7 +213,7 @@ def _draw_original(info: dict, metainfo: dict, index: int, name: str):
 
 
 def _draw_transformed(dataset, info: dict, metainfo: dict, index: int, name: str):
-    from mmpx.draw import draw_heatmap, draw_pose
+    from mmpx.visual.draw import draw_heatmap, draw_pose
 
     results, before_pack = info, None
     for transform in getattr(dataset.pipeline, "transforms", [dataset.pipeline]):

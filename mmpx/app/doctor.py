@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 SETUP = "bash scripts/setup.sh  (from an mmpose-ext checkout; it fixes every row below)"
 
-# How to install each pinned package by hand, where a plain `pip install` is wrong (see docs/troubleshooting.md)
+# How to install each pinned package by hand, where a plain `pip install` is wrong (see docs/guides/troubleshooting.md)
 _INSTALL = {
     "torch": "pip install {req}  (CPU build; a CUDA build: add --index-url https://download.pytorch.org/whl/cu128)",
     "mmcv": "MMCV_WITH_OPS=1 pip install --no-deps --no-build-isolation {req}  (builds its ops: ~7 min)",

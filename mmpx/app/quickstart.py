@@ -110,7 +110,7 @@ def draw_predictions(config: Path, checkpoint: Path, data: Path, out: Path, n: i
     import numpy as np
     from mmpose.apis import inference_topdown, init_model
 
-    from mmpx.draw import contact_sheet, draw_pose
+    from mmpx.visual.draw import contact_sheet, draw_pose
 
     model = init_model(str(config), str(checkpoint), device=device)
     ann = json.loads((data / "annotations" / "val.json").read_text())
@@ -221,7 +221,7 @@ def run_quickstart(work_dir: str | Path = "work_dirs/quickstart", images: int = 
                        occluded=summary.occluded, **_check(work / "data"))
     t = stage("check", t)
 
-    from mmpose_ext.apis.train import test, train
+    from mmpose_ext.apis.run import test, train
 
     config = write_config(work, work / "data", epochs)
     runner = train(config, work_dir=work / "train", seed=seed, device=device)

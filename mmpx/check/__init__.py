@@ -2,8 +2,9 @@
 
 - :mod:`mmpx.check.data`: ``mmpx check data`` (COCO keypoint files and MPII-style lists, images, metainfo).
 - :mod:`mmpx.check.layouts`: where each MMPose dataset class reads keypoints (COCO-WholeBody's five arrays, ...).
-- :mod:`mmpx.check.metainfo_rules`: ``mmpx metainfo check``, the rules MMPose assumes of a ``dataset_info``.
-- :mod:`mmpx.check.problems`: the :class:`Problem` records they all return, and the table that prints them.
+- :mod:`mmpx.check.images`: image headers, the pixel limit, and decoding within it.
+
+They return :class:`mmpx.errors.problems.Problem` records (``mmpx.metainfo.rules`` does too).
 
 The library's preflight (``mmpose_ext.apis.preflight``, run by ``mmpx train``) reuses them on a config's files.
 Names load lazily so that importing one module here does not import the others.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 
 from mmpx.check.layouts import Layout, Part, guess_layout
-from mmpx.check.problems import Problem, error, warning
+from mmpx.errors.problems import Problem, error, warning
 
 TOP_KEYS = ("images", "annotations", "categories")
 TINY_BOX = 4  # px: a box below this on a side is most likely a slip

@@ -21,8 +21,8 @@ from mmpx.check.coco import image_refs as coco_image_refs
 from mmpx.check.images import PIXELS_ENV, find_strip, resolve, verify_images
 from mmpx.check.mpii import check_mpii, describe_json, is_mpii
 from mmpx.check.mpii import image_refs as mpii_image_refs
-from mmpx.check.problems import Problem, count, error, warning
 from mmpx.errors import MmpxError
+from mmpx.errors.problems import Problem, count, error, warning
 from mmpx.metainfo import keypoint_names, load_metainfo, validate_metainfo
 
 

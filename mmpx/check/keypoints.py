@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mmpx.check.problems import Problem, error, warning
+from mmpx.errors.problems import Problem, error, warning
 
 TOL = 1.0  # pixels a keypoint may stray past a box or image edge
 

@@ -10,7 +10,7 @@ from numbers import Real
 
 from mmpx.check.coco import Findings
 from mmpx.check.keypoints import masks_to_problems, scan, to_array
-from mmpx.check.problems import error
+from mmpx.errors.problems import error
 
 # MMPose's configs/_base_/datasets/mpii.py, for messages when no --metainfo is given
 MPII_NAMES = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis",

@@ -54,6 +54,10 @@ NoPreflightOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+MaxRowsOpt = Annotated[
+    int, typer.Option("--max-rows", help="Show at most this many problems in the table (the rest are "
+                      "counted).")
+]
 TrustCheckpointOpt = Annotated[
     bool,
     typer.Option(
@@ -77,6 +81,6 @@ def metainfo_file(value: Path | None) -> Path | None:
     mmpose_form = value.parent.parts[-2:] == ("_base_", "datasets") and not value.exists()
     if "::" not in text and not mmpose_form:
         return value
-    from mmpx.metainfo_mapping import resolve_metainfo_path
+    from mmpx.metainfo.mapping import resolve_metainfo_path
 
     return resolve_metainfo_path(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmpx.plugins.hookspecs import hookimpl
-from mmpx.plugins.types import CliCommand, ConfigFile, Converter
+from mmpx.plugins.types import Command, ConfigFile
 
 MMPX_PLUGIN_API = 1
 
@@ -46,42 +46,40 @@ def _first_sentence(path: Path) -> str:
 
 
 @hookimpl
-def mmpx_converters() -> list[Converter]:
-    from mmpx.cli import convert
-
+def mmpx_converters() -> list[Command]:
     return [
-        Converter("labelme", convert.labelme),
-        Converter("yolo", convert.yolo),
-        Converter("to-yolo", convert.to_yolo),
+        Command("labelme", "mmpx.cli.convert:labelme"),
+        Command("yolo", "mmpx.cli.convert:yolo"),
+        Command("to-yolo", "mmpx.cli.convert:to_yolo"),
     ]
 
 
 @hookimpl
-def mmpx_cli_commands() -> list[CliCommand]:
+def mmpx_cli_commands() -> list[Command]:
     from mmpx.cli import _app
 
-    # "module:name" references: a command's module is imported only when that command is run (or --help)
+    # "module:name" references: a command's module is imported only when that command is built (run or --help)
     return [
-        CliCommand("check", "mmpx.cli.check:app", help="Check a dataset before training.", panel=_app.PANEL_DATA),
-        CliCommand("data", "mmpx.cli.data:app", help="Dataset utilities: synthetic data.", panel=_app.PANEL_DATA),
-        CliCommand("metainfo", "mmpx.cli.metainfo:app", help="Make and check MMPose metainfo files.",
-                   panel=_app.PANEL_DATA),
-        CliCommand("browse", "mmpx.cli.browse:browse", panel=_app.PANEL_DATA),
-        CliCommand("suggest", "mmpx.cli.suggest:suggest", panel=_app.PANEL_DATA),
-        CliCommand("quickstart", "mmpx.cli.quickstart:quickstart", panel=_app.PANEL_TRAIN),
-        CliCommand("train", "mmpx.cli.train:train", panel=_app.PANEL_TRAIN),
-        CliCommand("test", "mmpx.cli.train:test", panel=_app.PANEL_TRAIN),
-        CliCommand("eval", "mmpx.cli.eval:eval_", panel=_app.PANEL_TRAIN),
-        CliCommand("compare", "mmpx.cli.compare:compare", panel=_app.PANEL_TRAIN),
-        CliCommand("plot", "mmpx.cli.plot:plot", panel=_app.PANEL_TRAIN),
-        CliCommand("report", "mmpx.cli.report:report", panel=_app.PANEL_TRAIN),
-        CliCommand("infer", "mmpx.cli.infer:infer", panel=_app.PANEL_DEPLOY),
-        CliCommand("export", "mmpx.cli.export:app", help="Export a trained model (ONNX with a decoding sidecar).",
-                   panel=_app.PANEL_DEPLOY),
-        CliCommand("publish", "mmpx.cli.publish:publish", panel=_app.PANEL_DEPLOY),
-        CliCommand("doctor", "mmpx.cli.doctor:doctor", panel=_app.PANEL_ENV),
-        CliCommand("plugins", "mmpx.cli.plugins:app", help="List installed plugins, or start a new one.",
-                   panel=_app.PANEL_ENV),
-        CliCommand("configs", "mmpx.cli.configs:app", help="List shipped configs, print or copy one.",
-                   panel=_app.PANEL_TRAIN),
+        Command("check", "mmpx.cli.check:app", help="Check a dataset before training.", panel=_app.PANEL_DATA),
+        Command("data", "mmpx.cli.data:app", help="Dataset utilities: synthetic data.", panel=_app.PANEL_DATA),
+        Command("metainfo", "mmpx.cli.metainfo:app", help="Make and check MMPose metainfo files.",
+                panel=_app.PANEL_DATA),
+        Command("browse", "mmpx.cli.browse:browse", panel=_app.PANEL_DATA),
+        Command("suggest", "mmpx.cli.suggest:suggest", panel=_app.PANEL_DATA),
+        Command("quickstart", "mmpx.cli.quickstart:quickstart", panel=_app.PANEL_TRAIN),
+        Command("train", "mmpx.cli.train:train", panel=_app.PANEL_TRAIN),
+        Command("test", "mmpx.cli.train:test", panel=_app.PANEL_TRAIN),
+        Command("eval", "mmpx.cli.eval:eval_", panel=_app.PANEL_TRAIN),
+        Command("compare", "mmpx.cli.compare:compare", panel=_app.PANEL_TRAIN),
+        Command("plot", "mmpx.cli.plot:plot", panel=_app.PANEL_TRAIN),
+        Command("report", "mmpx.cli.report:report", panel=_app.PANEL_TRAIN),
+        Command("infer", "mmpx.cli.infer:infer", panel=_app.PANEL_DEPLOY),
+        Command("export", "mmpx.cli.export:app", help="Export a trained model (ONNX with a decoding sidecar).",
+                panel=_app.PANEL_DEPLOY),
+        Command("publish", "mmpx.cli.publish:publish", panel=_app.PANEL_DEPLOY),
+        Command("doctor", "mmpx.cli.doctor:doctor", panel=_app.PANEL_ENV),
+        Command("plugins", "mmpx.cli.plugins:app", help="List installed plugins, or start a new one.",
+                panel=_app.PANEL_ENV),
+        Command("configs", "mmpx.cli.configs:app", help="List shipped configs, print or copy one.",
+                panel=_app.PANEL_TRAIN),
     ]

@@ -9,14 +9,10 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._app import make_typer
-from mmpx.cli._options import JsonOpt, metainfo_file
+from mmpx.cli._options import JsonOpt, MaxRowsOpt, metainfo_file
+from mmpx.cli._output import out_console, report_warning
 
 app = make_typer(help="Check a dataset before training: annotations, images and metainfo.")
-
-MaxRowsOpt = Annotated[
-    int, typer.Option("--max-rows", help="Show at most this many problems in the table (the rest are "
-                      "counted).")
-]
 
 
 @app.command("data")
@@ -42,8 +38,7 @@ def data(
     """
     from mmpx.atomic.stale import recover_missing
     from mmpx.check import check_data_report
-    from mmpx.check.problems import print_table
-    from mmpx.cli.main import report_warning
+    from mmpx.errors.problems import print_table
 
     for note in recover_missing([p for p in (ann, images, metainfo) if p is not None]):
         report_warning(note)  # a dataset a crashed conversion moved aside is put back before it is read
@@ -51,10 +46,9 @@ def data(
         report = check_data_report(ann, images, metainfo)
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
-        from rich.console import Console
         from rich.progress import Progress
 
-        console = Console()
+        console = out_console()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("checking images", total=None)
             report = check_data_report(

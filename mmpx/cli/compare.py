@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._guard import guarded
+from mmpx.cli._output import report_warning
 from mmpx.errors import MmpxError
 
 MetricsArg = Annotated[Path, typer.Argument(help="Metrics JSON file.", show_default=False)]
@@ -33,7 +34,7 @@ def compare(
 
     Metrics only one file has are listed with '-' on the other side.
     """
-    from mmpx import metric_tables as report
+    from mmpx.evaluation import tables as report
 
     label_a, label_b = _labels(a, b, names)
     patterns = keys.split(",") if keys else None
@@ -43,8 +44,6 @@ def compare(
         raise MmpxError(f"no metric matches --keys {keys!r} in {a} or {b}", "see the keys with no --keys")
     report.print_compare(rows, (label_a, label_b))
     if not any(r.a is not None and r.b is not None for r in rows):
-        from mmpx.cli.main import report_warning
-
         pairs = report.closest_names(report.flatten(metrics_a), report.flatten(metrics_b))
         hint = f"; closest: {', '.join(f'{x!r} ~ {y!r}' for x, y in pairs)}" if pairs else ""
         report_warning(f"no metric name of {label_a} matches one of {label_b}: nothing is compared{hint} "

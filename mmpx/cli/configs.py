@@ -11,6 +11,7 @@ import typer
 from mmpx.cli._app import make_typer
 from mmpx.cli._guard import guarded
 from mmpx.cli._options import JsonOpt
+from mmpx.cli._output import out_console
 
 app = make_typer(help="List shipped configs (mmpose-ext's and plugins'), print the file of one, or copy one.")
 
@@ -31,7 +32,6 @@ def list_configs(as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="mmpx configs")
@@ -39,12 +39,12 @@ def list_configs(as_json: JsonOpt = False) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(row["name"], row["plugin"], row["summary"], row["path"])
-    Console().print(table)
+    out_console().print(table)
 
 
 def shipped_config(name: str) -> Path:
     """The file of the shipped config ``name``; a :class:`ConfigError` listing close names when there is none."""
-    from mmpx.config_names import resolve_config_name
+    from mmpx.configs.names import resolve_config_name
 
     return resolve_config_name(name)
 

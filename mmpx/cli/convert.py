@@ -11,6 +11,7 @@ import typer
 
 from mmpx.cli._guard import guarded
 from mmpx.cli._options import JsonOpt, metainfo_file
+from mmpx.cli._output import err_console, out_console
 
 PROGRESS_MIN_FILES = 200  # a bar for fewer files only flickers
 
@@ -53,7 +54,6 @@ class _ProgressBar:
         if total < PROGRESS_MIN_FILES:
             return
         if self.bar is None:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
             self.bar = Progress(
@@ -61,7 +61,7 @@ class _ProgressBar:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=err_console(plain=False),
                 auto_refresh=False,
                 transient=True,
             )
@@ -80,77 +80,26 @@ def print_summary(report, as_json: bool = False) -> None:
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
-    appended = hasattr(report, "duplicates")  # an AppendReport: counts are of what this run added
-    title = f"mmpx convert {report.converter}" + (" --append" if appended else "")
+    from mmpx.app.convert import LISTED, summary_lists, summary_notes, summary_rows
+
+    console = out_console(highlight=False)
+    title = f"mmpx convert {report.converter}" + (" --append" if hasattr(report, "duplicates") else "")
     table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
-    rows = [("source", report.src), ("output", report.out)]
-    if appended:
-        dataset = report.dataset
-        rows += [
-            (
-                "files read / added / duplicates / skipped",
-                f"{report.files_read} / {report.files_converted} / {len(report.duplicates)} / "
-                f"{len(report.skipped)}",
-            ),
-            ("images added per split", ", ".join(f"{k}: {v}" for k, v in report.images.items())),
-            ("instances added (without keypoints)", f"{report.instances} ({report.instances_without_keypoints})"),
-            (
-                "dataset now",
-                ", ".join(f"{k}: {v}" for k, v in dataset.get("images", {}).items())
-                + f" images; {dataset.get('instances', 0)} instances",
-            ),
-        ]
-    else:
-        rows += [
-            (
-                "files read / converted / skipped",
-                f"{report.files_read} / {report.files_converted} / {len(report.skipped)}",
-            ),
-            ("images per split", ", ".join(f"{k}: {v}" for k, v in report.images.items())),
-            ("instances (without keypoints)", f"{report.instances} ({report.instances_without_keypoints})"),
-        ]
-    rows += [
-        ("keypoints", f"{len(report.keypoint_names)}: {', '.join(report.keypoint_names)}"),
-        ("keypoint names from", report.keypoints_source),
-        (
-            "labelled keypoints (visible / occluded)",
-            f"{report.visibility.get('2', 0)} / {report.visibility.get('1', 0)}",
-        ),
-    ]
-    if report.skipped_shapes:
-        rows.append(("shapes skipped", ", ".join(f"{k}: {v}" for k, v in report.skipped_shapes.items())))
-    rows += [("warnings", str(len(report.warnings))), ("time", f"{report.seconds:.2f} s")]
-    for row in rows:
+    for row in summary_rows(report):
         table.add_row(*row)
     console.print(table)
-    if appended and report.files_converted == 0:
-        console.print("note: nothing was added (every new file was a duplicate or skipped)")
-    if report.keypoints_source.startswith("inferred"):
-        console.print(
-            "note: keypoint names were collected from the point labels, in sorted order; pass "
-            "--keypoints or --metainfo to fix their order"
-        )
-    duplicates = [
-        dict(file=d["file"], message=f"duplicate of {d['duplicate_of']} (image id {d['image_id']}), not added")
-        for d in getattr(report, "duplicates", [])
-    ]
-    for title, items, key in (
-        ("duplicates", duplicates, "message"),
-        ("skipped", report.skipped, "reason"),
-        ("warnings", report.warnings, "message"),
-    ):
-        if items:
-            console.print(f"[bold]{title}[/bold] ({len(items)}; all in {report.out}/report.json):")
-            for item in items[:10]:
-                console.print(f"  {item['file']}: {item[key]}", markup=False)
-            if len(items) > 10:
-                console.print(f"  ... and {len(items) - 10} more")
+    for note in summary_notes(report):
+        console.print(note)
+    for title, items in summary_lists(report):
+        console.print(f"[bold]{title}[/bold] ({len(items)}; all in {report.out}/report.json):")
+        for file, why in items[:LISTED]:
+            console.print(f"  {file}: {why}", markup=False)
+        if len(items) > LISTED:
+            console.print(f"  ... and {len(items) - LISTED} more")
 
 
 @guarded(inputs=("src", "metainfo"), outputs=("out",))
@@ -228,49 +177,14 @@ def labelme(
     Writes OUT/annotations/train.json and val.json, OUT/images/, OUT/metainfo.py and OUT/report.json.
     With --append, adds newly labelled files to such an OUT.
     """
-    if append:
-        _labelme_append(src, out, keypoints, metainfo, category, val_ratio, seed, images, strict, overwrite,
-                        workers, as_json)
-        return
-    from mmpx.convert.labelme import convert_labelme
+    from mmpx.app.convert import LabelmeRequest
+    from mmpx.app.convert import labelme as run_labelme
 
+    request = LabelmeRequest(src, out, keypoints, metainfo, category, val_ratio, seed,
+                             images.value if images else None, strict, overwrite, append, workers)
     bar = _ProgressBar("labelme files")
     try:
-        report = convert_labelme(
-            src,
-            out,
-            keypoints=keypoints,
-            metainfo=metainfo,
-            category=category or "object",
-            val_ratio=val_ratio,
-            seed=seed,
-            images=images.value if images else "copy",
-            strict=strict,
-            progress=bar,
-            overwrite=overwrite,
-            workers=workers,
-        )
-    finally:
-        bar.close()
-    print_summary(report, as_json)
-
-
-def _labelme_append(src, out, keypoints, metainfo, category, val_ratio, seed, images, strict, overwrite,
-                    workers, as_json) -> None:
-    from mmpx.convert.labelme_append import append_labelme
-    from mmpx.errors import MmpxError
-
-    if overwrite:
-        raise MmpxError("--append and --overwrite together: --append keeps OUT and adds to it, --overwrite "
-                        "replaces it", "drop one of them")
-    if workers:
-        raise MmpxError("--workers with --append: an append reads the new files in this process, one at a "
-                        "time, to spot duplicates among them", "drop --workers")
-    bar = _ProgressBar("labelme files")
-    try:
-        report = append_labelme(src, out, keypoints=keypoints, metainfo=metainfo, category=category,
-                                val_ratio=val_ratio, seed=seed, images=images.value if images else None,
-                                strict=strict, progress=bar)
+        report = run_labelme(request, progress=bar)
     finally:
         bar.close()
     print_summary(report, as_json)

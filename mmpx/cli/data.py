@@ -60,7 +60,7 @@ def traffic(
 ) -> None:
     """A synthetic traffic clip: cars crossing a road, drawn as the carpose cars (8 keypoints).
 
-    The clip of docs/infer.md and docs/python-api.md, for [bold]mmpx infer OUT --track[/bold].
+    The clip of docs/guides/infer.md and docs/reference/python-api.md, for [bold]mmpx infer OUT --track[/bold].
     """
     from mmpx.atomic import check_writable
     from mmpx.errors import MmpxError

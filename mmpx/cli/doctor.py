@@ -7,6 +7,7 @@ import json
 import typer
 
 from mmpx.cli._options import JsonOpt
+from mmpx.cli._output import out_console
 
 
 def doctor(as_json: JsonOpt = False) -> None:
@@ -26,10 +27,9 @@ def doctor(as_json: JsonOpt = False) -> None:
 
 
 def _print(rows) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = out_console()
     table = Table(title="mmpx doctor")
     for column in ("", "check", "value", "detail"):
         table.add_column(column, overflow="fold")
@@ -48,4 +48,4 @@ def _print(rows) -> None:
         return
     console.print(f"[red]{len(problems)} problem(s).[/red] To fix:")
     for row in problems:
-        console.print(f"  {row.name}: {row.fix or 'see docs/troubleshooting.md'}", highlight=False)
+        console.print(f"  {row.name}: {row.fix or 'see docs/guides/troubleshooting.md'}", highlight=False)

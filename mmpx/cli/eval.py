@@ -9,6 +9,7 @@ import typer
 
 from mmpx.cli._guard import guarded
 from mmpx.cli._options import metainfo_file
+from mmpx.cli._output import out_console
 from mmpx.errors import MmpxError
 
 GtArg = Annotated[Path, typer.Argument(help="COCO keypoint ground truth (.json).", show_default=False)]
@@ -32,18 +33,18 @@ def eval_(
     out: Annotated[Path | None, typer.Option(help="Write the results (schema mmpx-eval/1) to this JSON.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown to this file.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report (tables, per-keypoint bars, worst cases "
-                                                     "drawn) to this file; see docs/report.md.")] = None,
+                                                     "drawn) to this file; see docs/guides/report.md.")] = None,
     images: Annotated[Path | None, typer.Option(help="With --report: the folder of the GT's file_name values. "
                                                      "Default: images/ beside or above the GT's folder.")] = None,
 ) -> None:
     """Evaluate keypoint predictions: COCO AP/AR (overall, per group), per-keypoint PCK/EPE/OKS AP, swaps.
 
     The numbers equal those of the GroupedCocoMetric / KeypointBreakdownMetric of a run on the same
-    predictions; definitions in docs/evaluation.md.
+    predictions; definitions in docs/guides/evaluation.md.
     """
     from mmpx.atomic import check_writable, write_json, write_text
-    from mmpx.evaluation import evaluate
-    from mmpx.evaluation.tables import to_markdown, to_tables
+    from mmpx.evaluation.api import evaluate
+    from mmpx.evaluation.tables import eval_markdown, eval_tables
 
     if pck_norm not in ("bbox", "torso", "head"):
         raise MmpxError(f"--pck-norm {pck_norm!r} is not a PCK normaliser", "use bbox, torso or head")
@@ -54,16 +55,14 @@ def eval_(
     result = evaluate(gt, pred, metainfo=metainfo, by=fields[0] if fields and len(fields) == 1 else fields,
                       metrics=[m.strip() for m in metrics.split(",") if m.strip()], pck_thr=pck_thr,
                       pck_norm=pck_norm)
-    from rich.console import Console
-
-    console = Console()
-    for table in to_tables(result):
+    console = out_console()
+    for table in eval_tables(result):
         console.print(table)
     if out is not None:
         write_json(out, result)
         console.print(f"results written to {out}", highlight=False)
     if markdown is not None:
-        write_text(markdown, to_markdown(result))
+        write_text(markdown, eval_markdown(result))
         console.print(f"tables written to {markdown}", highlight=False)
     if report is not None:
         from mmpx.report import build_eval_report

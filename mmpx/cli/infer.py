@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -24,13 +22,10 @@ from mmpx.cli._model_options import (
     ThreadsOpt,
     WeightsOpt,
     WholeImageOpt,
-    check_model_options,
-    load_boxes,
-    load_pose,
-    trust_weights,
+    model_choice,
 )
 from mmpx.cli._options import CfgOptionsOpt, TrustCheckpointOpt
-from mmpx.errors import MmpxError
+from mmpx.cli._output import err_console, report_warning
 
 
 class SkeletonStyle(StrEnum):
@@ -70,7 +65,7 @@ def infer(
     save_labelme: Annotated[Path | None, typer.Option(
         "--save-labelme", help="Write pre-labels: one labelme file per image (and per video frame) beside a copy of "
         "it, a rectangle and named points per instance; points scoring under --kpt-thr are flagged 'check'. Open "
-        "DIR in labelme, correct, then mmpx convert labelme DIR OUT --metainfo ... (docs/labelling.md).",
+        "DIR in labelme, correct, then mmpx convert labelme DIR OUT --metainfo ... (docs/guides/labelling.md).",
         show_default=False)] = None,
     labelme_label: Annotated[str, typer.Option(
         "--labelme-label", help="The label of each pre-label rectangle.")] = "object",
@@ -126,88 +121,65 @@ def infer(
     Videos: --track keeps each object's id across frames, --smooth steadies its keypoints, --save-csv writes its
     trajectories (plot them with mmpx plot trajectories), --det-every N runs the detector every N frames.
     """
-    from rich.console import Console
-
-    from mmpx.atomic import check_writable
-    from mmpx.infer.inputs import collect
-    from mmpx.infer.runner import DrawOptions, run
-    from mmpx.infer.sequence import SequenceOptions
+    from mmpx.app.infer import InferOutputs, InferRequest, VideoSwitches
+    from mmpx.app.infer import infer as run_infer
+    from mmpx.infer.runner import DrawOptions
     from mmpx.infer.smooth import OneEuroParams
     from mmpx.infer.track import TrackParams
-    from mmpx.infer.trajectories import check_table_path
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    sources, ignored = collect(inputs)
-    tables = [p for p in (save_csv, save_parquet) if p is not None]
-    _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json, draw_heatmap,
-                   tables, save_labelme)
-    track = track or smooth or bool(tables) or det_every > 1
-    sequence = SequenceOptions(
-        track=TrackParams(track_max_missing, track_max_distance, kpt_thr) if track else None,
-        smooth=OneEuroParams(smooth_min_cutoff, smooth_beta, smooth_d_cutoff) if smooth else None,
-        det_every=det_every, batch_frames=batch_frames)
-    sequence.check()
-    if draw_heatmap and track:
-        raise MmpxError("--draw-heatmap works frame by frame: it does not combine with --track, --smooth, "
-                        "--save-csv, --save-parquet or --det-every", "leave out --draw-heatmap, or those")
-    if track:
-        from mmpx.infer.track import check_tracker
+    request = InferRequest(
+        inputs, model_choice(pose, weights, det_config, det_weights, det_cat_id, whole_image, bbox_thr, nms_thr,
+                             device, backend, threads, cfg_options, trust_checkpoint),
+        InferOutputs(out_dir, save_json, save_labelme, labelme_label, save_csv, save_parquet),
+        DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
+                    draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value),
+        VideoSwitches(track, OneEuroParams(smooth_min_cutoff, smooth_beta, smooth_d_cutoff) if smooth else None,
+                      det_every, batch_frames, TrackParams(track_max_missing, track_max_distance, kpt_thr)),
+        batch_size=batch_size, flip_test=flip_test, progress=not no_progress)
+    outcome = run_infer(request)
+    _print_done(request, outcome)
+    _warn(request, outcome)
+    _print_skipped(outcome)
 
-        check_tracker()
-    if out_dir is not None:  # now, not after the last image
-        check_writable(out_dir, "--out-dir", folder=True)
-    if save_json is not None:
-        check_writable(save_json, "--save-json")
-    if save_labelme is not None:
-        check_writable(save_labelme, "--save-labelme", folder=True)
-    if save_csv is not None:
-        check_table_path(save_csv, "--save-csv")
-    if save_parquet is not None:
-        check_table_path(save_parquet, "--save-parquet")
-    # the folders' locks for the whole run, taken before the model loads: a second run is refused at once
-    with hold_folders({"--out-dir": out_dir, "--save-labelme": save_labelme}):
-        trust_weights(backend, whole_image, trust_checkpoint, weights, det_weights)
-        model = load_pose(backend, pose, weights, device, cfg_options, batch_size, flip_test, threads)
-        if draw_heatmap and out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
-            raise MmpxError(f"--draw-heatmap: the {backend.value} backend gives no heatmaps",
-                            "use --backend torch with --pose and --weights")
-        boxes = load_boxes(whole_image, det_config, det_weights, device, det_cat_id, bbox_thr, nms_thr)
-        draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
-                           draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value)
-        labelme = None
-        if save_labelme is not None:
-            from mmpx.infer.labelme_out import LabelmeSink
-            from mmpx.infer.results import keypoint_names
 
-            labelme = LabelmeSink(save_labelme, keypoint_names(model.dataset_meta), labelme_label, kpt_thr,
-                                  source=f"mmpx infer ({(weights or pose).name})")
-        summary = run(sources, model, boxes, out_dir=out_dir, save_json=save_json, draw=draw,
-                      progress=not no_progress, sequence=sequence, save_tables=tables, labelme=labelme)
-
+def _print_done(request, outcome) -> None:
+    """What was done and written, on stderr."""
+    console, summary, outputs = err_console(), outcome.summary, request.outputs
     parts = [f"{summary.images} image(s)"]
     if summary.videos:
         parts.append(f"{summary.videos} video(s) ({summary.frames} frames)")
     done = summary.images + summary.frames
     rate = f", {done / summary.seconds:.1f} images/s" if summary.seconds > 0 and done else ""
+    meta = outcome.dataset_meta
     console.print(f"done: {', '.join(parts)}, {summary.instances} instance(s) in {summary.seconds:.1f} s{rate}; "
-                  f"boxes: {boxes.name}; {model.dataset_meta.get('dataset_name', '?')} skeleton, "
-                  f"{len(model.dataset_meta.get('keypoint_id2name', {}))} keypoints")
-    if out_dir is not None:
-        console.print(f"drawn: {len(summary.outputs)} file(s) in {out_dir}")
+                  f"boxes: {outcome.boxes}; {meta.get('dataset_name', '?')} skeleton, "
+                  f"{len(meta.get('keypoint_id2name', {}))} keypoints")
+    if outputs.out_dir is not None:
+        console.print(f"drawn: {len(summary.outputs)} file(s) in {outputs.out_dir}")
     if summary.json_path:
         console.print(f"results: {len(summary.records)} record(s) in {summary.json_path}")
     if summary.tracks:
         console.print("tracks: " + ", ".join(f"{n} in {name}" for name, n in summary.tracks.items()))
-    if labelme is not None:
-        console.print(f"pre-labels: {labelme.files} labelme file(s) in {save_labelme}")
+    if outcome.labelme_files is not None:
+        console.print(f"pre-labels: {outcome.labelme_files} labelme file(s) in {outputs.save_labelme}")
     for path in summary.table_paths:
         console.print(f"trajectories: {len(summary.table)} row(s) in {path}")
-    if summary.no_boxes and not whole_image:
-        _say_no_boxes(summary, bbox_thr, det_cat_id)
-    if out_dir is not None or labelme is not None or tables:
-        _say_low_scores(summary.records, kpt_thr)
-    if ignored:
-        console.print(f"ignored {ignored} file(s) in the folders that are neither images nor videos")
+
+
+def _warn(request, outcome) -> None:
+    """Runs that drew nothing worth looking at: no box found, every keypoint under --kpt-thr."""
+    summary, outputs = outcome.summary, request.outputs
+    if summary.no_boxes and not request.model.whole_image:
+        _say_no_boxes(summary, request.model.bbox_thr, request.model.det_cat_id)
+    if outputs.out_dir is not None or outcome.labelme_files is not None or outputs.tables:
+        _say_low_scores(summary.records, request.draw.kpt_thr)
+
+
+def _print_skipped(outcome) -> None:
+    """Files in the folders of no known kind, and the inputs that could not be read (exit code 1)."""
+    console, summary = err_console(), outcome.summary
+    if outcome.ignored:
+        console.print(f"ignored {outcome.ignored} file(s) in the folders that are neither images nor videos")
     if summary.skipped:
         console.print(f"[yellow]skipped {len(summary.skipped)} unreadable input(s):[/yellow]")
         for path, why in summary.skipped:
@@ -215,24 +187,10 @@ def infer(
         raise typer.Exit(1)
 
 
-@contextlib.contextmanager
-def hold_folders(folders: dict) -> Iterator[None]:
-    """Hold the lock of every given output folder (option -> path or None) for the block."""
-    from mmpx.atomic.lock import hold
-
-    with contextlib.ExitStack() as stack:
-        for option, folder in folders.items():
-            if folder is not None:
-                stack.enter_context(hold(folder, f"{option} folder"))
-        yield
-
-
 def _say_low_scores(records: list[dict], kpt_thr: float) -> None:
     """Every keypoint scored under --kpt-thr: the drawings (and pre-labels, tables) hold no keypoint at all."""
     top = max((s for r in records for s in r["keypoints"][2::3]), default=None)
     if top is not None and top < kpt_thr:
-        from mmpx.cli.main import report_warning
-
         report_warning(f"every keypoint scores below --kpt-thr {kpt_thr:g} (the highest is {top:.3g}): none is drawn; "
                        "lower --kpt-thr, or check the weights (an undertrained model scores low)")
 
@@ -240,8 +198,6 @@ def _say_low_scores(records: list[dict], kpt_thr: float) -> None:
 def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:
     """The detector found nothing in some inputs: their drawings are plain copies, so say so, with the two usual
     causes (a threshold above the detector's scores, another class index)."""
-    from mmpx.cli.main import report_warning
-
     count = sum(summary.no_boxes.values())
     total = summary.images + summary.frames
     names = ", ".join(list(summary.no_boxes)[:3]) + (", ..." if len(summary.no_boxes) > 3 else "")
@@ -249,14 +205,3 @@ def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:
                    f"is drawn on those; lower --bbox-thr (now {bbox_thr:g}) or check --det-cat-id (now "
                    f"{', '.join(map(str, det_cat_id or [0]))}, the detector's class index; a one-class detector "
                    "trained by mmpx has 0)")
-
-
-def _check_options(pose, weights, det_config, det_weights, whole_image, backend, out_dir, save_json,
-                   draw_heatmap, tables=(), save_labelme=None) -> None:
-    """Option combinations that cannot work, found before any model is loaded."""
-    check_model_options(pose, weights, det_config, det_weights, whole_image, backend)
-    if out_dir is None and save_json is None and not tables and save_labelme is None:
-        raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos), --save-json FILE, "
-                        "--save-csv FILE and/or --save-labelme DIR", "e.g. --out-dir out/ --save-json out/results.json")
-    if draw_heatmap and out_dir is None:
-        raise MmpxError("--draw-heatmap draws into --out-dir, which is not given", "add --out-dir DIR")

@@ -10,8 +10,8 @@ import typer
 
 from mmpx.cli._app import make_typer
 from mmpx.cli._guard import guarded
-from mmpx.cli._options import JsonOpt, metainfo_file
-from mmpx.cli.check import MaxRowsOpt
+from mmpx.cli._options import JsonOpt, MaxRowsOpt, metainfo_file
+from mmpx.cli._output import out_console
 
 app = make_typer(help="Make and check MMPose dataset metainfo files (keypoints, skeleton, swaps, sigmas).")
 
@@ -60,7 +60,7 @@ def check(
 
     Exit code 1 when there are errors, 0 with only warnings.
     """
-    from mmpx.check.problems import count, print_table
+    from mmpx.errors.problems import count, print_table
     from mmpx.metainfo import load_metainfo, validate_metainfo
 
     info = load_metainfo(file)
@@ -71,9 +71,7 @@ def check(
         typer.echo(json.dumps({"file": str(file), "keypoints": k, "errors": errors, "warnings": warnings,
                                "problems": [p.as_dict() for p in problems]}, indent=2))
     else:
-        from rich.console import Console
-
-        console = Console()
+        console = out_console()
         if problems:
             print_table(problems, f"mmpx metainfo check: {file}", max_rows, console)
         style = "red" if errors else "yellow" if warnings else "green"
@@ -97,7 +95,7 @@ def map_keypoints(
     """Map SOURCE's keypoints onto TARGET's by name, as the KeypointMapping transform does: what is kept, what
     SOURCE has that TARGET drops, which TARGET keypoints stay invisible, and the mapping for KeypointConverter."""
     from mmpx.errors import MmpxError
-    from mmpx.metainfo_mapping import map_keypoints as build_map
+    from mmpx.metainfo.mapping import map_keypoints as build_map
 
     aliases = {}
     for item in alias or []:
@@ -169,95 +167,65 @@ def sigmas(
     area. Two independent labels are twice as far apart (in d²) as one from the truth, so each keypoint gets
     sigma = sqrt(mean(d_AB²/s²) / 2) over the instances both files label, with a 95% bootstrap interval.
     Images pair by file_name (or id), instances by box IoU (by keypoints without boxes). See
-    docs/evaluation.md.
+    docs/guides/evaluation.md.
 
     Nothing is written without --out or --write.
     """
-    from mmpx.errors import MmpxError
-    from mmpx.metainfo import keypoint_names, load_metainfo, metainfo_from_coco
-    from mmpx.metainfo_sigmas import estimate_sigmas, write_sigmas
+    from mmpx.app.sigmas import SigmasRequest, estimate
 
-    if out is not None and write:
-        raise MmpxError("--out and --write both given", "--out writes a new file, --write replaces --metainfo")
-    if write and metainfo is None:
-        raise MmpxError("--write replaces the sigmas of --metainfo, and no --metainfo was given",
-                        "add --metainfo FILE, or write a new file with --out NEW.py")
-    if gt is not None and predictions is None:
-        raise MmpxError("--gt is the ground truth for --predictions, which was not given",
-                        "add --predictions PRED.json (COCO keypoint results)")
-    inputs = [p for p in (ann_a, ann_b, metainfo, predictions, gt) if p is not None]
-    if out is not None:
-        if any(out.resolve() == p.resolve() for p in inputs):
-            raise MmpxError(f"--out {out} is one of the input files", "write the new metainfo to a new .py file, "
-                            "or replace --metainfo in place with --write")
-        if out.exists() and not force:
-            raise MmpxError(f"--out {out} exists", "pass --force to overwrite it")
-        from mmpx.atomic import check_writable
-
-        check_writable(out, "--out")
-    info = old = names = None
-    source = ""
-    if metainfo is not None:
-        info = load_metainfo(metainfo)
-        names, source = keypoint_names(info), str(metainfo)
-        old = info.get("sigmas") or None  # none yet: the defaults, as if there were no metainfo
-    if write:
-        from mmpx.atomic import check_writable
-
-        check_writable(metainfo, "--write")
-    result = estimate_sigmas(ann_a, ann_b, old_sigmas=old, old_source=source, old_names=names,
-                             match_by=match_by, iou_thr=iou_thr, min_pairs=min_pairs, category_id=category_id)
-    new = result.sigmas()
-
-    ap = None
-    if predictions is not None:
-        from mmpx.metainfo import build_metainfo
-        from mmpx.metainfo_sigmas import ap_under_sigmas
-
-        base = info if info is not None else build_metainfo(ann_a.stem, result.names)
-        ap = ap_under_sigmas(gt or ann_a, predictions, {"old": dict(base, sigmas=[k.old for k in result.keypoints]),
-                                                        "new": dict(base, sigmas=new)})
-    written = how = None
-    if write:
-        how, written = write_sigmas(metainfo, metainfo, new), metainfo
-    elif out is not None:
-        if info is not None:
-            how = write_sigmas(metainfo, out, new)
-        else:
-            how = write_sigmas(metainfo_from_coco(ann_a, category_id=category_id), out, new)
-        written = out
-
+    outcome = estimate(SigmasRequest(ann_a, ann_b, metainfo, out, write, force, predictions, gt, min_pairs, match_by,
+                                     iou_thr, category_id))
     if as_json:
-        typer.echo(json.dumps(dict(result.as_dict(), ap=ap, written=str(written) if written else None,
-                                   how=how), indent=2))
+        written = str(outcome.written) if outcome.written else None
+        typer.echo(json.dumps(dict(outcome.result.as_dict(), ap=outcome.ap, written=written, how=outcome.how),
+                              indent=2))
         return
-    _print_sigmas(result, ap, written, how)
+    _print_sigmas(outcome)
 
 
 def _interval(k) -> str:
     return "" if k.low is None else f"{k.low:.4f} .. {k.high:.4f}"
 
 
-def _print_sigmas(result, ap: dict | None, written: Path | None, how: str | None) -> None:
-    from rich.console import Console
+def _say(console, text: str, style: str | None = None) -> None:
+    from rich.markup import escape
+
+    console.print(f"[{style}]{escape(text)}[/{style}]" if style else escape(text), highlight=False)
+
+
+def _print_sigmas(outcome) -> None:
+    console, result = out_console(), outcome.result
+    only = (f" ({len(result.images_only_a)} only in A, {len(result.images_only_b)} only in B)"
+            if result.images_only_a or result.images_only_b else "")
+    _say(console, f"A = {result.file_a}, B = {result.file_b}")
+    _say(console, f"{result.images_paired} images paired by {result.match_by}{only}")
+    ways = ", ".join(f"{n} by {how}" + (f" >= {result.iou_thr}" if how == "bbox IoU" else "")
+                     for how, n in result.pairing.items() if n)
+    _say(console, f"{result.instance_pairs} instance pairs ({ways}); unpaired: {result.instances_only_a} in A, "
+         f"{result.instances_only_b} in B")
+    _say(console, result.scale_text())
+    _say(console, f"old sigmas: {result.old_source}")
+    console.print(_sigma_table(result))
+    kept = [k.name for k in result.keypoints if not k.used]
+    if kept:
+        _say(console, f"{len(kept)} keypoint(s) keep the old sigma (fewer than --min-pairs {result.min_pairs} "
+             f"pairs): label more images twice, or lower --min-pairs", "yellow")
+    if outcome.ap is not None:
+        console.print(_ap_table(outcome.ap))
+    if outcome.written is not None:
+        what = {"replaced": "sigmas replaced, the rest of the file as it was",
+                "added": "sigmas added, the rest of the file as it was",
+                "rewritten": "new metainfo file"}.get(outcome.how, outcome.how)
+        _say(console, f"wrote {outcome.written} ({what})", "green")
+    else:
+        _say(console, "nothing written: pass --out NEW.py for a new metainfo file, or --write to update --metainfo")
+
+
+def _sigma_table(result):
+    """Per keypoint: the pairs, the old and new sigma, the interval, and why the old one is kept."""
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
-
-    def say(text: str, style: str | None = None) -> None:
-        console.print(f"[{style}]{escape(text)}[/{style}]" if style else escape(text), highlight=False)
-
-    only = (f" ({len(result.images_only_a)} only in A, {len(result.images_only_b)} only in B)"
-            if result.images_only_a or result.images_only_b else "")
-    say(f"A = {result.file_a}, B = {result.file_b}")
-    say(f"{result.images_paired} images paired by {result.match_by}{only}")
-    ways = ", ".join(f"{n} by {how}" + (f" >= {result.iou_thr}" if how == "bbox IoU" else "")
-                     for how, n in result.pairing.items() if n)
-    say(f"{result.instance_pairs} instance pairs ({ways}); unpaired: {result.instances_only_a} in A, "
-        f"{result.instances_only_b} in B")
-    say(result.scale_text())
-    say(f"old sigmas: {result.old_source}")
     table = Table(title=f"OKS sigmas from double labels ({result.confidence:.0%} bootstrap interval)")
     for column in ("keypoint", "pairs", "old", "new", "interval", "note"):
         table.add_column(column, justify="right" if column in ("pairs", "old", "new") else "left")
@@ -272,24 +240,17 @@ def _print_sigmas(result, ap: dict | None, written: Path | None, how: str | None
         estimate = f" [dim](est. {k.estimate:.4f})[/dim]" if not k.used and k.estimate else ""
         table.add_row(escape(k.name), str(k.pairs), f"{k.old:.4f}", new + estimate, _interval(k),
                       escape("; ".join(notes)))
-    console.print(table)
-    kept = [k.name for k in result.keypoints if not k.used]
-    if kept:
-        say(f"{len(kept)} keypoint(s) keep the old sigma (fewer than --min-pairs {result.min_pairs} pairs): "
-            f"label more images twice, or lower --min-pairs", "yellow")
-    if ap is not None:
-        names = ("AP", "AP .5", "AP .75", "AR")
-        table = Table(title="COCO AP of --predictions")
-        for column in ("metric", "old sigmas", "new sigmas", "change"):
-            table.add_column(column, justify="left" if column == "metric" else "right")
-        for name in names:
-            o, n = ap["old"][name], ap["new"][name]
-            table.add_row(name, f"{o:.4f}", f"{n:.4f}", f"{n - o:+.4f}")
-        console.print(table)
-    if written is not None:
-        what = {"replaced": "sigmas replaced, the rest of the file as it was",
-                "added": "sigmas added, the rest of the file as it was",
-                "rewritten": "new metainfo file"}.get(how, how)
-        say(f"wrote {written} ({what})", "green")
-    else:
-        say("nothing written: pass --out NEW.py for a new metainfo file, or --write to update --metainfo")
+    return table
+
+
+def _ap_table(ap: dict):
+    """COCO AP/AR of --predictions under the old and the new sigmas."""
+    from rich.table import Table
+
+    table = Table(title="COCO AP of --predictions")
+    for column in ("metric", "old sigmas", "new sigmas", "change"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name in ("AP", "AP .5", "AP .75", "AR"):
+        o, n = ap["old"][name], ap["new"][name]
+        table.add_row(name, f"{o:.4f}", f"{n:.4f}", f"{n - o:+.4f}")
+    return table

@@ -84,7 +84,7 @@ def curves(
     """Plot training losses and validation metrics of a run (validation metrics against epochs, which MMPose's
     analyze_logs cannot do). Prints the PNGs written and the series in each.
     """
-    from mmpx.plots import plot_scalars
+    from mmpx.evaluation.plots import plot_scalars
 
     patterns = [p.strip() for value in keys or [] for p in value.split(",") if p.strip()]
     as_file = out is not None and out.suffix.lower() == ".png"

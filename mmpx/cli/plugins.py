@@ -11,6 +11,7 @@ import typer
 from mmpx.cli._app import make_typer
 from mmpx.cli._guard import guarded
 from mmpx.cli._options import JsonOpt
+from mmpx.cli._output import out_console, report_warning
 from mmpx.plugins.manager import PluginHost, get_host
 
 app = make_typer(help="List installed plugins and what they add, or start a new plugin package.")
@@ -68,9 +69,7 @@ def list_plugins(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-
-    console = Console()
+    console = out_console()
     if not wide and console.width < WIDE_COLUMNS:
         for line in plugin_blocks(rows, console.width):
             console.print(line, markup=True, highlight=False, soft_wrap=True)
@@ -164,10 +163,9 @@ def new(
     """Start a plugin package: pyproject with the entry point, the hooks, tests that pass as written, a README.
 
     Without --backbone/--command/--converter/--transform/--dataset it gets all five. Names an installed plugin
-    already uses are warned about. Then: pip install -e DIR && pytest DIR (docs/plugins.md walks from here to a
+    already uses are warned about. Then: pip install -e DIR && pytest DIR (docs/guides/plugins.md walks from here to a
     published package).
     """
-    from mmpx.cli.main import report_warning
     from mmpx.plugins.scaffold import PIECES, Names, installed_clashes, new_plugin
 
     flags = (backbone, command, converter, transform, dataset)

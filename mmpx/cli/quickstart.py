@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._guard import guarded
+from mmpx.cli._output import err_console, out_console
 
 
 @guarded(outputs=("work_dir",))
@@ -31,20 +32,17 @@ def quickstart(
 
     The same stages as [bold]mmpx data synth carpose[/bold], [bold]mmpx convert labelme[/bold],
     [bold]mmpx check data[/bold], [bold]mmpx train[/bold] and [bold]mmpx test[/bold]. About 4 to 5 minutes on a
-    2-core CPU; PCK@0.05 (bbox) of 0.9 or more on the synthetic validation split (docs/quickstart.md).
+    2-core CPU; PCK@0.05 (bbox) of 0.9 or more on the synthetic validation split (docs/guides/quickstart.md).
     """
-    from rich.console import Console
-
     from mmpx.app.quickstart import run_quickstart
 
-    console = Console(stderr=True)
+    console = err_console(plain=False)
     report = run_quickstart(work_dir, images=images, epochs=epochs, seed=seed, device=device,
                             log=lambda line: console.print(line, style="bold cyan", highlight=False, markup=False))
     _print_report(report)
 
 
 def _print_report(report) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="mmpx quickstart", show_header=False, title_justify="left")
@@ -63,4 +61,4 @@ def _print_report(report) -> None:
     for name in ("report", "checkpoint", "metrics", "loss_plot", "val_plot", "contact_sheet", "config", "data"):
         if name in report.paths:
             table.add_row(name.replace("_", " "), report.paths[name])
-    Console().print(table)
+    out_console().print(table)

@@ -37,7 +37,7 @@ def report(
     prediction drawn on each instance), filterable by keypoint and group.
     It needs nothing beside it (images are embedded) and makes no network
     request. Its predictions are those mmpx train (the last validation) or
-    mmpx test wrote in RUN/predictions/; see docs/report.md.
+    mmpx test wrote in RUN/predictions/; see docs/guides/report.md.
     """
     from mmpx.atomic import check_writable
     from mmpx.report import build_report
@@ -51,11 +51,3 @@ def report(
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"report: {result.path} ({result.cases} cases, {result.seconds:.1f} s)")
 
-
-def echo_report(err: bool = False) -> None:
-    """Print the path of the page the run's ``ReportHook`` wrote (``mmpx train``/``mmpx test``), if it wrote one."""
-    from mmpose_ext.engine.report_hook import last_report
-
-    page = last_report()
-    if page is not None:
-        typer.echo(f"report: {page}", err=err)

@@ -23,12 +23,10 @@ from mmpx.cli._model_options import (
     ThreadsOpt,
     WeightsOpt,
     WholeImageOpt,
-    check_model_options,
-    load_boxes,
-    load_pose,
-    trust_weights,
+    model_choice,
 )
 from mmpx.cli._options import CfgOptionsOpt, JsonOpt, TrustCheckpointOpt
+from mmpx.cli._output import err_console, out_console
 
 
 class Strategy(StrEnum):
@@ -79,43 +77,24 @@ def suggest(
     Each candidate is scored by how unsure the model is about it (its keypoints against those it predicts on the
     mirrored image, and its keypoint scores); --strategy diverse then takes the least certain of each of --n
     clusters, so 50 near-identical frames are never all chosen. Open --out in labelme, correct the points
-    (flagged ones first), then add them with mmpx convert labelme OUT DATASET --append (docs/labelling.md).
+    (flagged ones first), then add them with mmpx convert labelme OUT DATASET --append (docs/guides/labelling.md).
     """
     import json
 
-    from rich.console import Console
+    from mmpx.app.suggest import SuggestRequest
+    from mmpx.app.suggest import suggest as run_suggest
 
-    from mmpx.infer.frames import frame_count
-    from mmpx.infer.inputs import collect
-    from mmpx.infer.runner import progress_bar
-    from mmpx.suggest.run import labelled_hashes
-    from mmpx.suggest.run import suggest as run_suggest
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    sources, _ = collect(inputs)
-    check_model_options(pose, weights, det_config, det_weights, whole_image, backend)
-    from mmpx.convert.output import check_out
-
-    check_out(out, overwrite=False, inputs=inputs)
-    hashes = labelled_hashes(exclude or [])
-    trust_weights(backend, whole_image, trust_checkpoint, weights, det_weights)
-    # no flip test: the mirrored prediction is made (and compared) by suggest itself
-    model = load_pose(backend, pose, weights, device, cfg_options, flip_test=False, threads=threads)
-    boxes = load_boxes(whole_image, det_config, det_weights, device, det_cat_id, bbox_thr, nms_thr)
-    total = sum(-(-frame_count(s.path) // frame_step) if s.kind == "video" else 1 for s in sources)
-    with progress_bar(total, enabled=not no_progress) as bar:
-        task = bar.add_task("scoring", total=total)
-        report = run_suggest(sources, model, boxes, out, n, strategy=strategy.value, seed=seed,
-                             frame_step=frame_step, kpt_thr=kpt_thr, label=labelme_label, exclude=hashes,
-                             inputs=inputs, advance=lambda: bar.advance(task))
+    choice = model_choice(pose, weights, det_config, det_weights, det_cat_id, whole_image, bbox_thr, nms_thr, device,
+                          backend, threads, cfg_options, trust_checkpoint)
+    report = run_suggest(SuggestRequest(inputs, out, choice, n, strategy.value, frame_step, exclude or [], seed,
+                                        kpt_thr, labelme_label, progress=not no_progress))
     if as_json:
         typer.echo(json.dumps(json.loads((out / "suggest.json").read_text()), indent=2))
     else:
-        _print(console, report, out)
+        _print(report, out)
 
 
-def _print(console, report, out: Path) -> None:
-    from rich.console import Console
+def _print(report, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"mmpx suggest: {len(report.chosen)} of {report.candidates} candidate(s)")
@@ -124,7 +103,8 @@ def _print(console, report, out: Path) -> None:
     for rank, c in enumerate(report.chosen[:20], start=1):
         signals = (f"{c.disagreement:.3f}", f"{c.confidence:.3f}") if c.instances else ("-", "-")  # a miss
         table.add_row(str(rank), c.name, f"{c.uncertainty:.3f}", *signals, str(c.instances))
-    Console().print(table)  # the table to stdout, notes to stderr
+    out_console().print(table)  # the table to stdout, notes to stderr
+    console = err_console()
     if len(report.chosen) > 20:
         console.print(f"... and {len(report.chosen) - 20} more in {out / 'suggest.json'}")
     notes = [f"written to {out} with labelme pre-labels ({report.seconds:.1f} s)"]

@@ -5,7 +5,7 @@ copied, linked or written out, and its records spooled; keypoint names (when not
 way and the COCO files assembled at the end. Large folders are read by worker processes in chunks (parsing
 JSON is most of the cost); results come back in file order, so the output is the same with any number of
 workers.
-See ``docs/convert.md`` for the rules and outputs.
+See ``docs/guides/convert.md`` for the rules and outputs.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Nothing existing changes: images, annotations, ids and the train/val split stay,
 byte. The new files get ids after the existing ones, their own seeded split, names no existing image has; an
 image whose bytes the dataset already holds is reported as a duplicate and left out. The new dataset is built
 beside ``OUT`` (hard links to the existing images) and swapped in whole, as ``--overwrite`` does.
-See ``docs/convert.md`` ("Appending newly labelled files").
+See ``docs/guides/convert.md`` ("Appending newly labelled files").
 """
 
 from __future__ import annotations

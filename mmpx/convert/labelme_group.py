@@ -1,4 +1,4 @@
-"""Group a labelme file's rectangles and points into instances (the rules are in ``docs/convert.md``).
+"""Group a labelme file's rectangles and points into instances (the rules are in ``docs/guides/convert.md``).
 
 (a) a rectangle takes the points that share its ``group_id``; (b) a point without ``group_id`` goes to the one
 rectangle that contains it (inside several, or none while rectangles exist, is a problem: never guessed);

@@ -1,4 +1,4 @@
-"""What a converter may read and what it may write (issue 23).
+"""What a converter may read and what it may write.
 
 - A file name taken from an annotation file (labelme ``imagePath``, COCO ``file_name``, a YOLO list line) must lie
   inside its root (the source folder, the image folder, the dataset folder) once ``..`` is resolved; absolute

@@ -105,7 +105,7 @@ def read_pose_yaml(src: str | Path) -> YoloSpec:
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise MmpxError(f"{path}: cannot read the YAML: {exc}", "fix the file's syntax") from None
     if not isinstance(data, dict):
-        raise MmpxError(f"{path}: not a data YAML (expected a mapping of fields)", "see docs/convert.md")
+        raise MmpxError(f"{path}: not a data YAML (expected a mapping of fields)", "see docs/guides/convert.md")
     shape = data.get("kpt_shape")
     if not (isinstance(shape, list) and len(shape) == 2 and all(type(v) is int for v in shape)
             and shape[0] > 0 and shape[1] in (2, 3)):

@@ -1,7 +1,7 @@
 """``evaluate(gt_json, pred_json, ...)``: COCO AP/AR (overall, per group) and per-keypoint metrics in one call.
 
 The returned dict (also what ``mmpx eval --out`` writes; schema ``mmpx-eval/1``, documented in
-docs/evaluation.md) is stable: keys are only ever added.
+docs/guides/evaluation.md) is stable: keys are only ever added.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def value_getter(field: str, images: Sequence[dict]) -> Callable[[dict], object]
     if any(field in img for img in images):
         return lambda img: img.get(field)
     if field in HUMANART_FIELDS:
-        from mmpx.humanart_scenes import scene_of_image
+        from mmpx.datasets.humanart import scene_of_image
 
         index = HUMANART_FIELDS.index(field)
         return lambda img: scene_of_image(img)[index]

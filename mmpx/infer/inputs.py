@@ -85,38 +85,3 @@ def collect(inputs: list[Path]) -> tuple[list[Source], int]:
 def output_name(src: Source) -> str:
     """The drawn output's name: the same relative name; videos are always written as .mp4 (mp4v)."""
     return str(Path(src.name).with_suffix(".mp4").as_posix()) if src.kind == "video" else src.name
-
-
-def decode_image(path: Path, limit: int | None = None):
-    """``(BGR image, None)``, or ``(None, why)`` for a file that cannot be read, is not an image, or whose header
-    declares more pixels than ``limit`` (None: ``MMPX_MAX_IMAGE_PIXELS`` or its default; 0: no limit).
-
-    Nothing is decoded before its size is known from its header: OpenCV decodes by content, whatever the name, so
-    a file whose header says no size (a format neither the header readers nor Pillow know, such as OpenEXR) is
-    refused too rather than decoded unbounded."""
-    import cv2
-    import numpy as np
-
-    from mmpx.check.images import header_size, size_problem
-
-    try:
-        if path.stat().st_size == 0:
-            return None, "not a readable image: an empty file (0 bytes)"
-        size = header_size(path)
-        if size is None:
-            return None, ("not a readable image (truncated, not an image, or a format whose size Pillow cannot read "
-                          "from its header)")
-        why = size_problem(size, limit)
-        if why is not None:
-            return None, why
-        data = np.fromfile(path, dtype=np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    except OSError as exc:
-        return None, f"cannot be read: {exc.strerror or exc}"
-    except MemoryError:
-        return None, "not enough memory to decode it"
-    except cv2.error as exc:  # OpenCV's own limits (CV_IO_MAX_IMAGE_PIXELS) and codec failures
-        return None, f"not a readable image ({(str(exc).strip().splitlines() or ['cv2.error'])[0][:160]})"
-    if image is None:
-        return None, "not a readable image (empty, truncated or not an image)"
-    return image, None

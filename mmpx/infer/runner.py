@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from mmpx.atomic import atomic_path, clean_stale, write_bytes, write_json
-from mmpx.check.images import max_image_pixels
+from mmpx.check.images import decode_image, max_image_pixels
 from mmpx.errors import MmpxError
 from mmpx.infer.frames import frame_count
-from mmpx.infer.inputs import Source, decode_image, output_name
+from mmpx.infer.inputs import Source, output_name
 from mmpx.infer.results import add_track_fields, instance_records, keypoint_names
 from mmpx.infer.sequence import FramePoses, SequenceOptions, sequence_poses
 
@@ -117,7 +117,7 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
              want_drawing: bool, labelme=None, src: Source | None = None, frame: int | None = None
              ) -> np.ndarray | None:
     """Boxes, keypoints, JSON records (and pre-label) of one image; returns the drawn image when asked for."""
-    from mmpx.draw import draw_heatmap, draw_pose
+    from mmpx.visual.draw import draw_heatmap, draw_pose
 
     bboxes, bbox_scores = boxes(image)
     if len(bboxes) == 0:
@@ -230,8 +230,8 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
 def _record(pose: FramePoses, name: str, video: str, model, draw: DrawOptions, summary: Summary,
             want_drawing: bool) -> np.ndarray | None:
     """JSON records and table rows of one frame's poses; returns the drawn frame when asked for."""
-    from mmpx.draw import draw_pose
     from mmpx.infer.track import draw_track_ids
+    from mmpx.visual.draw import draw_pose
 
     if len(pose.bboxes) == 0 and pose.detected:
         summary.no_boxes[video] = summary.no_boxes.get(video, 0) + 1

@@ -4,7 +4,7 @@ Why norfair (and not supervision's ByteTrack): it matches on any set of points, 
 two box corners *and* its confident keypoints, with a Kalman filter per point; two objects whose boxes overlap
 where they cross stay apart by their keypoints and their motion. A track survives ``max_missing`` frames without a
 detection, and its filtered box corners and their velocity give the boxes between detector runs
-(``--det-every``). norfair declares ``numpy<2`` but runs on NumPy 2 (tests/test_video.py); scripts/setup.sh
+(``--det-every``). norfair declares ``numpy<2`` but runs on NumPy 2 (tests/mmpx/infer/test_video.py); scripts/setup.sh
 installs it with ``--no-deps``.
 """
 

@@ -4,7 +4,7 @@ A plugin module declares ``MMPX_PLUGIN_API = 1``; the host refuses one made for 
 imports (torch, mmpose) inside the hook or in the module a :class:`ModuleContribution` names: ``mmpx --help``
 calls the CLI hooks and must stay fast.
 
-The examples below run as tests (``tests/core/test_plugins.py``); :func:`mmpx.testing.host_for` builds a host
+The examples below run as tests (``tests/mmpx/plugins/test_plugins.py``); :func:`mmpx.testing.host_for` builds a host
 from in-memory plugins, as a plugin's own unit tests can.
 """
 
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import pluggy
 
-from mmpx.plugins.types import CliCommand, ConfigFile, Converter, DoctorCheck, ModuleContribution
+from mmpx.plugins.types import Command, ConfigFile, DoctorCheck, ModuleContribution
 
-PROJECT = "mmpose_ext"
+# One name for the pluggy project, the entry-point group and the hooks' prefix (mmpx_*).
+PROJECT = "mmpx"
 # The plugin API's version: a plugin sets MMPX_PLUGIN_API to it. Raised when a hook's meaning changes.
 API_VERSION = 1
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -43,11 +44,12 @@ def mmpx_modules() -> list[ModuleContribution]:
 
 
 @hookspec
-def mmpx_cli_commands() -> list[CliCommand]:
-    """Top-level ``mmpx`` commands: a Typer app, a plain annotated function, or a ``"module:name"`` reference.
+def mmpx_cli_commands() -> list[Command]:
+    """``mmpx`` commands: each a Typer app, a plain annotated function, or a ``"module:name"`` reference (imported
+    only when the command is built); top-level, or in a group with ``group=``.
 
     Examples:
-        >>> from mmpx.plugins import CliCommand, hookimpl
+        >>> from mmpx.plugins import Command, hookimpl
         >>> from mmpx.testing import host_for
         >>> def hello(name: str = "world") -> None:
         ...     '''Say hello.'''
@@ -56,19 +58,20 @@ def mmpx_cli_commands() -> list[CliCommand]:
         ...     MMPX_PLUGIN_API = 1
         ...     @hookimpl
         ...     def mmpx_cli_commands(self):
-        ...         return [CliCommand("hello", hello)]
+        ...         return [Command("hello", hello)]
         >>> [c.name for c in host_for(MyPlugin()).cli_commands() if c.plugin == "myplugin"]
         ['hello']
     """
 
 
 @hookspec
-def mmpx_converters() -> list[Converter]:
-    """Dataset converters, shown as ``mmpx convert NAME``; bad input raises :class:`mmpx.errors.MmpxError`.
+def mmpx_converters() -> list[Command]:
+    """Dataset converters, shown as ``mmpx convert NAME`` (commands in the group ``convert``); bad input raises
+    :class:`mmpx.errors.MmpxError`. A ``"module:name"`` target is imported only when ``mmpx convert`` runs.
 
     Examples:
         >>> from pathlib import Path
-        >>> from mmpx.plugins import Converter, hookimpl
+        >>> from mmpx.plugins import Command, hookimpl
         >>> from mmpx.testing import host_for
         >>> def my_format(src: Path, out: Path) -> None:
         ...     '''Convert my format to COCO keypoints.'''
@@ -76,7 +79,7 @@ def mmpx_converters() -> list[Converter]:
         ...     MMPX_PLUGIN_API = 1
         ...     @hookimpl
         ...     def mmpx_converters(self):
-        ...         return [Converter("my-format", my_format)]
+        ...         return [Command("my-format", my_format)]
         >>> [c.name for c in host_for(MyPlugin()).converters() if c.plugin == "myplugin"]
         ['my-format']
     """

@@ -13,16 +13,13 @@ Environment switches (in the manner of pytest and tox):
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import functools
 import importlib
 import importlib.metadata
 import os
-import signal
 import sys
-import threading
 import time
-import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,17 +28,14 @@ from typing import Any
 import pluggy
 
 from mmpx.plugins import hookspecs
-from mmpx.plugins.types import (
-    CheckResult,
-    CliCommand,
-    ConfigFile,
-    Contribution,
-    Converter,
-    DoctorCheck,
-    ModuleContribution,
-)
+from mmpx.plugins.isolation import UserInterrupt, isolated, short_error
+from mmpx.plugins.types import CheckResult, Command, ConfigFile, Contribution, DoctorCheck, ModuleContribution
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
+# The group's former name, still read (with a warning naming the plugin) until the next release.
+OLD_ENTRY_POINT_GROUP = "mmpose_ext"
+# Hooks whose records go in a command group without naming it.
+_HOOK_GROUPS = {"mmpx_converters": "convert"}
 # mmpose-ext's own commands, loaded by name through the same hooks as third-party plugins (the core never
 # imports the command line; it only knows the module's name, as it knows entry points').
 BUILTIN_PLUGINS = ("mmpx.cli.builtin",)
@@ -80,12 +74,6 @@ def _names(value: str | None) -> set[str]:
     return {n.strip() for n in (value or "").split(",") if n.strip()}
 
 
-def short_error(exc: BaseException) -> str:
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" ({frame[0].filename}:{frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 class PluginHost:
     """The loaded plugins. Use :func:`get_host` rather than building one."""
 
@@ -103,13 +91,19 @@ class PluginHost:
         """Registry classes (:class:`~mmpx.plugins.types.ModuleContribution`), tagged with their plugin."""
         return self._collect("mmpx_modules", ModuleContribution, key=lambda item: (item.registry, item.name))
 
+    def commands(self) -> list[Contribution]:
+        """Every command (:class:`~mmpx.plugins.types.Command`), top-level and in groups, from
+        ``mmpx_cli_commands`` and ``mmpx_converters`` (whose records are in the group ``convert``)."""
+        return self._collect(("mmpx_cli_commands", "mmpx_converters"), Command,
+                             key=lambda item: (item.group or "", item.name), label=lambda item: item.name)
+
     def cli_commands(self) -> list[Contribution]:
-        """Top-level commands (:class:`~mmpx.plugins.types.CliCommand`)."""
-        return self._collect("mmpx_cli_commands", CliCommand)
+        """Top-level commands (:class:`~mmpx.plugins.types.Command` without a group)."""
+        return [c for c in self.commands() if c.item.group is None]
 
     def converters(self) -> list[Contribution]:
-        """Dataset converters (:class:`~mmpx.plugins.types.Converter`)."""
-        return self._collect("mmpx_converters", Converter)
+        """Dataset converters: the commands in the group ``convert``."""
+        return [c for c in self.commands() if c.item.group == "convert"]
 
     def configs(self) -> list[Contribution]:
         """Shipped configs (:class:`~mmpx.plugins.types.ConfigFile`); one whose file is missing is left out
@@ -142,56 +136,55 @@ class PluginHost:
                     value = check.check()
                 rows.append(CheckResult(name, True, str(value or "ok")))
             except BaseException as exc:  # noqa: B036 (a check that exits must not end doctor)
-                if isinstance(exc, _UserInterrupt):
+                if isinstance(exc, UserInterrupt):
                     raise
                 rows.append(CheckResult(name, False, "broken", short_error(exc), check.fix))
         return rows
 
     def _collect(
-        self, hook_name: str, record_type: type, key=lambda item: (item.name,)
+        self, hooks: str | tuple[str, ...], record_type: type, key=lambda item: (item.name,), label=None
     ) -> list[Contribution]:
-        if hook_name in self._cache:
-            return self._cache[hook_name]
+        hooks = (hooks,) if isinstance(hooks, str) else hooks
+        if hooks in self._cache:
+            return self._cache[hooks]
+        label = label or (lambda item: "/".join(map(str, key(item))))
         found: dict[tuple, Contribution] = {}
         # built-ins first, so a plugin can never replace one of mmpx's own names
         order = sorted(self._pm.list_name_plugin(), key=lambda np: (not self._infos[np[0]].builtin, np[0]))
         for plugin_name, plugin in order:
             if self._infos[plugin_name].status not in ("loaded", "error"):
                 continue
-            if hook_name not in self._infos[plugin_name].hooks:
-                continue
-            others = [p for n, p in self._pm.list_name_plugin() if p is not plugin]
-            caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
-            start = time.perf_counter()
-            try:
-                with isolated():
-                    items = [item for records in caller() for item in records or []]
-            except BaseException as exc:  # noqa: B036 (SystemExit or a stray KeyboardInterrupt from a plugin)
-                if isinstance(exc, _UserInterrupt):
-                    raise
-                self.record_error(plugin_name, f"{hook_name}: {short_error(exc)}")
-                continue
-            finally:
-                self._infos[plugin_name].seconds += time.perf_counter() - start
-            for item in items:
-                if not isinstance(item, record_type):
-                    self.record_error(
-                        plugin_name,
-                        f"{hook_name}: returned {type(item).__name__} "
-                        f"{item!r:.60}, expected {record_type.__name__}; ignored",
-                    )
-                    continue
-                k = key(item)
-                if k in found:
-                    self.record_error(
-                        plugin_name,
-                        f"{hook_name}: {'/'.join(map(str, k))!r} is already "
-                        f"contributed by {found[k].plugin}; ignored",
-                    )
-                    continue
-                found[k] = Contribution(plugin_name, item)
-        self._cache[hook_name] = [found[k] for k in sorted(found)]
-        return self._cache[hook_name]
+            for hook_name in (h for h in hooks if h in self._infos[plugin_name].hooks):
+                for item in self._call(plugin_name, plugin, hook_name):
+                    if not isinstance(item, record_type):
+                        self.record_error(plugin_name, f"{hook_name}: returned {type(item).__name__} "
+                                                       f"{item!r:.60}, expected {record_type.__name__}; ignored")
+                        continue
+                    if hook_name in _HOOK_GROUPS and item.group is None:
+                        item = dataclasses.replace(item, group=_HOOK_GROUPS[hook_name])
+                    if key(item) in found:
+                        self.record_error(plugin_name, f"{hook_name}: {label(item)!r} is already contributed by "
+                                                       f"{found[key(item)].plugin}; ignored")
+                        continue
+                    found[key(item)] = Contribution(plugin_name, item)
+        self._cache[hooks] = [found[k] for k in sorted(found)]
+        return self._cache[hooks]
+
+    def _call(self, plugin_name: str, plugin: object, hook_name: str) -> list:
+        """The records one plugin's hook returns; [] when it raises (recorded on the plugin)."""
+        others = [p for n, p in self._pm.list_name_plugin() if p is not plugin]
+        caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
+        start = time.perf_counter()
+        try:
+            with isolated():
+                return [item for records in caller() for item in records or []]
+        except BaseException as exc:  # noqa: B036 (SystemExit or a stray KeyboardInterrupt from a plugin)
+            if isinstance(exc, UserInterrupt):
+                raise
+            self.record_error(plugin_name, f"{hook_name}: {short_error(exc)}")
+            return []
+        finally:
+            self._infos[plugin_name].seconds += time.perf_counter() - start
 
     def is_builtin(self, plugin_name: str) -> bool:
         """``plugin_name`` is one of mmpx's own (its commands need no probing)."""
@@ -212,40 +205,26 @@ class PluginHost:
 
 
 def _entry_points(distributions: Iterable[Any] | None) -> list[tuple[Any, Any]]:
-    """(distribution, entry point) pairs of our group; distributions are injectable for tests."""
+    """(distribution, entry point) pairs of our group, then of its former name (each plugin once); distributions
+    are injectable for tests."""
     dists = importlib.metadata.distributions() if distributions is None else distributions
-    pairs, seen = [], set()
+    current, old = [], []
     for dist in dists:
         for ep in dist.entry_points:
-            if ep.group == ENTRY_POINT_GROUP and (ep.name, ep.value) not in seen:
-                seen.add((ep.name, ep.value))
-                pairs.append((dist, ep))
+            if ep.group in (ENTRY_POINT_GROUP, OLD_ENTRY_POINT_GROUP):
+                (current if ep.group == ENTRY_POINT_GROUP else old).append((dist, ep))
+    pairs, seen = [], set()
+    for dist, ep in current + old:
+        if (ep.name, ep.value) not in seen:
+            seen.add((ep.name, ep.value))
+            pairs.append((dist, ep))
     return pairs
 
 
-class _UserInterrupt(KeyboardInterrupt):
-    """Ctrl-C pressed by the user (SIGINT) while plugin code ran: passed on, unlike a plugin's own raise."""
-
-    def __str__(self) -> str:
-        return "interrupted"
-
-
-@contextlib.contextmanager
-def isolated():
-    """Run plugin code: its prints go to stderr (``--json`` stays clean), and a real Ctrl-C stays a
-    KeyboardInterrupt (``_UserInterrupt``) while one the plugin raises itself is just another error."""
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        def on_sigint(signum, frame):
-            raise _UserInterrupt()
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+def _old_group_warning(dist: Any, ep: Any) -> str:
+    owner = dist.metadata["Name"] if dist.metadata else ep.value
+    return (f"plugin {ep.name} ({owner}) declares its entry point in the group {OLD_ENTRY_POINT_GROUP!r}, read until "
+            f"the next release: move it to [project.entry-points.{ENTRY_POINT_GROUP}]")
 
 
 SLOW_SECONDS = 1.0  # a plugin slower than this to load (or to answer its hooks) is reported
@@ -259,7 +238,7 @@ def _register(pm: pluggy.PluginManager, info: PluginInfo, load) -> None:
             plugin = load()
         pm.register(plugin, name=info.name)
     except BaseException as exc:  # noqa: B036 (a plugin calling sys.exit at import must not end mmpx)
-        if isinstance(exc, _UserInterrupt):
+        if isinstance(exc, UserInterrupt):
             raise
         info.status, info.errors = "failed", [f"load: {short_error(exc)}"]
         return
@@ -296,7 +275,7 @@ def _api_problem(plugin: Any, info: PluginInfo) -> str | None:
         return None
     if api is None:
         return (f"{info.module} declares no plugin API version; add MMPX_PLUGIN_API = {hookspecs.API_VERSION} "
-                "to it (docs/plugins.md)")
+                "to it (docs/guides/plugins.md)")
     if isinstance(api, int) and api > hookspecs.API_VERSION:
         return (f"made for plugin API {api}, this mmpose-ext has API {hookspecs.API_VERSION}: upgrade mmpose-ext, "
                 f"or install a version of {info.distribution or info.name} made for API {hookspecs.API_VERSION}")
@@ -309,7 +288,8 @@ def load_plugins(
     env: Mapping[str, str] | None = None,
     builtins: Iterable[str] = BUILTIN_PLUGINS,
 ) -> PluginHost:
-    """Build a :class:`PluginHost`: built-in plugins, then entry points of the ``mmpose_ext`` group.
+    """Build a :class:`PluginHost`: built-in plugins, then entry points of the ``mmpx`` group (and, until the next
+    release, of its former name ``mmpose_ext``, with a warning).
 
     Args:
         distributions: what ``importlib.metadata.distributions()`` returns; injectable for tests.
@@ -331,7 +311,8 @@ def load_plugins(
 
     allow, block = _names(env.get("MMPX_PLUGINS")), _names(env.get("MMPX_BLOCK_PLUGINS"))
     autoload = not env_flag(env.get("MMPX_DISABLE_PLUGIN_AUTOLOAD"))
-    for dist, ep in _entry_points(distributions):
+    entry_points = _entry_points(distributions)
+    for dist, ep in entry_points:
         info = PluginInfo(
             name=ep.name,
             module=ep.value,
@@ -350,6 +331,7 @@ def load_plugins(
         else:
             _register(pm, info, ep.load)
     host = PluginHost(pm, infos)
+    host.warnings += [_old_group_warning(dist, ep) for dist, ep in entry_points if ep.group == OLD_ENTRY_POINT_GROUP]
     for info in infos:
         if info.seconds > SLOW_SECONDS:
             host.warnings.append(f"plugin {info.name} took {info.seconds:.1f} s to load, on every mmpx command "

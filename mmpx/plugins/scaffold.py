@@ -1,11 +1,13 @@
 """``mmpx plugins new``: write a plugin package that installs and passes its own tests as it is.
 
 The files come from ``mmpx/plugins/templates/package`` with ``__NAME__``-style placeholders (plain text
-replacement: the templates are valid Python and TOML as far as possible, and need no brace escaping).
+replacement: the templates are valid Python and TOML as far as possible, and need no brace escaping), and
+``#[piece]`` ... ``#[/piece]`` lines kept only with that piece.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shutil
@@ -28,7 +30,8 @@ _FILES = {
     "transform": ("__PKG__/transforms.py", "tests/test_transform.py"),
     "dataset": ("__PKG__/dataset.py", "tests/test_dataset.py"),
 }
-_COMMON = ("pyproject.toml", "README.md", "__PKG__/__init__.py", "tests/conftest.py", "tests/test_plugin.py")
+_COMMON = ("pyproject.toml", "README.md", "__PKG__/__init__.py", "__PKG__/plugin.py", "tests/conftest.py",
+           "tests/test_plugin.py")
 # labels to a deployed model: needs a converter to make the data and a config to train
 _ROUND_TRIP = ("tests/test_round_trip.py", ("backbone", "converter"))
 
@@ -62,64 +65,23 @@ class Names:
         return found
 
 
-def _plugin_module(n: Names, pieces: tuple[str, ...]) -> str:
-    imports = ["hookimpl"]
-    hooks = []
+def _plugin_fill(n: Names, pieces: tuple[str, ...]) -> dict[str, str]:
+    """The parts of ``plugin.py`` that depend on the pieces: what it imports and the registry classes."""
     classes = n.classes(pieces)
-    if classes:
-        imports.append("ModuleContribution")
-        records = ",\n        ".join(f'ModuleContribution("{r}", "{c}", "{m}")' for r, c, m in classes)
-        hooks.append(f'''@hookimpl
-def mmpx_modules() -> list[ModuleContribution]:
-    # imported only when a command needs MMPose's registries (mmpx train, test, export, ...)
-    return [
-        {records},
-    ]''')
-    if "backbone" in pieces:
-        imports.append("ConfigFile")
-        hooks.append(f'''@hookimpl
-def mmpx_configs() -> list[ConfigFile]:
-    folder = resources.files("{n.package}") / "configs"
-    return [ConfigFile("{n.name}-net-carpose", folder / "{n.ident}_net_carpose.py",
-                       "{n.cls} + heatmap head, 8 car keypoints at 96x96")]''')
-    if "command" in pieces:
-        imports.append("CliCommand")
-        hooks.append(f'''@hookimpl
-def mmpx_cli_commands() -> list[CliCommand]:
-    # a "module:function" reference: its module is imported only when this command runs
-    return [CliCommand("{n.name}-info", "{n.package}.cli:info", help="Show what the {n.name} plugin adds.")]''')
-    if "converter" in pieces:
-        imports.append("Converter")
-        hooks.append(f'''@hookimpl
-def mmpx_converters() -> list[Converter]:
-    from {n.package} import convert
-
-    return [Converter("{n.name}-csv", convert.command)]''')
-    imports.append("DoctorCheck")
-    hooks.append(f'''def _healthy() -> str:
-    from {n.package} import __version__
-
-    return f"{n.dist} {{__version__}} imports"
+    imports = {"hookimpl", "DoctorCheck"}
+    imports |= {"ModuleContribution"} if classes else set()
+    imports |= {"ConfigFile"} if "backbone" in pieces else set()
+    imports |= {"Command"} if {"command", "converter"} & set(pieces) else set()
+    records = ",\n        ".join(f'ModuleContribution("{r}", "{c}", "{m}")' for r, c, m in classes)
+    return {"__PLUGIN_IMPORTS__": ", ".join(sorted(imports)), "__MODULE_RECORDS__": records}
 
 
-@hookimpl
-def mmpx_doctor_checks() -> list[DoctorCheck]:
-    # a row of `mmpx doctor`: return a short value when healthy, raise with what is wrong when not
-    return [DoctorCheck("{n.name}", _healthy, fix="pip install --force-reinstall {n.dist}")]''')
-    head = "from importlib import resources\n\n" if "backbone" in pieces else ""
-    return (f'''"""The entry point of the {n.name} plugin: what it adds to mmpose-ext, as records.
-
-Keep it light (no torch, no mmpose at the top): ``mmpx --help`` imports this module.
-"""
-
-from __future__ import annotations
-
-{head}from mmpx.plugins import {", ".join(sorted(imports))}
-
-MMPX_PLUGIN_API = 1  # the plugin API this plugin is written for
+# ``#[piece]`` ... ``#[/piece]``: lines a template keeps only with that piece (``modules``: any registry class)
+_BLOCK = re.compile(r"^#\[(\w+)\]\n(.*?)^#\[/\1\]\n", re.M | re.S)
 
 
-''' + "\n\n\n".join(hooks) + "\n")
+def _blocks(text: str, on: set[str]) -> str:
+    return _BLOCK.sub(lambda m: m.group(2) if m.group(1) in on else "", text)
 
 
 def _hooks(pieces: tuple[str, ...]) -> list[str]:
@@ -182,6 +144,18 @@ def _config_fill(n: Names, pieces: tuple[str, ...]) -> dict[str, str]:
             "__HAS_DATASET__": str(own)}
 
 
+def _fill(text: str, n: Names, pieces: tuple[str, ...]) -> str:
+    """A template's text (or path) for the plugin ``n`` with ``pieces``."""
+    text = _blocks(text, {*pieces, *(["modules"] if n.classes(pieces) else [])})
+    replace = {**_plugin_fill(n, pieces), **_config_fill(n, pieces), "__DIST__": n.dist, "__PKG__": n.package,
+               "__NAME_ID__": n.ident, "__NAME__": n.name, "__CLASS__": n.cls, "__PREFIX__": n.prefix,
+               "__MMPX_VERSION__": __version__, "__WHAT__": _what(pieces), "__USE__": _usage(n, pieces),
+               "__HOOKS__": " ".join(_hooks(pieces))}
+    for key, value in replace.items():  # __NAME_ID__ before __NAME__: the longer key first
+        text = text.replace(key, value)
+    return text
+
+
 def new_plugin(name: str, out: Path, pieces: tuple[str, ...] = PIECES, overwrite: bool = False) -> list[Path]:
     """Write the plugin package ``name`` into ``out`` with the chosen ``pieces`` (:data:`PIECES`).
 
@@ -203,21 +177,12 @@ def new_plugin(name: str, out: Path, pieces: tuple[str, ...] = PIECES, overwrite
         _check_replaceable(out)
     atomic.check_writable(out, "--dir", folder=True)
     pieces = tuple(p for p in PIECES if p in pieces)
-    replace = {**_config_fill(n, pieces), "__DIST__": n.dist, "__PKG__": n.package, "__NAME_ID__": n.ident,
-               "__NAME__": n.name, "__CLASS__": n.cls, "__PREFIX__": n.prefix, "__MMPX_VERSION__": __version__,
-               "__WHAT__": _what(pieces), "__USE__": _usage(n, pieces), "__HOOKS__": " ".join(_hooks(pieces))}
-
-    def fill(text: str) -> str:
-        for key, value in replace.items():  # __NAME_ID__ before __NAME__: the longer key first
-            text = text.replace(key, value)
-        return text
-
+    fill = functools.partial(_fill, n=n, pieces=pieces)
     template = resources.files("mmpx.plugins") / "templates" / "package"
     chosen = [*_COMMON, *(f for p in pieces for f in _FILES[p])]
     if set(_ROUND_TRIP[1]) <= set(pieces):
         chosen.append(_ROUND_TRIP[0])
     files = {fill(rel): fill((template / rel).read_text(encoding="utf-8")) for rel in chosen}
-    files[f"{n.package}/plugin.py"] = _plugin_module(n, pieces)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = new_tmp_dir(out.parent, atomic.tmp_name(out.name))
     try:

@@ -53,51 +53,47 @@ class ModuleContribution:
             raise ValueError(f"unknown registry {self.registry!r}; expected one of {', '.join(REGISTRIES)}")
 
 
+# Command groups a plugin may add to: ``Command(..., group="convert")`` is ``mmpx convert NAME``.
+GROUPS = ("convert",)
+
+
 @dataclass(frozen=True)
-class CliCommand:
-    """A top-level ``mmpx NAME`` command.
+class Command:
+    """A command: ``mmpx NAME``, or ``mmpx GROUP NAME`` in a ``group`` (``"convert"``: a dataset converter).
 
     Args:
-        name: the command name.
-        command: a ``typer.Typer`` (a command group) or a plain function whose annotated parameters Typer turns
+        name: the command name, e.g. ``"wings-info"``, or ``"wings-csv"`` for ``mmpx convert wings-csv``.
+        target: a ``typer.Typer`` (a command group) or a plain function whose annotated parameters Typer turns
             into options; never a Click object (Typer vendors its own Click). Or ``"package.module:name"`` naming
-            one: the module is imported only when that command (or ``--help``) is built, which keeps the start-up
-            of every other command free of it.
-        help: one line for ``mmpx --help``; defaults to the function's docstring.
-        panel: the ``--help`` section it is listed under.
+            one: the module is imported only when that command (or a ``--help`` listing it) is built, which
+            keeps the start-up of every other command free of it. A converter raises
+            :class:`mmpx.errors.MmpxError` on bad input.
+        help: one line for ``--help``; defaults to the function's docstring.
+        panel: the ``mmpx --help`` section a top-level command is listed under.
+        group: ``None`` for a top-level command, or one of :data:`GROUPS`; ``mmpx_converters`` puts its records
+            in ``"convert"``.
     """
 
     name: str
-    command: CommandLike
+    target: CommandLike
     help: str | None = None
     panel: str = "Plugins"
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.group is not None and self.group not in GROUPS:
+            raise ValueError(f"unknown command group {self.group!r}; expected None or one of {', '.join(GROUPS)}")
 
     def resolve(self) -> typer.Typer | Callable[..., Any]:
         """The command itself (a ``"module:name"`` reference imported now)."""
-        if not isinstance(self.command, str):
-            return self.command
+        if not isinstance(self.target, str):
+            return self.target
         import importlib
 
-        module, _, attr = self.command.partition(":")
+        module, _, attr = self.target.partition(":")
         if not module or not attr:
-            raise TypeError(f"{self.name}: a command reference is 'package.module:name', got {self.command!r}")
+            raise TypeError(f"{self.name}: a command reference is 'package.module:name', got {self.target!r}")
         return getattr(importlib.import_module(module), attr)
-
-
-@dataclass(frozen=True)
-class Converter:
-    """A dataset converter, mounted as ``mmpx convert NAME``.
-
-    Args:
-        name: the sub-command name, e.g. ``"labelme"``.
-        function: a plain function with annotated parameters (source, output folder, options) that Typer turns
-            into the command; it raises :class:`mmpx.errors.MmpxError` on bad input.
-        help: one line for ``mmpx convert --help``; defaults to the docstring.
-    """
-
-    name: str
-    function: Callable[..., Any]
-    help: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +146,7 @@ class CheckResult:
     fix: str | None = None
 
 
-Record = ModuleContribution | CliCommand | Converter | ConfigFile | DoctorCheck
+Record = ModuleContribution | Command | ConfigFile | DoctorCheck
 
 
 @dataclass(frozen=True)

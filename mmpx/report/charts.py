@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmpx.plots import RunScalars, select_keys
+from mmpx.evaluation.plots import RunScalars, select_keys
 
 A_STYLE, B_STYLE = "--", "-"  # the baseline dashed, the run solid
 
@@ -116,7 +116,7 @@ def run_curves(run_dir: Path, scalars: RunScalars | None) -> list[tuple[str, str
     if missing:
         import tempfile
 
-        from mmpx.plots import plot_scalars
+        from mmpx.evaluation.plots import plot_scalars
 
         with tempfile.TemporaryDirectory() as tmp:
             drawn = {p.path.name: p for p in plot_scalars(run_dir, out_dir=tmp)}

@@ -19,7 +19,7 @@ SIZE = 200  # the crop's longer side in pixels
 @lru_cache(maxsize=16)
 def _image(path: str):
     """The image (BGR) or None; decoded only after its header passes the pixel limit (MMPX_MAX_IMAGE_PIXELS)."""
-    from mmpx.infer.inputs import decode_image
+    from mmpx.check.images import decode_image
 
     return decode_image(Path(path))[0]
 

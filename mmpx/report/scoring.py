@@ -58,7 +58,7 @@ class Scored:
 
 def auto_groups(images: Sequence[dict]) -> list[str] | None:
     """Human-Art's ``group`` and ``scenario`` when its images tell them (category or folder), else None."""
-    from mmpx.humanart_scenes import scene_of_image
+    from mmpx.datasets.humanart import scene_of_image
 
     if any(scene_of_image(img)[0] for img in images[:2000]):
         return list(HUMANART_FIELDS[::-1])

@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from mmpx import metric_tables
+from mmpx.evaluation import tables
 from mmpx.report import cases as cases_
 from mmpx.report.charts import keypoint_bars
 from mmpx.report.crops import case_uri
@@ -23,9 +23,9 @@ def metric_rows(metrics: dict, baseline: dict | None = None) -> list[dict]:
     if baseline is None:
         return [dict(key=k, value=v) for k, v in metrics.items() if _finite(v)]
     rows = []
-    for row in metric_tables.compare(baseline, metrics):
+    for row in tables.compare(baseline, metrics):
         delta = row.delta
-        better = None if not delta else (delta < 0) == metric_tables.lower_is_better(row.key)
+        better = None if not delta else (delta < 0) == tables.lower_is_better(row.key)
         rows.append(dict(key=row.key, value=row.b, base=row.a, delta=delta, better=better))
     return rows
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmpx.errors import MmpxError
-from mmpx.plots import RunScalars, read_scalars
+from mmpx.evaluation.plots import RunScalars, read_scalars
 from mmpx.report.predictions import Predictions, find_predictions, read_predictions
 from mmpx.report.run_config import read_config
 

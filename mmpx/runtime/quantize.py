@@ -52,7 +52,7 @@ def coco_instances(ann: str | Path, images: str | Path) -> list[tuple[Path, np.n
 
 
 def _read(path: Path) -> np.ndarray:
-    from mmpx.infer.inputs import decode_image
+    from mmpx.check.images import decode_image
 
     img, why = decode_image(path)  # the pixel limit too: a huge image is refused by its header, not decoded
     if img is None:

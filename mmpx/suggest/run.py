@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmpx.check.images import decode_image
 from mmpx.errors import MmpxError
-from mmpx.infer.inputs import IMAGE_EXTS, Source, decode_image
+from mmpx.infer.inputs import IMAGE_EXTS, Source
 from mmpx.suggest.score import Candidate, combine, score
 from mmpx.suggest.select import select
 

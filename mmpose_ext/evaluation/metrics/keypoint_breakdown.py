@@ -21,7 +21,7 @@ class KeypointBreakdownMetric(CocoMetric):
     Predictions are collected and scored exactly as MMPose's ``CocoMetric`` does (same ``process()``, same
     ``score_mode``), turned into COCO results in memory and matched to the GT instances (greedy by OKS, see
     :mod:`mmpx.evaluation.matching`); so ``mmpx eval ANN <prefix>.keypoints.json`` on the file this metric
-    writes with ``outfile_prefix`` gives the same numbers. Definitions: docs/evaluation.md.
+    writes with ``outfile_prefix`` gives the same numbers. Definitions: docs/guides/evaluation.md.
 
     Keys (mmengine prefixes them with ``kpt/``): ``PCK``, ``EPE``, ``OKS AP``, ``swap rate`` and per keypoint
     ``PCK/<name>``, ``EPE/<name>``, ``OKS AP/<name>``, per pair ``swap rate/<left>|<right>``.

@@ -26,7 +26,7 @@ def example_info(
     """
     from mmpx.errors import MmpxError
 
-    from mmpx_plugin_example import __version__, config_paths, plugin
+    from mmpx_plugin_example import __version__, config_paths
 
     configs = config_paths()
     if config is not None:
@@ -35,12 +35,13 @@ def example_info(
             raise MmpxError(f"no shipped config named {config!r}", f"shipped configs: {shipped}")
         typer.echo(str(configs[config]))
         return
+    modules, commands, converters = _contributions()
     info = dict(
         version=__version__,
         configs={name: str(path) for name, path in sorted(configs.items())},
-        modules=[dict(registry=m.registry, name=m.name, module=m.module) for m in plugin.mmpx_modules()],
-        commands=[c.name for c in plugin.mmpx_cli_commands()],
-        converters=[c.name for c in plugin.mmpx_converters()],
+        modules=[dict(registry=m.registry, name=m.name, module=m.module) for m in modules],
+        commands=[c.name for c in commands],
+        converters=[c.name for c in converters],
     )
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -54,6 +55,17 @@ def example_info(
         typer.echo(f"  {m['registry']}: {m['name']}  ({m['module']})")
     typer.echo(f"commands: {', '.join('mmpx ' + c for c in info['commands'])}")
     typer.echo(f"converters: {', '.join('mmpx convert ' + c for c in info['converters'])}")
+
+
+def _contributions() -> tuple[list, list, list]:
+    """What this plugin adds, as mmpx loaded it (asked of the host: plugin.py names this module, it does not
+    import it, and this module does not import plugin.py)."""
+    from mmpx.plugins import get_host
+
+    host = get_host()
+    name = next(info.name for info in host.plugins() if info.module == "mmpx_plugin_example.plugin")
+    return tuple([c.item for c in found if c.plugin == name]
+                 for found in (host.modules(), host.cli_commands(), host.converters()))
 
 
 def convert_example_shapes(

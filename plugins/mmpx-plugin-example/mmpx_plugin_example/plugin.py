@@ -1,4 +1,4 @@
-"""The entry point of the plugin (group ``mmpose_ext``): what it adds to mmpose-ext, as records.
+"""The entry point of the plugin (group ``mmpx``): what it adds to mmpose-ext, as records.
 
 Imports nothing heavy: ``mmpx --help`` loads this module. The host imports the modules named in
 :func:`mmpx_modules` only when a command needs MMPose's registries (``mmpx train``).
@@ -6,9 +6,9 @@ Imports nothing heavy: ``mmpx --help`` loads this module. The host imports the m
 
 from __future__ import annotations
 
-from mmpx.plugins import CliCommand, ConfigFile, Converter, DoctorCheck, ModuleContribution, hookimpl
+from mmpx.plugins import Command, ConfigFile, DoctorCheck, ModuleContribution, hookimpl
 
-MMPX_PLUGIN_API = 1  # the plugin API this plugin is written for (docs/plugins.md)
+MMPX_PLUGIN_API = 1  # the plugin API this plugin is written for (docs/guides/plugins.md)
 
 
 @hookimpl
@@ -20,17 +20,14 @@ def mmpx_modules() -> list[ModuleContribution]:
 
 
 @hookimpl
-def mmpx_cli_commands() -> list[CliCommand]:
-    from mmpx_plugin_example import cli
-
-    return [CliCommand("example-info", cli.example_info)]
+def mmpx_cli_commands() -> list[Command]:
+    # "module:function" references: cli.py is imported only when one of its commands is built
+    return [Command("example-info", "mmpx_plugin_example.cli:example_info")]
 
 
 @hookimpl
-def mmpx_converters() -> list[Converter]:
-    from mmpx_plugin_example import cli
-
-    return [Converter("example-shapes", cli.convert_example_shapes)]
+def mmpx_converters() -> list[Command]:
+    return [Command("example-shapes", "mmpx_plugin_example.cli:convert_example_shapes")]
 
 
 @hookimpl

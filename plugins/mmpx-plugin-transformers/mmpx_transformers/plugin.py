@@ -1,4 +1,4 @@
-"""The entry point of the plugin (group ``mmpose_ext``): what it adds to mmpose-ext, as records.
+"""The entry point of the plugin (group ``mmpx``): what it adds to mmpose-ext, as records.
 
 Imports nothing heavy (no torch, no transformers): ``mmpx --help`` loads this module. The command is a lazy
 reference and the backbone module is imported by the host only when a command needs MMPose's registries.
@@ -6,7 +6,7 @@ reference and the backbone module is imported by the host only when a command ne
 
 from __future__ import annotations
 
-from mmpx.plugins import CliCommand, ConfigFile, DoctorCheck, ModuleContribution, hookimpl
+from mmpx.plugins import Command, ConfigFile, DoctorCheck, ModuleContribution, hookimpl
 
 MMPX_PLUGIN_API = 1
 
@@ -17,10 +17,10 @@ def mmpx_modules() -> list[ModuleContribution]:
 
 
 @hookimpl
-def mmpx_cli_commands() -> list[CliCommand]:
-    return [CliCommand("transformers-info", "mmpx_transformers.cli:info",
-                       help="Stage channels and strides of a transformers backbone, and the head settings "
-                            "that follow.")]
+def mmpx_cli_commands() -> list[Command]:
+    return [Command("transformers-info", "mmpx_transformers.cli:info",
+                    help="Stage channels and strides of a transformers backbone, and the head settings "
+                         "that follow.")]
 
 
 @hookimpl

@@ -54,8 +54,8 @@ def _read_file(path: Path) -> dict:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    from mmpose_ext.apis.fit import state_dict_of
     from mmpose_ext.compat import checkpoint as safe_checkpoint
+    from mmpose_ext.models.checkpoint_fit import state_dict_of
 
     # the project's safe loader: plain tensors load, pickled code is refused unless the file is trusted
     obj = safe_checkpoint.load(str(path), map_location="cpu")

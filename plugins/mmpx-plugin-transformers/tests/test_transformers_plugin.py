@@ -459,7 +459,7 @@ def test_preflight_names_the_right_head_settings_for_the_wrapped_model_in_second
     import time
 
     from mmengine.config import Config
-    from mmpose_ext.apis.backbone import head_problems
+    from mmpose_ext.models.backbone import head_problems
 
     cfg = Config.fromfile(str(config_path(RTMCC)))
     cfg.model.head.in_channels, cfg.model.head.in_featuremap_size = 128, (8, 8)

@@ -1,6 +1,6 @@
 """``__CLASS__``: a small convolutional backbone written to mmpose-ext's backbone protocol.
 
-A plain ``torch.nn.Module``: the protocol (mmpose-ext docs/plugins.md) needs no MMPose base class and no
+A plain ``torch.nn.Module``: the protocol (mmpose-ext docs/guides/plugins.md) needs no MMPose base class and no
 ``init_cfg``. ``forward`` returns a tuple of NCHW maps; the ``mmpx_*`` attributes declare their channels and
 strides (preflight checks the head against them) and the stem and stages (``mmpx train --freeze backbone:N``
 freezes the stem and the first N stages). Pretrained weights come from a local file, loaded in ``__init__``.

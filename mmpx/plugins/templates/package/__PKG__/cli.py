@@ -13,11 +13,14 @@ import typer
 
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False) -> None:
     """Show what the __NAME__ plugin adds to mmpose-ext."""
-    from __PKG__ import __version__, plugin
+    from mmpx.plugins import get_host
 
-    hooks = sorted(name for name in dir(plugin) if name.startswith("mmpx_"))
-    report = dict(version=__version__, api=plugin.MMPX_PLUGIN_API, hooks=hooks)
+    from __PKG__ import __version__
+
+    # asked of mmpx's plugin host, which loaded plugin.py (that names this module; neither imports the other)
+    plugin = next(info for info in get_host().plugins() if info.module == "__PKG__.plugin")
+    report = dict(version=__version__, api=plugin.api, hooks=plugin.hooks)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    typer.echo(f"__DIST__ {__version__} (plugin API {report['api']}): {', '.join(hooks)}")
+    typer.echo(f"__DIST__ {__version__} (plugin API {report['api']}): {', '.join(plugin.hooks)}")

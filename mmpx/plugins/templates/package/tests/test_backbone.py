@@ -17,7 +17,7 @@ def models():
 
 
 def test_builds_from_a_config_dict_and_returns_what_it_declares(models):
-    from mmpose_ext.apis.backbone import measure
+    from mmpose_ext.models.backbone import measure
 
     net = models.build(dict(type="__CLASS__", widths=(8, 16, 32), out_indices=(1, 2)))
     found = measure(net, (64, 96))

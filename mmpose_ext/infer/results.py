@@ -1,5 +1,0 @@
-"""Moved to :mod:`mmpx.infer.results`; this name keeps working, with a DeprecationWarning, for one release."""
-
-from mmpose_ext._moved import alias
-
-alias(__name__, "mmpx.infer.results")

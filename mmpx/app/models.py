@@ -1,0 +1,93 @@
+"""The pose model and its box source as ``mmpx infer`` and ``mmpx suggest`` choose them: the option combinations
+that cannot work, the checkpoints to trust, and the loading (through :mod:`mmpx.api`'s loaders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmpx.errors import MmpxError
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model options of ``mmpx infer`` and ``mmpx suggest``.
+
+    Attributes:
+        pose, weights: the config and its checkpoint (torch), or the ``.onnx`` as ``weights`` (onnxruntime).
+        det_config, det_weights, det_cat_id, bbox_thr, nms_thr: the mmdet detector that finds the boxes, the
+            classes it keeps (default [0]), its score threshold and NMS IoU.
+        whole_image: no detector: one box, the whole image.
+        device, backend, threads, cfg_options: where and how the pose model runs.
+        trust_checkpoint: load the named checkpoints without the safe-load allow-list.
+    """
+
+    pose: Path | None = None
+    weights: Path | None = None
+    det_config: str | None = None
+    det_weights: Path | None = None
+    det_cat_id: list[int] | None = None
+    whole_image: bool = False
+    bbox_thr: float = 0.3
+    nms_thr: float = 0.3
+    device: str = "cpu"
+    backend: str = "torch"
+    threads: int | None = None
+    cfg_options: list[str] | None = None
+    trust_checkpoint: bool = False
+
+    def check(self) -> None:
+        """Option combinations that cannot work, found before any model is loaded."""
+        if self.backend == "torch" and self.pose is None:
+            raise MmpxError("--pose CONFIG is required with the torch backend",
+                            "e.g. --pose configs/carpose/rtmpose-t_carpose-256x256.py --weights best.pth")
+        if self.backend == "onnxruntime" and (self.weights is None or self.weights.suffix.lower() != ".onnx"):
+            raise MmpxError("--backend onnxruntime needs --weights MODEL.onnx (with its MODEL.json beside it)",
+                            "export one with `mmpx export`")
+        if self.weights is not None and "://" not in str(self.weights) and not self.weights.is_file():
+            raise MmpxError(f"--weights {self.weights} does not exist", "check the path")
+        self._check_boxes()
+
+    def _check_boxes(self) -> None:
+        if self.det_weights is not None and self.det_config is None:
+            raise MmpxError("--det-weights given without --det-config", "pass the detector's config with --det-config")
+        if self.det_config is not None and self.whole_image:
+            raise MmpxError("--det-config and --whole-image both given", "use one way of finding boxes")
+        if self.det_config is None and not self.whole_image:
+            raise MmpxError(
+                "no detector given: mmpx does not guess one (a pose model never silently gets a person detector)",
+                "pass --det-config DET_CONFIG [--det-weights DET.pth] [--det-cat-id N] to detect the objects, or "
+                "--whole-image to use each whole image as one box",
+            )
+
+    def trust(self) -> None:
+        """Import the torch side when it is needed (the fixes, safe checkpoint loading) and, with
+        ``trust_checkpoint``, trust the weights named."""
+        if self.backend == "torch" or not self.whole_image:  # ONNX + whole image needs none of it
+            from mmpose_ext.compat.checkpoint import trust
+
+            if self.trust_checkpoint:
+                trust(*[str(p) for p in (self.weights, self.det_weights) if p is not None])
+
+    def load_pose(self, batch_size: int = 32, flip_test: bool | None = None):
+        """The pose model (:func:`mmpx.api.load_pose_model`)."""
+        from mmpx.api import load_pose_model  # the Python API's loader: the commands are built on it
+
+        if self.backend == "onnxruntime":
+            return load_pose_model(self.weights, device=self.device, flip_test=flip_test, threads=self.threads)
+        return load_pose_model(self.pose, self.weights, device=self.device, flip_test=flip_test,
+                               threads=self.threads, batch_size=batch_size, cfg_options=self.cfg_options)
+
+    def load_boxes(self):
+        """The box source: the whole image, or an mmdet detector (:func:`mmpx.api.load_detector`)."""
+        if self.whole_image:
+            from mmpx.infer.boxes import WholeImage
+
+            return WholeImage()
+        from mmpx import api  # looked up when called: a test may stand a detector in for it
+
+        return api.load_detector(self.det_config, self.det_weights, device=self.device,
+                                 cat_ids=self.det_cat_id or [0], bbox_thr=self.bbox_thr, nms_thr=self.nms_thr)
+
+
+__all__ = ["ModelChoice"]

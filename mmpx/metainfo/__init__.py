@@ -1,0 +1,18 @@
+"""MMPose dataset metainfo (the ``dataset_info = dict(...)`` files): build, read, write, check and map.
+
+Pure Python (no torch, no mmengine), so converters and checks stay fast. The format is MMPose's
+``configs/_base_/datasets/*.py``: ``keypoint_info`` (name, id, color, type, swap), ``skeleton_info`` (link by names,
+id, color), ``joint_weights`` and ``sigmas``; a file written here loads with ``metainfo=dict(from_file=PATH)`` in a
+config. ``names`` reads keypoint names (words, sides, swaps), ``build`` makes a dict, ``io`` writes and reads files,
+``rules`` checks a dict, ``mapping`` maps keypoints between two files, ``sigmas`` edits a file's sigmas in place.
+"""
+
+from mmpx.metainfo.build import build_metainfo, keypoint_names, metainfo_from_coco
+from mmpx.metainfo.io import dumps, load_metainfo, write_atomic, write_metainfo
+from mmpx.metainfo.names import infer_swaps, name_key, name_words
+from mmpx.metainfo.rules import validate_metainfo
+
+__all__ = [
+    "build_metainfo", "dumps", "infer_swaps", "keypoint_names", "load_metainfo", "metainfo_from_coco", "name_key",
+    "name_words", "validate_metainfo", "write_atomic", "write_metainfo",
+]
