@@ -31,6 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from mmpx.errors import MmpxError
+from mmpx.runtime.threads import apply_env
+
+# The thread policy (mmpx.runtime.threads) for a Python user, as `mmpx` applies it: in effect for torch's waiting
+# only when this module is imported before torch; the thread counts apply to every model loaded here.
+apply_env()
 
 Boxes = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 

@@ -129,12 +129,15 @@ def torchrun_argv(
 
 def spawn(argv: list[str], what: str, env: dict | None = None) -> None:
     """Run the torchrun command line, its output going straight to ours; a failure is one clear error."""
-    env = {**os.environ, **(env or {})}
-    # torchrun and mmengine set these too, each with a warning per process; N processes x N threads thrash
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("MKL_NUM_THREADS", "1")
-    try:
-        code = subprocess.call(argv, env=env)
+    from mmpx.runtime.lifetime import preexec
+    from mmpx.runtime.threads import current, environment, split
+
+    # the free cores shared between the children (torchrun would set 1 thread each, with a warning per process;
+    # N processes x N threads thrash); the children keep this choice (mmpx.runtime.threads.apply_env)
+    nproc = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--nproc-per-node=")), 1)
+    env = {**os.environ, **environment(split(current(), nproc)), **(env or {})}
+    try:  # torchrun dies with this process (a SIGKILLed mmpx must leave nothing), and its children with it
+        code = subprocess.call(argv, env=env, preexec_fn=preexec)
     except KeyboardInterrupt:
         raise MmpxError(f"{what}: interrupted", None) from None
     if code != 0:
@@ -155,6 +158,10 @@ def setup_distributed(cfg, launcher: str, device: str, master_port: int | None =
     """
     if launcher == "none":
         return
+    if launcher == "pytorch":  # a torchrun child: ends with its torchrun, which ends with mmpx (spawn)
+        from mmpx.runtime.lifetime import die_with_parent
+
+        die_with_parent()
     backend = "gloo" if device == "cpu" else "nccl"
     env_cfg = cfg.setdefault("env_cfg", {})
     dist_cfg = env_cfg.setdefault("dist_cfg", {})

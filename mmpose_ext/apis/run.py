@@ -114,16 +114,22 @@ def work_dir_lock(work_dir):
 
 
 def build_runner(cfg, quiet_console: bool = False):
-    """The Runner for ``cfg`` (``runner_type`` honoured); ``quiet_console``: its console starts at WARNING."""
+    """The Runner for ``cfg`` (``runner_type`` honoured); ``quiet_console``: its console starts at WARNING.
+    Torch runs under the thread policy, and the loaders' workers die with this process."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from mmpose_ext.apis.launch import init_cpu_process_group
     from mmpose_ext.engine.console import console_warnings_only
+    from mmpose_ext.engine.cpu import apply_to_torch, bind_loader_workers, torch_threads
 
+    apply_to_torch()  # the thread policy (mmpx.runtime.threads): no more threads than free cores
     init_cpu_process_group(cfg)  # a CPU run under torchrun/srun: mmengine's init_dist would need CUDA
     with console_warnings_only(Runner, quiet_console), no_config_copy_over_itself(Runner):
-        return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+        runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    bind_loader_workers(runner)  # a SIGKILLed run leaves no loader worker behind
+    runner.logger.info(f"threads: {torch_threads()}")
+    return runner
 
 
 @contextlib.contextmanager

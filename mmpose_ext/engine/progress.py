@@ -4,7 +4,7 @@
 
     custom_hooks = [dict(type='ProgressHook')]
 
-On a terminal it is a short header (config, work dir, data sizes, model size, device, log file) and a rich
+On a terminal it is a short header (config, work dir, data sizes, model size, device, threads, log file) and a rich
 progress bar, and the runner's console log lines are held back to warnings while the bar runs (they still go, in
 full, to the log file in the work dir; ``mmpx train`` also keeps the environment and config dumps off the
 terminal). Elsewhere (a pipe, a CI log) it writes one plain line per epoch instead,
@@ -29,8 +29,11 @@ def _clock(seconds: float) -> str:
 
 
 def header(runner) -> str:
-    """The few lines a terminal shows before the bar: config, work dir, data, model size, device, log file."""
+    """The few lines a terminal shows before the bar: config, work dir, data, model size, device, threads, log
+    file."""
     import torch
+
+    from mmpose_ext.engine.cpu import torch_threads
 
     def samples(loop) -> str:
         try:
@@ -48,6 +51,7 @@ def header(runner) -> str:
         f"work dir {runner.work_dir}",
         f"data     train {samples(runner.train_loop)} samples{val}",
         f"model    {type(model).__name__}, {params / 1e6:.2f} M parameters, on {device}",
+        f"threads  {torch_threads()}",
         f"log      {log_file} (environment, config and every log line)",
     ])
 

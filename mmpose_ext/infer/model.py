@@ -43,7 +43,7 @@ class TorchPoseModel:
         cfg_options: ``KEY=VALUE`` overrides applied to the config.
         batch_size: instances per forward pass (an image with more boxes is run in chunks).
         flip_test: override the config's ``model.test_cfg.flip_test`` (None keeps it).
-        threads: torch's intra-op threads (``torch.set_num_threads``; None keeps torch's choice).
+        threads: torch's intra-op threads (``torch.set_num_threads``; None: :mod:`mmpx.runtime.threads`' policy).
 
     Raises:
         ConfigError: the config is missing or does not load, or is not a top-down model.
@@ -93,10 +93,11 @@ class TorchPoseModel:
         self.num_keypoints = k_meta
         if flip_test is not None:
             self.model.test_cfg = dict(self.model.test_cfg or {}, flip_test=bool(flip_test))
-        if threads:
-            import torch
+        import torch
 
-            torch.set_num_threads(int(threads))
+        from mmpx.runtime.threads import current
+
+        torch.set_num_threads(int(threads or current().threads))  # default: the thread policy's (free cores)
 
     # -- the shared interface ----------------------------------------------------------------------------------
 

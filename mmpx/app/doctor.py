@@ -140,6 +140,14 @@ def _registries() -> str:
     return f"mmpose_ext, mmpose and mmdet models import ({len(MODELS.module_dict)} mmpose models)"
 
 
+def _threads() -> str:
+    """What a run's torch uses here: the thread policy (mmpx.runtime.threads) applied, as a run's header shows it."""
+    from mmpose_ext.engine.cpu import apply_to_torch, torch_threads
+
+    apply_to_torch()
+    return torch_threads() + "; MMPX_THREADS, MMPX_WAIT_POLICY change it"
+
+
 def runtime_checks() -> list[Check]:
     fix_ops = _INSTALL["mmcv"].format(req=stack_pins().get("mmcv", "mmcv"))
     fix_xtc = _INSTALL["xtcocotools"].format(req=stack_pins().get("xtcocotools", "xtcocotools"))
@@ -148,6 +156,7 @@ def runtime_checks() -> list[Check]:
         _probe("runtime", "mmcv ops", _mmcv_ops, fix_ops),
         _probe("runtime", "xtcocotools build", _xtcocotools, fix_xtc),
         _probe("runtime", "registries", _registries, SETUP),
+        _probe("runtime", "threads", _threads, None),
     ]
 
 

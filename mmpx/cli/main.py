@@ -13,7 +13,9 @@ from mmpx.cli import _errors, _session
 from mmpx.cli._app import PanelOrderedGroup, make_typer
 from mmpx.cli._mount import mount_commands
 from mmpx.cli._output import report_warning
+from mmpx.errors import MmpxError
 from mmpx.plugins.manager import PluginHost, get_host
+from mmpx.runtime.threads import apply_env
 
 HELP = """mmpose-ext: MMPose, end to end for your own keypoint data.
 
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
 
     # mmengine imports pkg_resources, which warns on every run; setup pins setuptools < 81 on purpose
     warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    try:  # before anything imports torch: OpenMP reads its wait policy once, at load (mmpx.runtime.threads)
+        apply_env()
+    except MmpxError as exc:
+        _errors.fail(exc, None)
     argv = _command_line(argv)
     _session.set_argv(argv)
     host = get_host()

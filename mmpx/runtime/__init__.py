@@ -1,4 +1,6 @@
 """The ONNX Runtime pose runtime, torch-free: crop, normalise, run, decode as MMPose does; int8 quantisation.
+Beside it, how CPU work runs: the thread and wait policy (``threads``) and processes that end with their parent
+(``lifetime``).
 
 ``OnnxPoseModel`` loads lazily, so ``import mmpx.runtime`` costs nothing until it is used.
 """

@@ -16,6 +16,7 @@ from mmpx.errors import MmpxError
 from mmpx.runtime import decode as dec
 from mmpx.runtime.model_file import embedded_sidecar
 from mmpx.runtime.sidecar_check import sidecar_problems
+from mmpx.runtime.threads import session_options
 
 SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
 # fields of a parsed metainfo that MMPose keeps as numpy arrays
@@ -82,7 +83,7 @@ class OnnxPoseModel:
         onnx_path: the ``.onnx`` file.
         sidecar: its JSON sidecar (default: ``<onnx_path without .onnx>.json``).
         providers: ONNX Runtime execution providers (default ``["CPUExecutionProvider"]``).
-        threads: intra-op threads (default: ONNX Runtime's choice, all physical cores).
+        threads: intra-op threads (default: :mod:`mmpx.runtime.threads`' policy, the free cores).
         flip_test: override the sidecar's ``test_cfg.flip_test`` (None keeps it).
         codec_builder: builds a codec object with ``decode()`` from the sidecar's codec config, for codecs
             without a numpy port (``mmpose_ext.deploy.build_codec`` builds MMPose's own).
@@ -95,10 +96,7 @@ class OnnxPoseModel:
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
             raise MmpxError(f"ONNX model {onnx_path} does not exist", "export one with `mmpx export onnx CONFIG CKPT`")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
-            options.inter_op_num_threads = 1
+        options = session_options(threads)  # the thread policy: free cores, no spinning between runs
         try:
             self.session = ort.InferenceSession(
                 str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])

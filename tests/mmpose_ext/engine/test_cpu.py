@@ -1,0 +1,59 @@
+"""The thread policy applied to torch, the loader workers' init that binds them to their parent (and still
+seeds), and `mmpx doctor`'s row showing what a run gets."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from mmpose_ext.engine.cpu import WorkerInit, apply_to_torch, bind_loader_workers, torch_threads
+from mmpx.runtime.threads import MARK, ThreadPolicy
+from tests.helpers import mmpx
+
+pytestmark = pytest.mark.stack
+
+
+def test_apply_to_torch_sets_the_policy_s_threads(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        apply_to_torch(ThreadPolicy(1, 1, "passive", 2, 0.0, "auto"))
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv(MARK, "1,1,passive,2,1.50,auto")
+        monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+        assert torch_threads() == "1 thread, passive waiting (auto: 2 cores, load 1.50)"
+    finally:
+        torch.set_num_threads(before)
+
+
+def _seed(calls: list, worker_id: int) -> None:
+    calls.append(worker_id)
+
+
+def test_worker_init_binds_then_runs_the_inner_one_and_pickles(monkeypatch):
+    calls: list = []
+    monkeypatch.setattr("mmpose_ext.engine.cpu.die_with_parent", lambda parent: calls.append(("bound", parent)))
+    WorkerInit(lambda i: _seed(calls, i), parent=1234)(3)
+    assert calls == [("bound", 1234), 3]
+    assert pickle.loads(pickle.dumps(WorkerInit(None))).inner is None  # spawned workers get it pickled
+
+
+def test_bind_loader_workers_wraps_loaders_with_workers_only():
+    class Runner:
+        @staticmethod
+        def build_dataloader(workers):
+            return torch.utils.data.DataLoader(list(range(4)), num_workers=workers, worker_init_fn=print)
+
+    runner = Runner()
+    bind_loader_workers(runner)
+    wrapped = runner.build_dataloader(2).worker_init_fn
+    assert isinstance(wrapped, WorkerInit) and wrapped.inner is print
+    assert runner.build_dataloader(0).worker_init_fn is print
+
+
+def test_doctor_shows_the_threads():
+    result = mmpx("doctor", "--json")
+    rows = {row["name"]: row for row in json.loads(result.stdout)["checks"]}
+    assert rows["threads"]["ok"] and "waiting" in rows["threads"]["value"], rows.get("threads")
