@@ -16,6 +16,10 @@ COMMANDS = [
     ["convert", "labelme"],
     ["convert", "yolo"],
     ["convert", "to-yolo"],
+    ["convert", "dlc"],
+    ["convert", "sleap"],
+    ["convert", "labelstudio"],
+    ["convert", "nwb"],
     ["check", "data"],
     ["metainfo", "from-coco"],
     ["metainfo", "check"],
@@ -44,6 +48,7 @@ COMMANDS = [
     ["configs", "list"],
     ["configs", "path"],
     ["configs", "dump"],
+    ["configs", "new"],
 ]
 
 

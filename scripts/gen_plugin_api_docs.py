@@ -197,7 +197,8 @@ True
                 Entry("PluginHost.commands", STABLE, """\
 >>> from mmpx.testing import host_for
 >>> [(c.item.group, c.name) for c in host_for().commands() if c.item.group]
-[('convert', 'labelme'), ('convert', 'to-yolo'), ('convert', 'yolo')]
+[('convert', 'dlc'), ('convert', 'labelme'), ('convert', 'labelstudio'), ('convert', 'nwb'), ('convert', 'sleap'),
+ ('convert', 'to-yolo'), ('convert', 'yolo')]
 """),
                 Entry("PluginHost.cli_commands", STABLE, """\
 >>> from mmpx.testing import host_for
@@ -207,7 +208,7 @@ True
                 Entry("PluginHost.converters", STABLE, """\
 >>> from mmpx.testing import host_for
 >>> [c.name for c in host_for().converters()]
-['labelme', 'to-yolo', 'yolo']
+['dlc', 'labelme', 'labelstudio', 'nwb', 'sleap', 'to-yolo', 'yolo']
 """),
                 Entry("PluginHost.configs", STABLE, """\
 >>> from mmpx.testing import host_for

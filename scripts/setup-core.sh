@@ -28,7 +28,7 @@ command -v "$PYTHON" >/dev/null || { echo "setup-core: $PYTHON not found; set PY
 [ -x "$VENV/bin/python" ] || { say "creating virtual environment $VENV"; "$PYTHON" -m venv "$VENV"; }
 
 say "installing mmpose-ext's core (no torch) with its test tools"
-"$VENV/bin/python" -m pip --disable-pip-version-check -q install -c "$PINS" -e "$ROOT[core,test]"
+"$VENV/bin/python" -m pip --disable-pip-version-check -q install -c "$PINS" -e "$ROOT[core,test,formats]"
 bash "$ROOT/scripts/xtcocotools.sh" "$VENV" "$PINS"
 if "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ("torch", "mmengine", "mmcv", "mmpose", "mmdet")))'; then
   key >"$STAMP"

@@ -107,7 +107,7 @@ say "checking xtcocotools against NumPy 2"
 bash "$ROOT/scripts/xtcocotools.sh" "$VENV" "$PINS"
 
 say "installing mmpose-ext (editable) with its core's dependencies and test tools, and the plugins under plugins/"
-pip_ install -c "$PINS" -e "$ROOT[core,test]"
+pip_ install -c "$PINS" -e "$ROOT[core,test,formats]"
 # With their dependencies (the transformers plugin brings transformers); mmpose-ext is already there, and the pins
 # keep pip from touching the stack.
 for plugin in "$ROOT"/plugins/*/; do

@@ -57,6 +57,7 @@ class InferOutputs:
     labelme_label: str = "object"
     save_csv: Path | None = None
     save_parquet: Path | None = None
+    save_as: Path | None = None  # predictions for SLEAP, NWB or Label Studio (mmpx.infer.sleapio_out)
 
     @property
     def tables(self) -> list[Path]:
@@ -64,9 +65,10 @@ class InferOutputs:
 
     def check(self) -> None:
         """Something to write, and every output writable, before any model is loaded."""
-        if self.out_dir is None and self.save_json is None and not self.tables and self.save_labelme is None:
+        if (self.out_dir is None and self.save_json is None and not self.tables and self.save_labelme is None
+                and self.save_as is None):
             raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos), --save-json FILE, "
-                            "--save-csv FILE and/or --save-labelme DIR",
+                            "--save-csv FILE, --save-labelme DIR and/or --save-as FILE",
                             "e.g. --out-dir out/ --save-json out/results.json")
 
     def check_writable(self) -> None:
@@ -83,6 +85,10 @@ class InferOutputs:
             check_table_path(self.save_csv, "--save-csv")
         if self.save_parquet is not None:
             check_table_path(self.save_parquet, "--save-parquet")
+        if self.save_as is not None:
+            from mmpx.infer.sleapio_out import check_save_as
+
+            check_save_as(self.save_as)
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class InferOutcome:
     dataset_meta: dict
     labelme_files: int | None = None
     ignored: int = 0
+    saved_frames: int | None = None  # frames written to --save-as
 
 
 def _check(request: InferRequest) -> SequenceOptions:
@@ -140,6 +147,10 @@ def infer(request: InferRequest) -> InferOutcome:
 
     sources, ignored = collect(request.inputs)
     sequence = _check(request)
+    if request.outputs.save_as is not None:
+        from mmpx.infer.sleapio_out import check_sources
+
+        check_sources(request.outputs.save_as, sources)
     outputs, choice = request.outputs, request.model
     # the folders' locks for the whole run, taken before the model loads: a second run is refused at once
     with hold_folders({"--out-dir": outputs.out_dir, "--save-labelme": outputs.save_labelme}):
@@ -153,7 +164,21 @@ def infer(request: InferRequest) -> InferOutcome:
         summary = run(sources, model, boxes, out_dir=outputs.out_dir, save_json=outputs.save_json,
                       draw=request.draw, progress=request.progress, sequence=sequence,
                       save_tables=outputs.tables, labelme=labelme)
-    return InferOutcome(summary, boxes.name, model.dataset_meta, labelme.files if labelme else None, ignored)
+    saved = _save_as(request, summary, sources, model.dataset_meta)
+    return InferOutcome(summary, boxes.name, model.dataset_meta, labelme.files if labelme else None, ignored, saved)
+
+
+def _save_as(request: InferRequest, summary, sources, meta: dict) -> int | None:
+    """Write ``--save-as``'s file from the run's records; the frames written (None without it)."""
+    if request.outputs.save_as is None:
+        return None
+    from mmpx.infer.results import keypoint_names
+    from mmpx.infer.sleapio_out import save_predictions
+
+    names = keypoint_names(meta)
+    links = [(names[a], names[b]) for a, b in meta.get("skeleton_links", []) if max(a, b) < len(names)]
+    return save_predictions(request.outputs.save_as, summary.records, {s.name: s.path for s in sources}, names,
+                            links, str(meta.get("dataset_name") or ""), request.draw.kpt_thr)
 
 
 def _labelme_sink(request: InferRequest, model):

@@ -51,6 +51,11 @@ def mmpx_converters() -> list[Command]:
         Command("labelme", "mmpx.cli.convert:labelme"),
         Command("yolo", "mmpx.cli.convert:yolo"),
         Command("to-yolo", "mmpx.cli.convert:to_yolo"),
+        # through sleap-io (the formats extra)
+        Command("dlc", "mmpx.cli.convert:dlc"),
+        Command("sleap", "mmpx.cli.convert:sleap"),
+        Command("labelstudio", "mmpx.cli.convert:labelstudio"),
+        Command("nwb", "mmpx.cli.convert:nwb"),
     ]
 
 

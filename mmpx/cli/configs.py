@@ -10,10 +10,11 @@ import typer
 
 from mmpx.cli._app import make_typer
 from mmpx.cli._guard import guarded
-from mmpx.cli._options import JsonOpt
+from mmpx.cli._options import JsonOpt, metainfo_file
 from mmpx.cli._output import out_console
 
-app = make_typer(help="List shipped configs (mmpose-ext's and plugins'), print the file of one, or copy one.")
+app = make_typer(help="List shipped configs (mmpose-ext's and plugins'), print the file of one, copy one, or write a "
+                      "new one for any keypoint set.")
 
 NameArg = Annotated[str, typer.Argument(help="A shipped config's name (mmpx configs list).", show_default=False)]
 
@@ -78,3 +79,45 @@ def dump(
     write_text(out, f"# mmpx configs dump {name}: {shipped_config(name)} with its bases merged in\n"
                       + cfg.pretty_text + "\n")
     typer.echo(f"wrote {out}")
+
+
+@app.command("new")
+@guarded(inputs=("data", "metainfo", "images", "load_from"), outputs=("out",))
+def new(
+    data: Annotated[Path, typer.Option("--data", help="A dataset folder as mmpx convert writes it (annotations/"
+                                       "train.json, val.json, images/, metainfo.py), or one COCO keypoint .json "
+                                       "(then --metainfo).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="The config file to write (.py).", show_default=False)],
+    model: Annotated[str, typer.Option("--model", help="rtmpose-t, rtmpose-s, rtmpose-m (SimCC) or "
+                                       "heatmap-resnet50 (SimpleBaseline heatmaps).")] = "rtmpose-t",
+    metainfo: Annotated[Path | None, typer.Option("--metainfo", help="Metainfo .py (default: DATA/metainfo.py); "
+                                                  "mmpx metainfo from-coco ANN.json M.py makes one.",
+                                                  callback=metainfo_file)] = None,
+    images: Annotated[Path | None, typer.Option("--images", help="Folder the file_name entries are under "
+                                                "(default: DATA/images, or the .json's folder).")] = None,
+    input_size: Annotated[str, typer.Option("--input-size", help="auto (from the train boxes' shape) or WxH, "
+                                            "multiples of 32.")] = "auto",
+    epochs: Annotated[str, typer.Option("--epochs", help="auto (scaled to the dataset's size) or a number.")] = "auto",
+    load_from: Annotated[Path | None, typer.Option("--load-from", help="Checkpoint to start from (load_from).")] = None,
+    flip: Annotated[str, typer.Option("--flip", help="Horizontal flip augmentation and flip test: auto (when the "
+                                      "metainfo pairs left/right keypoints), yes or no.")] = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Write a complete, commented training config for any keypoint set: input size from the boxes' shape, head
+    channels and flip from the metainfo, schedule from the dataset's size (docs/guides/configs.md).
+
+    The config is loaded, built and preflighted before it is written; train it with mmpx train OUT.
+    """
+    import shlex
+    import sys
+
+    from mmpx.app.configs_new import ConfigsNewRequest, configs_new
+
+    command = "mmpx configs new " + shlex.join(sys.argv[sys.argv.index("new") + 1:] if "new" in sys.argv else [])
+    done = configs_new(ConfigsNewRequest(data, model, out, metainfo, images, input_size, epochs, load_from, flip,
+                                         overwrite, command))
+    p = done.plan
+    typer.echo(f"wrote {out}: {p.model}, {len(p.names)} keypoints ({p.pairs} left/right pairs, flip "
+               f"{'on' if p.flip else 'off'}), input {p.input_size[0]}x{p.input_size[1]}, {p.epochs} epochs of "
+               f"{p.steps_per_epoch} step(s) at batch {p.batch}; preflight passed")
+    typer.echo(f"train it: mmpx train {out}")

@@ -1,4 +1,5 @@
-"""``mmpx convert labelme|yolo|to-yolo``: thin commands over :mod:`mmpx.convert` that print a summary."""
+"""``mmpx convert labelme|yolo|to-yolo|dlc|sleap|labelstudio|nwb``: thin commands over :mod:`mmpx.convert`
+that print a summary."""
 
 from __future__ import annotations
 
@@ -260,3 +261,120 @@ def to_yolo(
     report = convert_to_yolo(ann, out, images, metainfo=metainfo, split=split, link=link, overwrite=overwrite,
                              strict=strict)
     print_summary(report, as_json)
+
+
+CategoryOpt = Annotated[
+    str | None,
+    typer.Option("--category", help="COCO category name (default: the skeleton's name).", show_default=False),
+]
+ValRatioOpt = Annotated[
+    float, typer.Option("--val-ratio", help="Share of the frames that go to val (0 allowed).", min=0.0, max=0.99)
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the train/val split; same seed, same split.")]
+FramesImagesOpt = Annotated[
+    ImagesMode,
+    typer.Option(
+        "--images",
+        help="Copy the image files into OUT/images, hard-link them (symlink across file systems), or write none "
+        "(file names stay relative to the source). Video and embedded frames are written as PNG (not with none).",
+        case_sensitive=False,
+    ),
+]
+
+
+def _convert_pose_file(fmt: str, src: Path, out: Path, images: ImagesMode, category: str | None, val_ratio: float,
+                       seed: int, overwrite: bool, strict: bool, as_json: bool) -> None:
+    from mmpx.convert.sleapio import convert_sleapio
+
+    report = convert_sleapio(fmt, src, out, images=images.value, category=category, val_ratio=val_ratio, seed=seed,
+                             overwrite=overwrite, strict=strict)
+    print_summary(report, as_json)
+
+
+@guarded(inputs=("src",), outputs=("out",))
+def dlc(
+    src: Annotated[
+        Path,
+        typer.Argument(help="A DeepLabCut project folder (config.yaml + labeled-data/*/CollectedData_*.csv), its "
+                       "config.yaml, or one CollectedData_*.csv (or the .h5 beside it).", show_default=False),
+    ],
+    out: OutArg,
+    images: FramesImagesOpt = ImagesMode.copy,
+    category: CategoryOpt = None,
+    val_ratio: ValRatioOpt = 0.2,
+    seed: SeedOpt = 0,
+    overwrite: OverwriteOpt = False,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert DeepLabCut labels (single- or multi-animal) to COCO keypoints and an MMPose metainfo file.
+
+    Keypoints in the config's bodyparts order, links from its skeleton, swaps inferred from the names.
+    Needs sleap-io (the formats extra).
+    """
+    _convert_pose_file("dlc", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)
+
+
+@guarded(inputs=("src",), outputs=("out",))
+def sleap(
+    src: Annotated[
+        Path, typer.Argument(help="A SLEAP .slp file (frames embedded, or from its videos).", show_default=False)
+    ],
+    out: OutArg,
+    images: FramesImagesOpt = ImagesMode.copy,
+    category: CategoryOpt = None,
+    val_ratio: ValRatioOpt = 0.2,
+    seed: SeedOpt = 0,
+    overwrite: OverwriteOpt = False,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert a SLEAP .slp file to COCO keypoints, images and an MMPose metainfo file.
+
+    User-labelled instances (predictions only when there are none), the skeleton's links and symmetries;
+    frames of videos or embedded in the file are written as PNG. Needs sleap-io (the formats extra).
+    """
+    _convert_pose_file("sleap", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)
+
+
+@guarded(inputs=("src",), outputs=("out",))
+def labelstudio(
+    src: Annotated[
+        Path,
+        typer.Argument(help="A Label Studio JSON export of keypoint tasks; images are looked up beside it "
+                       "(or under images/ beside it) by name.", show_default=False),
+    ],
+    out: OutArg,
+    images: FramesImagesOpt = ImagesMode.copy,
+    category: CategoryOpt = None,
+    val_ratio: ValRatioOpt = 0.2,
+    seed: SeedOpt = 0,
+    overwrite: OverwriteOpt = False,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert a Label Studio keypoint export to COCO keypoints, images and an MMPose metainfo file.
+
+    Keypoint names sorted (Label Studio has no order), swaps inferred from them. Needs sleap-io (the formats
+    extra).
+    """
+    _convert_pose_file("labelstudio", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)
+
+
+@guarded(inputs=("src",), outputs=("out",))
+def nwb(
+    src: Annotated[Path, typer.Argument(help="An NWB file with ndx-pose data.", show_default=False)],
+    out: OutArg,
+    images: FramesImagesOpt = ImagesMode.copy,
+    category: CategoryOpt = None,
+    val_ratio: ValRatioOpt = 0.2,
+    seed: SeedOpt = 0,
+    overwrite: OverwriteOpt = False,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert an NWB pose file (ndx-pose training frames, or pose estimates) to COCO keypoints and metainfo.
+
+    Frames come from the videos the file names (written as PNG). Needs sleap-io (the formats extra).
+    """
+    _convert_pose_file("nwb", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)

@@ -34,7 +34,7 @@ class SkeletonStyle(StrEnum):
 
 
 @guarded(inputs=("inputs", "pose", "weights", "det_config", "det_weights"),
-         outputs=("out_dir", "save_json", "save_labelme", "save_csv", "save_parquet"))
+         outputs=("out_dir", "save_json", "save_labelme", "save_csv", "save_parquet", "save_as"))
 def infer(
     inputs: Annotated[list[Path], typer.Argument(
         help="Images, videos, or folders (searched recursively for both, in sorted order).", show_default=False)],
@@ -69,6 +69,10 @@ def infer(
         show_default=False)] = None,
     labelme_label: Annotated[str, typer.Option(
         "--labelme-label", help="The label of each pre-label rectangle.")] = "object",
+    save_as: Annotated[Path | None, typer.Option(
+        "--save-as", help="Write the predictions for SLEAP (.slp), NWB (.nwb) or Label Studio (.json) through "
+        "sleap-io (the formats extra); points under --kpt-thr are left out. With --track, its tracks.",
+        show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", help="Instances per forward pass (torch backend).", min=1)] = 32,
     device: DeviceOpt = "cpu",
@@ -130,7 +134,7 @@ def infer(
     request = InferRequest(
         inputs, model_choice(pose, weights, det_config, det_weights, det_cat_id, whole_image, bbox_thr, nms_thr,
                              device, backend, threads, cfg_options, trust_checkpoint),
-        InferOutputs(out_dir, save_json, save_labelme, labelme_label, save_csv, save_parquet),
+        InferOutputs(out_dir, save_json, save_labelme, labelme_label, save_csv, save_parquet, save_as),
         DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
                     draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value),
         VideoSwitches(track, OneEuroParams(smooth_min_cutoff, smooth_beta, smooth_d_cutoff) if smooth else None,
@@ -164,6 +168,8 @@ def _print_done(request, outcome) -> None:
         console.print(f"pre-labels: {outcome.labelme_files} labelme file(s) in {outputs.save_labelme}")
     for path in summary.table_paths:
         console.print(f"trajectories: {len(summary.table)} row(s) in {path}")
+    if outcome.saved_frames is not None:
+        console.print(f"predictions: {outcome.saved_frames} frame(s) in {outputs.save_as}")
 
 
 def _warn(request, outcome) -> None:
