@@ -11,6 +11,8 @@ _OTHER_SIDE = {"left": "right", "right": "left"}
 _LIMB_LETTERS = {"f": "front", "b": "back"}
 # words: camelCase parts, runs of capitals, numbers, and runs of any other letters (kept, never dropped)
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^\W\d_A-Za-z]+")
+# a side glued to the next word, as DeepLabCut projects write them: leftear, rightpaw, RIGHTHIP, Leftear
+_GLUED_SIDE = re.compile(r"(left|right)([a-z]{2,})")
 
 
 def name_words(name: str) -> tuple[str | None, list[str]]:
@@ -19,14 +21,20 @@ def name_words(name: str) -> tuple[str | None, list[str]]:
     ``side`` is ``'left'``, ``'right'`` or None, from the first side word anywhere in the name (``left``,
     ``right``, or ``L``/``R`` beside another word); the other words are lower case, in order, with MMPose's limb
     letters spelled out in a name with a side (``F`` front, ``B`` back). ``L_Eye``, ``left_eye``, ``Eye_Left``,
-    ``eyeL`` and ``LeftEye`` all read as ``('left', ['eye'])``; ``L_F_Paw`` as ``('left', ['front', 'paw'])``.
+    ``eyeL``, ``LeftEye`` and ``leftear``-style ``lefteye`` all read as ``('left', ['eye'])``; ``L_F_Paw`` as
+    ``('left', ['front', 'paw'])``.
     """
-    words = _WORD.findall(name)
+    words = [part for word in _WORD.findall(name) for part in _unglue(word)]
     for i, word in enumerate(words):
         if word.lower() in _SIDE_WORDS and (len(word) > 1 or len(words) > 1):
             rest = [w.lower() for w in words[:i] + words[i + 1:]]
             return _SIDE_WORDS[word.lower()], [_LIMB_LETTERS.get(w, w) for w in rest]
     return None, [w.lower() for w in words]
+
+
+def _unglue(word: str) -> list[str]:
+    glued = _GLUED_SIDE.fullmatch(word.lower())  # _WORD already split camelCase: a word is in one case here
+    return list(glued.groups()) if glued else [word]
 
 
 def name_key(name: str, side: str | None = None) -> str:

@@ -1,6 +1,6 @@
 """One reading of keypoint names for left/right swaps and for keypoint mapping: MMPose's own
-files spell sides as ``L_Eye``, ``Eye_Left``, ``eyeL`` and ``left_eye``; ``mmpx metainfo map`` used to keep 1 of
-ap10k's 17 keypoints on COCO's while ``from-coco`` read the same names' sides."""
+files spell sides as ``L_Eye``, ``Eye_Left``, ``eyeL`` and ``left_eye``, DeepLabCut projects as ``leftear``; so
+``mmpx metainfo map`` keeps every ap10k keypoint COCO also has, and ``from-coco`` finds the same pairs."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ PAWS = {"L_F_Paw": "left_wrist", "R_F_Paw": "right_wrist", "L_B_Paw": "left_ankl
     (["L_Eye", "left_eye", "Eye_Left", "eyeL", "LeftEye", "left-eye", "LEFT EYE", "l_eye"], "left", ["eye"]),
     (["R_F_Paw", "right_front_paw", "right front paw"], "right", ["front", "paw"]),
     (["forelegL1"], "left", ["foreleg", "1"]),
+    (["moth_leftear", "moth_LEFTEAR", "Moth_Leftear", "moth_left_ear"], "left", ["moth", "ear"]),  # DeepLabCut
     (["Root of tail"], None, ["root", "of", "tail"]),
     (["l", "R"], None, None),  # a lone letter is no side
 ])
@@ -37,6 +38,12 @@ def test_every_spelling_of_a_side_reads_the_same(names, side, words):
         if words is not None:
             assert got_words == words, name
     assert len({name_key(n) for n in names}) == 1 or words is None
+
+
+def test_deeplabcut_names_pair_up():
+    names = ["nose", "moth_leftear", "moth_rightear", "leftpaw", "rightpaw", "tailbase"]
+    assert infer_swaps(names) == {"moth_leftear": "moth_rightear", "moth_rightear": "moth_leftear",
+                                  "leftpaw": "rightpaw", "rightpaw": "leftpaw"}
 
 
 def test_letters_are_never_dropped():
