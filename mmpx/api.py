@@ -275,7 +275,8 @@ class PoseEstimator:
                 continue
             with FrameReader(src.path) as reader:
                 if reader.first is None:
-                    raise MmpxError(f"{src.path}: not a readable video (no frame could be decoded)")
+                    raise MmpxError(f"{src.path}: {reader.problem}", "docs/reference/security.md: the pixel "
+                                    "limit (MMPX_MAX_IMAGE_PIXELS) and the video formats OpenCV reads")
                 for pose in sequence_poses(reader, self.model, self.boxes, options, fps=reader.fps):
                     yield self._result(pose, f"{src.name}#frame={pose.index}", src.name)
 

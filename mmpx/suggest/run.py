@@ -68,7 +68,7 @@ def candidates(sources: list[Source], model, boxes, flip_indices, frame_step: in
             continue
         with FrameReader(src.path) as reader:
             if reader.first is None:
-                report.skipped.append((str(src.path), "not a readable video (no frame could be decoded)"))
+                report.skipped.append((str(src.path), reader.problem))
             for index, frame in enumerate(reader):
                 if index % frame_step == 0:
                     found.append(score(model, boxes, frame, f"{src.name}#frame={index}", str(src.path), index,

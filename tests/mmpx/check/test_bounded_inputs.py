@@ -501,3 +501,28 @@ def test_infer_save_csv_escapes_a_video_named_like_a_formula(model, tmp_path):
         rows = list(csv.DictReader(f))
     assert rows and {r["video"] for r in rows} == {"'=1+2.avi"}
     assert read_trajectories(out)["video"][0] == "=1+2.avi"
+
+
+def test_the_python_api_names_why_a_video_is_refused(model, tmp_path):
+    from mmpx.api import PoseEstimator
+    from mmpx.errors import MmpxError
+
+    clip = _mjpeg_avi(tmp_path / "clip.avi")
+    big = _declare(clip, tmp_path / "big.avi", 15000, 15000, frames_too=True)
+    with pytest.raises(MmpxError) as refused:
+        list(PoseEstimator(model).run(big))  # no detector: the whole image is the box
+    assert "too large: the video declares frames of 15000 x 15000" in str(refused.value), refused.value
+    assert "MMPX_MAX_IMAGE_PIXELS" in refused.value.hint
+
+
+def test_suggest_names_why_a_video_is_skipped(model, coco, tmp_path):
+    from mmpx.api import PoseEstimator
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for image in sorted((coco / "images").glob("*.png"))[:3]:
+        (src / image.name).write_bytes(image.read_bytes())
+    _declare(_mjpeg_avi(tmp_path / "clip.avi"), src / "big.avi", 15000, 15000, frames_too=True)
+    report = PoseEstimator(model, flip_test=False).suggest(src, tmp_path / "out", n=2)
+    (why,) = [why for path, why in report.skipped if path.endswith("big.avi")]
+    assert why.startswith("too large: the video declares frames of 15000 x 15000"), why
