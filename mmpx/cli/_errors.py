@@ -36,7 +36,11 @@ def stopped(exc: SystemExit | KeyboardInterrupt) -> None:
 
 def fail(exc: Exception, host) -> NoReturn:
     """One line for an error and exit 1: the error's own message, ordinary trouble with the machine, the plugin
-    whose code raised it, or else an unexpected error to report."""
+    whose code raised it, or else an unexpected error to report. Ctrl-C that arrived inside an import or a
+    ``__set_name__`` comes wrapped (a RuntimeError caused by KeyboardInterrupt): it ends as an interrupt."""
+    if _caused_by_interrupt(exc):
+        stopped(SystemExit(130))
+        sys.exit(130)
     if isinstance(exc, MmpxError):
         report_error(exc.message, exc.hint)
         sys.exit(1)
@@ -47,6 +51,15 @@ def fail(exc: Exception, host) -> NoReturn:
         known = plugin_error(exc, host)
     report_error(*(known or (describe(exc), UNEXPECTED)))
     sys.exit(1)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def describe(exc: BaseException) -> str:

@@ -35,3 +35,21 @@ def test_wrapped_errors_are_found_and_bugs_are_not_hidden():
         assert environment_error(outer)[0].startswith("no space left")
     assert environment_error(ZeroDivisionError("division by zero")) is None
     assert environment_error(KeyError("nothing")) is None
+
+
+def test_ctrl_c_wrapped_by_python_is_still_an_interrupt(capsys):
+    # Ctrl-C landing inside a class body's __set_name__ (say, while rich is being imported) reaches the command line
+    # as "RuntimeError: Error calling __set_name__ ..." caused by the KeyboardInterrupt: exit 130, one line
+    from mmpx.cli._errors import fail
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance 'buffer'") from interrupt
+    except RuntimeError as wrapped:
+        with pytest.raises(SystemExit) as done:
+            fail(wrapped, None)
+    assert done.value.code == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "unexpected" not in err and "__set_name__" not in err
