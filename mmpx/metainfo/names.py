@@ -21,8 +21,8 @@ def name_words(name: str) -> tuple[str | None, list[str]]:
     ``side`` is ``'left'``, ``'right'`` or None, from the first side word anywhere in the name (``left``,
     ``right``, or ``L``/``R`` beside another word); the other words are lower case, in order, with MMPose's limb
     letters spelled out in a name with a side (``F`` front, ``B`` back). ``L_Eye``, ``left_eye``, ``Eye_Left``,
-    ``eyeL``, ``LeftEye`` and ``leftear``-style ``lefteye`` all read as ``('left', ['eye'])``; ``L_F_Paw`` as
-    ``('left', ['front', 'paw'])``.
+    ``eyeL``, ``LeftEye`` and ``lefteye`` (a side glued on, as DeepLabCut projects write it) all read as
+    ``('left', ['eye'])``; ``L_F_Paw`` as ``('left', ['front', 'paw'])``.
     """
     words = [part for word in _WORD.findall(name) for part in _unglue(word)]
     for i, word in enumerate(words):
