@@ -151,6 +151,10 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def box_stats(ann_path: Path, keypoints: int) -> BoxStats:
     """Statistics of the instances of ``ann_path`` that have a box and at least one labelled keypoint.
 
@@ -170,6 +174,8 @@ def box_stats(ann_path: Path, keypoints: int) -> BoxStats:
         if len(kpts) != 3 * keypoints:
             raise MmpxError(f"{ann_path}: annotations[{i}].keypoints has {len(kpts) // 3} keypoints, the metainfo "
                             f"{keypoints}", "give the metainfo of this data (mmpx metainfo from-coco ANN.json M.py)")
+        if not all(_number(v) for v in box[2:] + kpts[2::3]):  # a malformed record: mmpx check data names it
+            continue
         if box[2] > 0 and box[3] > 0 and any(v > 0 for v in kpts[2::3]):
             ratios.append(box[2] / box[3])
             widths.append(box[2])

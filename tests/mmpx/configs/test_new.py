@@ -168,6 +168,16 @@ def test_box_stats_ignores_unlabelled_instances(tmp_path):
     assert (stats.instances, stats.images, stats.ratio) == (2, 2, 2.0)
 
 
+def test_box_stats_skips_malformed_values_instead_of_crashing(tmp_path):
+    ann = tmp_path / "a.json"
+    ann.write_text(json.dumps({"annotations": [
+        {"image_id": 1, "bbox": [0, 0, "40", 20], "keypoints": [1, 1, 2, 0, 0, 0]},  # a string width
+        {"image_id": 2, "bbox": [0, 0, 60, 30], "keypoints": [1, 1, "2", 2, 2, 1]},  # a string visibility
+    ]}))
+    with pytest.raises(MmpxError, match="no annotation with a box and a labelled keypoint"):
+        box_stats(ann, 2)
+
+
 def test_flow_writes_atomically_and_refuses_what_it_would_replace(shared_data, tmp_path, monkeypatch):
     from mmpx.app.configs_new import ConfigsNewRequest, configs_new
 
