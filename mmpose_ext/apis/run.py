@@ -16,7 +16,7 @@ from pathlib import Path
 from mmpose_ext.apis import staged
 from mmpose_ext.apis.options import RunOptions
 from mmpose_ext.apis.prepare import test_config, train_config
-from mmpose_ext.models.checkpoint_fit import check_checkpoint_fits
+from mmpose_ext.models.checkpoint_fit import check_checkpoint_fits, check_keypoint_names
 
 
 def train(config: str | Path, options: RunOptions | None = None, **changes):
@@ -87,7 +87,12 @@ def test(config: str | Path, checkpoint: str | Path, options: RunOptions | None 
     setup_distributed(cfg, o.launcher, device, o.master_port)
     try:
         runner = build_runner(cfg)
-        check_checkpoint_fits(runner.model, checkpoint, f"config {config}")  # mmengine would test random weights
+        meta = check_checkpoint_fits(runner.model, checkpoint, f"config {config}")  # else: random weights tested
+        dataset = runner.test_loop.dataloader.dataset  # built here as runner.test() would: once
+        note = check_keypoint_names(meta, getattr(dataset, "metainfo", None), str(checkpoint),
+                                    f"the test set of config {config}")
+        if note:
+            runner.logger.warning(note)
         metrics = runner.test()
     except BaseException:
         if main:

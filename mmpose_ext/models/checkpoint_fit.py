@@ -68,8 +68,43 @@ def read_checkpoint(path) -> dict:
     return ckpt
 
 
-def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resume: bool = False) -> None:
-    """Load ``checkpoint`` (under the safe-load allow-list) and :func:`check_fits` it against ``model``.
+def _names(meta) -> list[str] | None:
+    """Keypoint names in index order from a parsed MMPose metainfo (``keypoint_id2name``), or None."""
+    id2name = meta.get("keypoint_id2name") if isinstance(meta, dict) else None
+    if not isinstance(id2name, dict) or not id2name:
+        return None
+    try:
+        return [str(id2name[i]) for i in range(len(id2name))]
+    except KeyError:  # ids that are not 0..K-1: nothing sure to compare
+        return None
+
+
+def check_keypoint_names(ckpt_meta, data_meta, path: str, where: str) -> str | None:
+    """Compare the keypoints a checkpoint was trained on with those of the data it is tested on.
+
+    The same names in another order mean every per-keypoint figure is measured against the wrong keypoint, with
+    exit code 0: a :class:`CheckpointError`. Other names of the same count may be a renaming (numbered names
+    against MMPose's own), so they are returned as a warning; None when they agree or either side has no names.
+    """
+    trained, data = _names(ckpt_meta), _names(data_meta)
+    if trained is None or data is None or trained == data or len(trained) != len(data):
+        return None  # a different count is the head's shape mismatch, said by check_fits
+    i = next(k for k, (a, b) in enumerate(zip(trained, data, strict=True)) if a != b)
+    if sorted(trained) == sorted(data):
+        raise CheckpointError(f"checkpoint {path} was trained with the keypoints in another order than {where}: "
+                              f"keypoint {i} is {trained[i]!r} in the checkpoint and {data[i]!r} in the data, so "
+                              "every figure would compare the wrong keypoints",
+                              "test with the metainfo the checkpoint was trained with (its order), or convert "
+                              "the data again with that metainfo (--metainfo)")
+    differ = sum(a != b for a, b in zip(trained, data, strict=True))
+    return (f"checkpoint {path} was trained on other keypoint names than {where} ({differ} of {len(data)} differ; "
+            f"keypoint {i}: {trained[i]!r} in the checkpoint, {data[i]!r} in the data): the figures assume "
+            "keypoint k is the same point in both")
+
+
+def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resume: bool = False) -> dict | None:
+    """Load ``checkpoint`` (under the safe-load allow-list) and :func:`check_fits` it against ``model``; returns
+    its ``meta.dataset_meta`` (None when it has none).
 
     With ``resume`` it must also hold the training state mmengine resumes from (``message_hub``, ``optimizer``).
     """
@@ -81,6 +116,7 @@ def check_checkpoint_fits(model, checkpoint: str, what: str = "the model", resum
     if resume and not {"message_hub", "optimizer"} <= set(ckpt):
         raise CheckpointError(f"checkpoint {checkpoint} holds weights but no training state (message_hub, "
                               "optimizer): it cannot be resumed", f"start from its weights: --load-from {checkpoint}")
+    return meta if isinstance(meta, dict) else None
 
 
-__all__ = ["check_checkpoint_fits", "check_fits", "read_checkpoint", "state_dict_of"]
+__all__ = ["check_checkpoint_fits", "check_fits", "check_keypoint_names", "read_checkpoint", "state_dict_of"]

@@ -34,6 +34,10 @@ def setup(tmp_path_factory, tiny_coco):
     torch.save({"state_dict": {"encoder.layer.0.weight": torch.zeros(3, 3)}}, root / "other.pth")
     partial = {k: v for k, v in state.items() if not k.startswith("head.")}
     torch.save({"state_dict": partial}, root / "no_head.pth")
+    names = list(model.dataset_meta["keypoint_id2name"].values())
+    swapped = names[:1] + [names[2], names[1]] + names[3:]  # left and right eye trained the other way round
+    torch.save({"state_dict": state, "meta": {"dataset_meta": {"num_keypoints": 17, "keypoint_id2name": dict(
+        enumerate(swapped))}}}, root / "swapped.pth")
     return root, config
 
 
@@ -41,6 +45,7 @@ def setup(tmp_path_factory, tiny_coco):
     ("eight.pth", "trained for 8 keypoints and the config's head predicts 17"),
     ("other.pth", "has no tensor named as in config"),
     ("no_head.pth", "lacks 5 parameter(s) of config"),
+    ("swapped.pth", "keypoint 1 is 'right_eye' in the checkpoint and 'left_eye' in the data"),
 ])
 def test_test_refuses_a_checkpoint_that_does_not_fit(setup, name, message):
     root, config = setup
@@ -75,3 +80,19 @@ def test_resume_refuses_weights_without_training_state(setup):
     result = mmpx("train", str(config), "--work-dir", str(root / "r2"), "--resume", str(root / "good.pth"), env=ENV)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "holds weights but no training state" in result.stderr and "--load-from" in result.stderr
+
+
+def test_keypoint_names_compared_by_order_then_by_name():
+    from mmpose_ext.models.checkpoint_fit import check_keypoint_names
+    from mmpx.errors import CheckpointError
+
+    def meta(*names):
+        return {"keypoint_id2name": dict(enumerate(names))}
+
+    assert check_keypoint_names(meta("a", "b"), meta("a", "b"), "c.pth", "the data") is None
+    assert check_keypoint_names(None, meta("a", "b"), "c.pth", "the data") is None  # an old checkpoint: no names
+    assert check_keypoint_names(meta("a"), meta("a", "b"), "c.pth", "the data") is None  # the head's error says it
+    with pytest.raises(CheckpointError, match="keypoint 0 is 'b' in the checkpoint and 'a' in the data"):
+        check_keypoint_names(meta("b", "a"), meta("a", "b"), "c.pth", "the data")
+    note = check_keypoint_names(meta("kpt_1", "kpt_2"), meta("chin", "nose"), "c.pth", "the data")
+    assert "2 of 2 differ" in note and "'kpt_1' in the checkpoint, 'chin' in the data" in note
