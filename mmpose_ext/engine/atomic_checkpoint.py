@@ -89,12 +89,34 @@ def atomic_saving():
             del checkpoint_hook.open
 
 
+# MMPose's metric names (the part after ``dataset/``): mmengine infers a rule only from substrings such as 'mAP'
+# and 'acc', so ``save_best='auto'`` or ``save_best='coco/AP'`` without ``rule`` stopped the run with "Cannot infer
+# the rule" (with 'auto' only at the first validation, an epoch in)
+_GREATER = {"ap", "ar", "pck", "pckh", "auc", "head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"}
+_LESS = {"epe", "nme", "mpjpe", "p-mpjpe", "n-mpjpe"}
+
+
+def pose_rule(key: str) -> str | None:
+    """``'greater'``/``'less'`` for an MMPose metric key (``coco/AP``, ``PCK``, ``mpii/PCKh@0.1``, ``EPE``), else
+    None (mmengine's own inference then decides)."""
+    name = key.rsplit("/", 1)[-1].split("@")[0].split(" ")[0].lower()
+    return "greater" if name in _GREATER else "less" if name in _LESS else None
+
+
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
     """:class:`mmengine.hooks.CheckpointHook` with atomic checkpoint and ``last_checkpoint`` writes.
 
-    Takes every argument ``CheckpointHook`` takes. See the module docstring.
+    Takes every argument ``CheckpointHook`` takes. See the module docstring. A ``save_best`` key without
+    ``rule`` also gets its rule from MMPose's metric names (:func:`pose_rule`).
     """
+
+    def _init_rule(self, rules, key_indicators) -> None:
+        if len(rules) == 1:
+            rules = rules * len(key_indicators)
+        rules = [pose_rule(key) if rule is None and key != "auto" else rule
+                 for rule, key in zip(rules, key_indicators, strict=False)]
+        return super()._init_rule(rules, key_indicators)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         with atomic_saving():
@@ -124,4 +146,4 @@ def use_atomic_checkpoints(cfg) -> bool:
     return True
 
 
-__all__ = ["AtomicCheckpointHook", "TMP_PREFIX", "atomic_saving", "use_atomic_checkpoints"]
+__all__ = ["AtomicCheckpointHook", "TMP_PREFIX", "atomic_saving", "pose_rule", "use_atomic_checkpoints"]
