@@ -3,6 +3,7 @@
     from mmpx.api import PoseEstimator, save_coco
 
     pose = PoseEstimator("model.onnx")                                  # ONNX Runtime: no torch needed
+    pose = PoseEstimator("pose.onnx", detector="det.onnx")              # both exported: still no torch
     pose = PoseEstimator("configs/carpose/rtmpose-t_carpose-256x256.py", "epoch_420.pth",
                          detector="configs/carpose/rtmdet-tiny_carpose.py", det_weights="det.pth")
     result = pose("car.jpg")                     # a path or a BGR array; boxes from the detector or whole image
@@ -13,10 +14,12 @@
     results = list(pose.run("clip.mp4", track=True, smooth=True))      # track ids, One-Euro smoothed keypoints
     results[0].track_ids, results[0].raw_keypoints                     # (N,), (N, K, 2) before smoothing
     save_trajectories(results, "clip.csv")       # one row per frame, track and keypoint (as mmpx infer --save-csv)
+    save_predictions(pose.run("photos/"), "preds.slp")  # SLEAP .slp, NWB .nwb, Label Studio .json, DeepLabCut .csv
 
 A model is an exported ``.onnx`` (``mmpx export onnx``: its sidecar is inside), or an MMPose config with a
 checkpoint (a training checkpoint or an ``mmpx publish`` release). Boxes come from ``bboxes=`` per call, else
-the detector (an mmdet config and weights, or any callable ``image -> (xyxy, scores)``), else the whole image.
+the detector (an exported ``det.onnx``, an mmdet config and weights, or any callable ``image -> (xyxy,
+scores)``), else the whole image.
 ``mmpx infer`` is built on the same loaders. See docs/reference/python-api.md.
 
 This module sits with the commands (it chooses the backend): the torch side is imported only for a config.
@@ -67,8 +70,24 @@ def _mmpose_codec(codec_cfg: dict):
 
 
 def load_detector(config: str | Path, weights: str | Path | None = None, *, device: str = "cpu",
-                  cat_ids: Sequence[int] = (0,), bbox_thr: float = 0.3, nms_thr: float = 0.3) -> Boxes:
-    """An mmdet detector as ``mmpx infer --det-config`` uses it: ``image -> (xyxy (M,4), scores (M,))``."""
+                  cat_ids: Sequence[int] = (0,), bbox_thr: float = 0.3, nms_thr: float = 0.3,
+                  threads: int | None = None) -> Boxes:
+    """The box source of ``mmpx infer``: ``image -> (xyxy (M,4), scores (M,))``. An exported detector
+    (``DET.onnx`` from ``mmpx export onnx DET_CONFIG DET_CKPT``, as ``--det-weights DET.onnx``) runs on ONNX
+    Runtime without torch (:class:`mmpx.runtime.det.OnnxBoxes`, which also detects a batch of frames in one run);
+    an mmdet config (with ``weights``) as ``--det-config``. Both keep the classes ``cat_ids`` scoring above
+    ``bbox_thr``, then NMS at ``nms_thr``."""
+    if str(config).lower().endswith(".onnx"):
+        if weights is not None:
+            raise MmpxError(f"detector {config} is an exported detector: it takes no det_weights ({weights})",
+                            "leave det_weights out (the .onnx holds the weights and its sidecar the config)")
+        try:
+            from mmpx.runtime.det import OnnxBoxes
+        except ImportError as exc:
+            raise MmpxError(f"ONNX Runtime does not import ({exc})", "run `mmpx doctor`") from exc
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
+        return OnnxBoxes(config, cat_ids=list(cat_ids), bbox_thr=bbox_thr, nms_thr=nms_thr, providers=providers,
+                         threads=threads)
     from mmpose_ext.infer.detector import MMDetDetector
 
     return MMDetDetector(config, weights, device=device, cat_ids=list(cat_ids), bbox_thr=bbox_thr, nms_thr=nms_thr)
@@ -88,6 +107,7 @@ class PoseResult:
             image).
         track_ids: (N,) with tracking (``run(..., track=True)``), else None.
         raw_keypoints: (N, K, 2) the model's keypoints when ``keypoints`` are smoothed, else None.
+        path: the image or video file (None for an array): :func:`save_predictions` names it.
     """
 
     name: str
@@ -103,6 +123,7 @@ class PoseResult:
     time: float = 0.0
     track_ids: np.ndarray | None = None
     raw_keypoints: np.ndarray | None = field(default=None, repr=False)
+    path: Path | None = None
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -176,8 +197,9 @@ class PoseEstimator:
     Args:
         model: an exported ``.onnx`` or an MMPose config (``PACKAGE::path`` works too).
         weights: the checkpoint for a config (training checkpoint or ``mmpx publish`` release).
-        detector: an mmdet config (with ``det_weights``), a callable ``image -> (xyxy, scores)``, or None for the
-            whole image as one box.
+        detector: an exported ``det.onnx`` (``mmpx export onnx DET_CONFIG DET_CKPT``: ONNX Runtime, no torch), an
+            mmdet config (with ``det_weights``), a callable ``image -> (xyxy, scores)``, or None for the whole
+            image as one box.
         device, flip_test, threads, batch_size, cfg_options: as ``mmpx infer``'s options.
         det_cat_ids, bbox_thr, nms_thr: which detector classes to keep, the score threshold, NMS IoU.
     """
@@ -196,7 +218,7 @@ class PoseEstimator:
             self.boxes = detector
         else:
             self.boxes = load_detector(detector, det_weights, device=device, cat_ids=det_cat_ids, bbox_thr=bbox_thr,
-                                       nms_thr=nms_thr)
+                                       nms_thr=nms_thr, threads=threads)
 
     @property
     def dataset_meta(self) -> dict:
@@ -206,9 +228,10 @@ class PoseEstimator:
                  heatmaps: bool = False, name: str | None = None) -> PoseResult:
         """Poses in one image: a path or a BGR ``uint8`` array (H, W, 3); ``bboxes`` (M, 4) xyxy overrides the
         detector (scores 1)."""
+        path = None
         if isinstance(image, (str, Path)):
-            name = name or str(image)
-            image = _read_image(Path(image))
+            name, path = name or str(image), Path(image)
+            image = _read_image(path)
         elif not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3):
             raise MmpxError(f"expected an image path or a BGR array (H, W, 3), got {type(image).__name__}"
                             + (f" of shape {image.shape}" if isinstance(image, np.ndarray) else ""),
@@ -226,7 +249,7 @@ class PoseEstimator:
         else:
             keypoints, scores = self.model.predict(image, bboxes)
         return PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
-                          np.asarray(bbox_scores), self.dataset_meta, image, maps)
+                          np.asarray(bbox_scores), self.dataset_meta, image, maps, path=path)
 
     def suggest(self, inputs: str | Path | Iterable[str | Path], out: str | Path, n: int = 50, **options):
         """``mmpx suggest``: choose ``n`` of the images and video frames of ``inputs`` to label next and write them
@@ -268,25 +291,26 @@ class PoseEstimator:
             if src.kind == "image":
                 image = _read_image(src.path)
                 if options.track is None:
-                    yield self._with(self(image, name=src.name), src.name)
+                    yield self._with(self(image, name=src.name), src)
                     continue
                 (pose,) = sequence_poses([image], self.model, self.boxes, options)
-                yield self._result(pose, src.name, src.name)
+                yield self._result(pose, src.name, src)
                 continue
             with FrameReader(src.path) as reader:
                 if reader.first is None:
                     raise MmpxError(f"{src.path}: {reader.problem}", "docs/reference/security.md: the pixel "
                                     "limit (MMPX_MAX_IMAGE_PIXELS) and the video formats OpenCV reads")
                 for pose in sequence_poses(reader, self.model, self.boxes, options, fps=reader.fps):
-                    yield self._result(pose, f"{src.name}#frame={pose.index}", src.name)
+                    yield self._result(pose, f"{src.name}#frame={pose.index}", src)
 
-    def _result(self, pose, name: str, source: str) -> PoseResult:
+    def _result(self, pose, name: str, src) -> PoseResult:
         return PoseResult(name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores, self.dataset_meta,
-                          pose.image, None, source, pose.index, pose.time, pose.track_ids, pose.raw_keypoints)
+                          pose.image, None, src.name, pose.index, pose.time, pose.track_ids, pose.raw_keypoints,
+                          src.path)
 
     @staticmethod
-    def _with(result: PoseResult, source: str) -> PoseResult:
-        result.source = source
+    def _with(result: PoseResult, src) -> PoseResult:
+        result.source, result.path = src.name, src.path
         return result
 
 
@@ -329,6 +353,43 @@ def save_coco(results: Iterable[PoseResult], path: str | Path, category_id: int 
     return Path(path)
 
 
+def save_predictions(results: Iterable[PoseResult], path: str | Path, kpt_thr: float = 0.3) -> Path:
+    """Write the results as ``mmpx infer --save-as`` does (:mod:`mmpx.infer.sleapio_out`, the formats extra):
+    SLEAP ``.slp``, NWB ``.nwb`` (videos only), Label Studio ``.json`` or DeepLabCut ``.csv``; keypoints under
+    ``kpt_thr`` left out, track ids as tracks. Atomically; returns ``path``.
+
+    The suffix and the file are checked before the first result is taken (a generator from :meth:`run` has
+    done no work yet), and each input as it first comes (an image for ``.nwb`` stops the run at once).
+
+    Raises:
+        MmpxError: an unknown suffix, sleap-io missing, ``path`` not writable; a result without its file (an
+            array was given, not a path); an image for ``.nwb``; no results.
+    """
+    from mmpx.infer.inputs import Source
+    from mmpx.infer.sleapio_out import check_save_as, check_sources, save_for_model
+
+    path = Path(path)
+    check_save_as(path)
+    records: list[dict] = []
+    sources: dict[str, Source] = {}
+    meta = None
+    for image_id, result in enumerate(results, 1):
+        if result.path is None:
+            raise MmpxError(f"{result.name}: the result has no image or video file to name",
+                            "save the results of pose.run(...) or of pose(path), not of an array")
+        name = result.source or result.name
+        if name not in sources:
+            sources[name] = Source(result.path, name, "video" if "#frame=" in result.name else "image")
+            check_sources(path, [sources[name]])
+        records += result.to_coco(image_id)
+        meta = meta or result.dataset_meta
+    if meta is None:
+        raise MmpxError(f"{path}: no results to save", "pass the results of pose.run(...)")
+    check_sources(path, list(sources.values()))
+    save_for_model(path, records, {n: s.path for n, s in sources.items()}, meta, kpt_thr)
+    return path
+
+
 def _read_image(path: Path) -> np.ndarray:
     from mmpx.check.images import decode_image
 
@@ -338,5 +399,5 @@ def _read_image(path: Path) -> np.ndarray:
     return image
 
 
-__all__ = ["PoseEstimator", "PoseResult", "load_detector", "load_pose_model", "save_coco", "save_trajectories",
-           "trajectories"]
+__all__ = ["PoseEstimator", "PoseResult", "load_detector", "load_pose_model", "save_coco", "save_predictions",
+           "save_trajectories", "trajectories"]

@@ -324,7 +324,7 @@ True
 >>> keypoint_names(build_metainfo("wings", ["nose", "tail"]))
 ['nose', 'tail']
 """),
-                Entry("metainfo_from_coco", STABLE, """\
+                Entry("metainfo_from_coco", STABLE, source="mmpx/metainfo/coco.py", example="""\
 >>> import json, tempfile
 >>> from pathlib import Path
 >>> from mmpx.metainfo import metainfo_from_coco
@@ -339,6 +339,25 @@ True
 >>> from mmpx.metainfo import build_metainfo, validate_metainfo
 >>> validate_metainfo(build_metainfo("wings", ["nose", "tail"]), "metainfo.py")
 []
+"""),
+                Entry("build_classes_metainfo", PROVISIONAL, source="mmpx/metainfo/classes.py", example="""\
+>>> from mmpx.metainfo import build_classes_metainfo, keypoint_names
+>>> info = build_classes_metainfo("street", [dict(id=1, name="car", keypoints=["left_light", "right_light"]),
+...                                          dict(id=2, name="bicycle", keypoints=["front_wheel", "rear_wheel"])])
+>>> keypoint_names(info), info["keypoint_info"][0]["swap"]
+(['car/left_light', 'car/right_light', 'bicycle/front_wheel', 'bicycle/rear_wheel'], 'car/right_light')
+"""),
+                Entry("keypoint_classes", PROVISIONAL, source="mmpx/metainfo/classes.py", example="""\
+>>> from mmpx.metainfo import build_classes_metainfo, build_metainfo, keypoint_classes
+>>> info = build_classes_metainfo("street", [dict(id=1, name="car", keypoints=["left_light", "right_light"]),
+...                                          dict(id=2, name="bicycle", keypoints=["front_wheel", "rear_wheel"])])
+>>> [(c.name, c.start, c.stop) for c in keypoint_classes(info)], keypoint_classes(build_metainfo("x", ["nose"]))
+([('car', 0, 2), ('bicycle', 2, 4)], None)
+"""),
+                Entry("KeypointClass", PROVISIONAL, source="mmpx/metainfo/classes.py", example="""\
+>>> from mmpx.metainfo import KeypointClass
+>>> KeypointClass(id=2, name="bicycle", keypoints=("front_wheel", "rear_wheel"), start=2).union_names
+['bicycle/front_wheel', 'bicycle/rear_wheel']
 """),
                 Entry("name_words", PROVISIONAL, source="mmpx/metainfo/names.py", example="""\
 >>> from mmpx.metainfo import name_words

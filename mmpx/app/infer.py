@@ -57,7 +57,7 @@ class InferOutputs:
     labelme_label: str = "object"
     save_csv: Path | None = None
     save_parquet: Path | None = None
-    save_as: Path | None = None  # predictions for SLEAP, NWB or Label Studio (mmpx.infer.sleapio_out)
+    save_as: Path | None = None  # predictions for SLEAP, NWB, Label Studio or DeepLabCut (sleapio_out)
 
     @property
     def tables(self) -> list[Path]:
@@ -70,6 +70,10 @@ class InferOutputs:
             raise MmpxError("nothing to write: give --out-dir DIR (drawn images/videos), --save-json FILE, "
                             "--save-csv FILE, --save-labelme DIR and/or --save-as FILE",
                             "e.g. --out-dir out/ --save-json out/results.json")
+        if self.save_as is not None and self.save_csv is not None and \
+                self.save_as.resolve() == self.save_csv.resolve():  # both may end in .csv now (DeepLabCut)
+            raise MmpxError(f"--save-as and --save-csv both write {self.save_as}",
+                            "give them two files, e.g. --save-as preds_dlc.csv --save-csv trajectories.csv")
 
     def check_writable(self) -> None:
         from mmpx.atomic import check_writable
@@ -172,13 +176,10 @@ def _save_as(request: InferRequest, summary, sources, meta: dict) -> int | None:
     """Write ``--save-as``'s file from the run's records; the frames written (None without it)."""
     if request.outputs.save_as is None:
         return None
-    from mmpx.infer.results import keypoint_names
-    from mmpx.infer.sleapio_out import save_predictions
+    from mmpx.infer.sleapio_out import save_for_model
 
-    names = keypoint_names(meta)
-    links = [(names[a], names[b]) for a, b in meta.get("skeleton_links", []) if max(a, b) < len(names)]
-    return save_predictions(request.outputs.save_as, summary.records, {s.name: s.path for s in sources}, names,
-                            links, str(meta.get("dataset_name") or ""), request.draw.kpt_thr)
+    return save_for_model(request.outputs.save_as, summary.records, {s.name: s.path for s in sources}, meta,
+                          request.draw.kpt_thr)
 
 
 def _labelme_sink(request: InferRequest, model):

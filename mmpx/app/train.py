@@ -1,15 +1,23 @@
 """``mmpx train`` and ``mmpx test`` as functions: a request in (the config, the run's options, how to launch),
-what rank 0 prints out. mmengine's Runner does the work, as in MMPose's tools (:mod:`mmpose_ext.apis`)."""
+what rank 0 prints out. mmengine's Runner does the work, as in MMPose's tools (:mod:`mmpose_ext.apis`).
+
+``mmpx train DATASET``: for a dataset folder, :func:`dataset_config` writes the config ``mmpx configs
+new`` would into the work dir, under the work dir's lock, before the training it then runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mmpx.app.launch import LaunchOptions, spawn
+from mmpx.errors import MmpxError
+
+DEFAULT_MODEL = "rtmpose-t"  # mmpx train DATASET without --model, as mmpx configs new
 
 
 @dataclass
@@ -17,7 +25,8 @@ class TrainRequest:
     """What ``mmpx train`` was asked.
 
     Attributes:
-        config: the config file (or a shipped config's name).
+        config: the config file (or a shipped config's name); a dataset folder is replaced by the config
+            :func:`dataset_config` generates for it.
         options: :class:`mmpose_ext.apis.RunOptions` fields, less ``device``, ``launcher`` and ``master_port``
             (those come from ``launch``).
         launch: the device and the processes.
@@ -28,6 +37,90 @@ class TrainRequest:
     options: dict = field(default_factory=dict)
     launch: LaunchOptions = field(default_factory=LaunchOptions)
     argv: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DatasetChoices:
+    """What ``mmpx train DATASET`` passes to the config it generates: ``--model``, ``--input-size``, ``--epochs``
+    (None: not given, and then refused with a config file), and the command line the config's header quotes."""
+
+    model: str | None = None
+    input_size: str | None = None
+    epochs: str | None = None
+    command: str = "mmpx train"
+
+    def given(self) -> list[str]:
+        return [o for o, v in (("--model", self.model), ("--input-size", self.input_size),
+                               ("--epochs", self.epochs)) if v is not None]
+
+
+@contextlib.contextmanager
+def dataset_config(request: TrainRequest, choices: DatasetChoices) -> Iterator[tuple[TrainRequest, str | None]]:
+    """The request to train and the line saying which config was generated (None: nothing to say).
+
+    A config file or a shipped name passes through. A dataset folder (as ``mmpx convert`` writes it) gets the
+    config ``mmpx configs new --data DATASET`` writes, as ``<work dir>/<dataset>_<model>.py`` (default work dir
+    ``work_dirs/<dataset>_<model>``), written before training and under the work dir's lock, which is held
+    for the block. ``--resume``, and torchrun's children of ``--nproc``, reuse the config already there.
+
+    Raises:
+        MmpxError: choices given with a config file; a folder that is not a dataset; what ``configs new`` refuses.
+    """
+    config = Path(request.config)
+    if not config.is_dir():
+        if choices.given():
+            raise MmpxError(f"{', '.join(choices.given())}: these choose the config mmpx train generates for a "
+                            f"dataset folder, and {config} is a config file",
+                            "leave them out (edit the config instead), or give the dataset folder")
+        yield request, None
+        return
+    from mmpx.atomic.guard import check_apart
+    from mmpx.atomic.lock import hold
+    from mmpx.configs.new import MODELS
+
+    _check_dataset(config)
+    model = choices.model or DEFAULT_MODEL
+    if model not in MODELS:
+        raise MmpxError(f"--model {model!r} is not one of {', '.join(MODELS)}", f"e.g. --model {DEFAULT_MODEL}")
+    name = f"{Path(os.path.abspath(config)).name}_{model}"
+    work_dir = Path(request.options.get("work_dir") or Path("work_dirs") / name)
+    check_apart({"--work-dir": work_dir}, {"DATASET": config}, may_contain=["--work-dir"])
+    target = work_dir / f"{name}.py"
+    resume = request.options.get("resume") is not None
+    with hold(work_dir, "work dir"):
+        line = None
+        if not (target.is_file() and (resume or _under_parent(work_dir))):
+            line = _generate(config, model, target, choices, check=request.options.get("preflight", True))
+        elif resume:
+            line = f"config: {target} (generated for {config} by an earlier run; --resume keeps it)"
+        yield replace(request, config=target, options={**request.options, "work_dir": work_dir}), line
+
+
+def _check_dataset(folder: Path) -> None:
+    missing = [n for n in ("train.json", "val.json") if not (folder / "annotations" / n).is_file()]
+    if missing:
+        raise MmpxError(f"{folder}: a folder, and not a dataset (no annotations/{missing[0]})",
+                        "give a config .py, a shipped config's name (mmpx configs list), or a dataset folder as "
+                        "mmpx convert writes it (annotations/train.json, val.json, images/, metainfo.py)")
+
+
+def _under_parent(work_dir: Path) -> bool:
+    """A torchrun child of ``mmpx train --nproc``: it works under its parent's lock, on its parent's config."""
+    from mmpx.atomic.lock import HELD_ENV
+
+    return str(Path(os.path.abspath(work_dir))) in os.environ.get(HELD_ENV, "").split(os.pathsep)
+
+
+def _generate(data: Path, model: str, target: Path, choices: DatasetChoices, check: bool) -> str:
+    """Write ``mmpx configs new``'s config for ``data`` to ``target`` (replacing an earlier run's); the line."""
+    from mmpx.app.configs_new import ConfigsNewRequest, configs_new
+
+    done = configs_new(ConfigsNewRequest(data, model, target, input_size=choices.input_size or "auto",
+                                         epochs=choices.epochs or "auto", overwrite=True, command=choices.command,
+                                         check=check))
+    p = done.plan
+    return (f"config: generated {target} for {data}: {p.model}, {len(p.names)} keypoints, input "
+            f"{p.input_size[0]}x{p.input_size[1]}, {p.epochs} epochs (mmpx configs new's choices)")
 
 
 @dataclass
@@ -158,4 +251,4 @@ def _last_report() -> Path | None:
     return last_report()
 
 
-__all__ = ["RunOutcome", "TestRequest", "TrainRequest", "test", "train"]
+__all__ = ["DatasetChoices", "RunOutcome", "TestRequest", "TrainRequest", "dataset_config", "test", "train"]

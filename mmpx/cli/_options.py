@@ -12,6 +12,13 @@ ConfigArg = Annotated[
     typer.Argument(help="Config file (MMPose style; may inherit mmpose:: and mmpx:: bases), or the name of a "
                    "shipped config (mmpx configs list).", show_default=False),
 ]
+TrainConfigArg = Annotated[
+    Path,
+    typer.Argument(help="Config file (MMPose style; may inherit mmpose:: and mmpx:: bases), the name of a "
+                   "shipped config (mmpx configs list), or a dataset folder as mmpx convert writes it: then the "
+                   "config mmpx configs new would write is generated into the work dir first.", show_default=False,
+                   metavar="CONFIG|DATASET"),
+]
 WorkDirOpt = Annotated[
     Path | None,
     typer.Option("--work-dir", help="Folder for logs and checkpoints (default: work_dirs/<config name>)."),

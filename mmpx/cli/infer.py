@@ -70,8 +70,9 @@ def infer(
     labelme_label: Annotated[str, typer.Option(
         "--labelme-label", help="The label of each pre-label rectangle.")] = "object",
     save_as: Annotated[Path | None, typer.Option(
-        "--save-as", help="Write the predictions for SLEAP (.slp), NWB (.nwb) or Label Studio (.json) through "
-        "sleap-io (the formats extra); points under --kpt-thr are left out. With --track, its tracks.",
+        "--save-as", help="Write the predictions for SLEAP (.slp), NWB (.nwb), Label Studio (.json) or "
+        "DeepLabCut (.csv, frames named labeled-data/<folder>/<file>) through sleap-io (the formats extra); "
+        "points under --kpt-thr are left out. With --track, its tracks.",
         show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", help="Instances per forward pass (torch backend).", min=1)] = 32,

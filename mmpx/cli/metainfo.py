@@ -19,28 +19,52 @@ app = make_typer(help="Make and check MMPose dataset metainfo files (keypoints, 
 @app.command("from-coco")
 @guarded(inputs=("ann",), outputs=("out",))
 def from_coco(
-    ann: Annotated[Path, typer.Argument(help="COCO keypoint JSON whose category lists the keypoints.",
-                                        show_default=False)],
+    ann: Annotated[Path, typer.Argument(help="COCO keypoint JSON whose category lists the keypoints (or whose "
+                                        "annotations count them, when it names none).", show_default=False)],
     out: Annotated[Path, typer.Argument(help="Metainfo .py file to write.", show_default=False)],
     category_id: Annotated[
-        int | None, typer.Option("--category-id", help="The category to use when several have keypoints.")
+        int | None, typer.Option("--category-id", help="The category to use when several list different "
+                                 "keypoints (categories sharing one list, as AP-10K's species, need none).")
     ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="dataset_name (default: the annotation file's name).")
     ] = None,
+    like: Annotated[
+        str | None, typer.Option("--like", metavar="NAME|FILE", help="Take skeleton, swaps, sigmas and joint "
+                                 "weights from this metainfo: an MMPose dataset name (300w, ap10k, "
+                                 "coco_wholebody_face: its configs/_base_/datasets/NAME.py) or a metainfo .py. "
+                                 "By name when the file names its keypoints (the same names), else names too, by "
+                                 "position (the same count).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+    all_categories: Annotated[
+        bool, typer.Option("--all-categories", help="One class per category (categories with different "
+                           "keypoints, e.g. car and bicycle): writes a multi-class metainfo "
+                           "(docs/guides/multiclass.md).")
+    ] = False,
 ) -> None:
     """Write a metainfo file: names and skeleton from the category, left/right swaps inferred from the names,
-    default sigmas (0.025) and joint weights (1.0) to tune by hand."""
+    default sigmas (0.025) and joint weights (1.0) to tune by hand. With --all-categories, one class per category.
+
+    A category without names gets numbered ones (kpt_0, kpt_1, ...; the count from the annotations) and no swaps:
+    the warning names MMPose's metainfo files with that many keypoints, to take with --like.
+    """
+    from mmpx.cli._output import err_console, report_warning
     from mmpx.errors import MmpxError
-    from mmpx.metainfo import metainfo_from_coco, write_metainfo
+    from mmpx.metainfo import write_metainfo
+    from mmpx.metainfo.coco import from_coco as read_coco
 
     if out.resolve() == ann.resolve():
         raise MmpxError(f"{out} is the annotation file it reads; --force would replace your COCO file",
                         "write the metainfo to a new .py file, e.g. metainfo.py")
     if out.exists() and not force:
         raise MmpxError(f"{out} exists", "pass --force to overwrite it (hand-tuned sigmas would be lost)")
-    info = metainfo_from_coco(ann, category_id=category_id, dataset_name=name)
+    made = read_coco(ann, category_id=category_id, dataset_name=name, like=like, all_categories=all_categories)
+    for note in made.notes:
+        err_console().print(f"note: {note}", markup=False)
+    for warning in made.warnings:
+        report_warning(warning)
+    info = made.info
     write_metainfo(out, info)
     kinfo = info["keypoint_info"].values()
     pairs = sum(1 for kp in kinfo if kp["swap"]) // 2
@@ -56,7 +80,8 @@ def check(
     as_json: JsonOpt = False,
     max_rows: MaxRowsOpt = 50,
 ) -> None:
-    """Validate a metainfo file: ids, names, swaps, skeleton, sigmas, joint weights, colours.
+    """Validate a metainfo file: ids, names, swaps, skeleton, sigmas, joint weights, colours; for a multi-class
+    file also its classes (matching the union, no swap or link between classes), each listed.
 
     Exit code 1 when there are errors, 0 with only warnings.
     """
@@ -67,18 +92,30 @@ def check(
     problems = validate_metainfo(info, str(file))
     errors, warnings = count(problems)
     k = len(info.get("keypoint_info") or {})
+    classes = _classes(info) if not errors else []
     if as_json:
         typer.echo(json.dumps({"file": str(file), "keypoints": k, "errors": errors, "warnings": warnings,
-                               "problems": [p.as_dict() for p in problems]}, indent=2))
+                               "problems": [p.as_dict() for p in problems],
+                               **({"classes": classes} if classes else {})}, indent=2))
     else:
         console = out_console()
         if problems:
             print_table(problems, f"mmpx metainfo check: {file}", max_rows, console)
         style = "red" if errors else "yellow" if warnings else "green"
+        for c in classes:
+            console.print(f"  class {c['name']} (id {c['id']}): {c['keypoints']} keypoints", markup=False,
+                          highlight=False)
         console.print(f"[{style}]{file}: {k} keypoints: {errors} errors, {warnings} warnings[/{style}]",
                       highlight=False)
     if errors:
         raise typer.Exit(1)
+
+
+def _classes(info: dict) -> list[dict]:
+    """The classes of a sound multi-class file (name, id, keypoint count); none for a one-class file."""
+    from mmpx.metainfo.classes import keypoint_classes
+
+    return [dict(name=c.name, id=c.id, keypoints=len(c.keypoints)) for c in keypoint_classes(info) or []]
 
 
 @app.command("map")

@@ -28,16 +28,19 @@ from mmpx.cli._options import (
     CfgOptionsOpt,
     ConfigArg,
     NoPreflightOpt,
+    TrainConfigArg,
     TrustCheckpointOpt,
     WorkDirOpt,
     cfg_options_from,
 )
 from mmpx.cli._session import command_argv
 
+_DATASET = "Dataset"  # the help panel of the options that only a dataset folder takes
+
 
 @guarded(inputs=("config", "load_from", "resume"), outputs=("work_dir",), may_contain=("work_dir",))
 def train(
-    config: ConfigArg,
+    config: TrainConfigArg,
     work_dir: WorkDirOpt = None,
     resume: Annotated[
         str | None,
@@ -98,15 +101,28 @@ def train(
     master_port: MasterPortOpt = None,
     launcher: LauncherOpt = Launcher.none,
     no_preflight: NoPreflightOpt = False,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="For a DATASET: rtmpose-t (default), rtmpose-s, rtmpose-m (SimCC) or heatmap-resnet50, as "
+        "mmpx configs new; the default work dir is work_dirs/<dataset>_<model>.", show_default=False,
+        rich_help_panel=_DATASET)] = None,
+    input_size: Annotated[str | None, typer.Option(
+        "--input-size", help="For a DATASET: auto (default, from the train boxes' shape) or WxH, multiples of 32.",
+        show_default=False, rich_help_panel=_DATASET)] = None,
+    epochs: Annotated[str | None, typer.Option(
+        "--epochs", help="For a DATASET: auto (default, scaled to the dataset's size) or a number.",
+        show_default=False, rich_help_panel=_DATASET)] = None,
     cfg_extra: CfgExtraArg = None,
 ) -> None:
-    """Train a model from a config. Installed plugins' backbones, datasets, ... are available by name.
+    """Train a model from a config, or from a dataset folder (a config is generated for it).
 
+    Installed plugins' backbones, datasets, ... are available by name. For a DATASET folder (mmpx convert's
+    output) the config mmpx configs new would write is generated as WORK_DIR/<dataset>_<model>.py before
+    training, and reused by --resume (docs/guides/configs.md).
     --load-from loads every tensor whose name and shape match and lists the skipped ones, so a checkpoint with
     another number of keypoints fine-tunes without edits. --nproc N trains with N processes on this machine
     (--nnodes/--node-rank/--master-addr for several machines); see docs/guides/training.md.
     """
-    from mmpx.app.train import TrainRequest
+    from mmpx.app.train import DatasetChoices, TrainRequest, dataset_config
     from mmpx.app.train import train as run_train
 
     options = dict(work_dir=work_dir, resume=resume, load_from=load_from, amp=amp, trust_checkpoint=trust_checkpoint,
@@ -114,11 +130,26 @@ def train(
                    no_validate=no_validate, auto_scale_lr=auto_scale_lr, freeze=freeze, preflight=not no_preflight,
                    progress=progress, vis=vis)
     launch = launch_options(device, launcher, nproc, nnodes, node_rank, master_addr, master_port)
-    outcome = run_train(TrainRequest(config, options, launch, command_argv() if launch.spawns else []))
+    choices = DatasetChoices(model, input_size, epochs, _command_line())
+    request = TrainRequest(config, options, launch, command_argv() if launch.spawns else [])
+    with dataset_config(request, choices) as (request, generated):
+        if generated is not None:
+            typer.echo(generated)
+        outcome = run_train(request)
     if outcome.text is not None:
         typer.echo(outcome.text)
         _echo_report(outcome.report)  # the page ReportHook wrote at the end of the run
     outcome.finish()
+
+
+def _command_line() -> str:
+    """The command as typed, for the header of a generated config."""
+    import shlex
+
+    try:
+        return "mmpx " + shlex.join(command_argv())
+    except RuntimeError:  # called outside mmpx's main() (a test's CliRunner)
+        return "mmpx train"
 
 
 def _echo_report(page: Path | None, err: bool = False) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from mmpx.convert.labelme import convert_labelme
 from mmpx.convert.labelme_append import append_labelme
 from mmpx.convert.sleapio import convert_sleapio
+from mmpx.convert.sleapio_append import append_sleapio
 from mmpx.convert.summary import Report
 from mmpx.convert.to_yolo import convert_to_yolo
 from mmpx.convert.yolo import convert_yolo
 
-__all__ = ["Report", "append_labelme", "convert_labelme", "convert_sleapio", "convert_to_yolo", "convert_yolo"]
+__all__ = ["Report", "append_labelme", "append_sleapio", "convert_labelme", "convert_sleapio", "convert_to_yolo",
+           "convert_yolo"]

@@ -1,4 +1,5 @@
-"""``mmpx convert labelme SRC OUT --append``: add newly labelled files to a dataset ``mmpx convert labelme`` wrote.
+"""``mmpx convert labelme SRC OUT --append``: add newly labelled files to a dataset ``mmpx convert labelme`` (or
+``dlc``, ``sleap``, ``labelstudio``, ``nwb``: one keypoint category, the same names) wrote.
 
 Nothing existing changes: images, annotations, ids and the train/val split stay, record for record byte for
 byte. The new files get ids after the existing ones, their own seeded split, names no existing image has; an
@@ -9,39 +10,32 @@ See ``docs/guides/convert.md`` ("Appending newly labelled files").
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmpx.atomic.lock import hold
-from mmpx.convert.append_dataset import SPLITS, CocoText, Existing, coco_text, link_tree, read_existing
-from mmpx.convert.append_images import AppendImages, ImageIndex
+from mmpx.convert.append_dataset import (
+    SPLITS,
+    AppendReport,
+    Existing,
+    check_category,
+    finish_append,
+    image_index,
+    images_mode,
+    link_tree,
+    none_root,
+    read_existing,
+)
+from mmpx.convert.append_images import AppendImages
 from mmpx.convert.coco_writer import CocoSplitWriter
 from mmpx.convert.labelme import ChunkJob, Progress, convert_chunk, keypoint_spec, output_clashes
 from mmpx.convert.labelme_images import scan_json_files
-from mmpx.convert.output import IMAGE_MODES, PARTS, recovered, staged_output, val_indices
+from mmpx.convert.output import recovered, staged_output, val_indices
 from mmpx.convert.paths import check_out_not_link
-from mmpx.convert.summary import FileProblem, Report, nothing_converted
+from mmpx.convert.summary import FileProblem, nothing_converted
 from mmpx.errors import MmpxError
-
-
-@dataclass
-class AppendReport(Report):
-    """A :class:`Report` of one append: ``files_converted`` and ``images`` count what was added.
-
-    Attributes:
-        duplicates: ``{file, duplicate_of, image_id}`` per new file whose image the dataset already held.
-        first_ids: the first image and annotation id this append could give (``{"image": .., "annotation": ..}``).
-        dataset: the whole dataset after the append: ``{"images": {"train": .., "val": ..}, "instances": ..}``.
-    """
-
-    duplicates: list[dict] = field(default_factory=list)
-    first_ids: dict[str, int] = field(default_factory=dict)
-    dataset: dict = field(default_factory=dict)
 
 
 def append_labelme(
@@ -56,7 +50,8 @@ def append_labelme(
     strict: bool = False,
     progress: Progress | None = None,
 ) -> AppendReport:
-    """Add the labelme files under ``src`` to the dataset in ``out`` (written by :func:`convert_labelme`).
+    """Add the labelme files under ``src`` to the dataset in ``out`` (written by :func:`convert_labelme`, or by
+    :func:`~mmpx.convert.sleapio.convert_sleapio`).
 
     Args:
         src: folder searched recursively for ``*.json``: the newly labelled files.
@@ -73,7 +68,7 @@ def append_labelme(
         The :class:`AppendReport` of this append, also added to ``appends`` in ``OUT/report.json``.
 
     Raises:
-        MmpxError: ``out`` is no labelme conversion of mmpx, options disagree with it, no JSON files, every new
+        MmpxError: ``out`` is no dataset an append may add to, options disagree with it, no JSON files, every new
             file bad; with ``strict``, the first bad file.
     """
     # the lock first: two appends must not both read the same dataset and take the same new ids
@@ -89,11 +84,11 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
         raise MmpxError(f"source folder {src} does not exist or is not a folder",
                         "give the folder that holds the newly labelled labelme .json files")
     check_out_not_link(out)
-    base = read_existing(out)
+    base = read_existing(out, "labelme")
     names = base.names
     _check_options(base, keypoints, metainfo, category)
-    mode = _images_mode(base, images)
-    root = _none_root(base) if mode == "none" else None
+    mode = images_mode(base, images)
+    root = none_root(base) if mode == "none" else None
     files, notes = scan_json_files(src, out)
     if not files:
         raise MmpxError(f"no .json files under {src}", "give the folder that holds the labelme .json files")
@@ -108,7 +103,7 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
     # --metainfo is only compared (above), so OUT/metainfo.py itself may be given
     with staged_output(out, overwrite=True, inputs=[src]) as stage:
         link_tree(out, stage)
-        index = _index(base, out, root)
+        index = image_index(base, root)
         handler = AppendImages(stage, mode, index, root, src=src)
         writers = {split: CocoSplitWriter(stage, split) for split in SPLITS}
         job = ChunkJob(str(src), stage, mode, frozenset(names),
@@ -120,7 +115,7 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
         for i, path in enumerate(files):
             handler.reset()
             # one file at a time: a duplicate of the file just before must be seen
-            ((result,), _) = convert_chunk(job, handler, [(i, path)])
+            ((result,), _, _) = convert_chunk(job, handler, [(i, path)])
             if result[1] is not None:
                 handler.discard()
                 problem = FileProblem(*result[1])
@@ -154,7 +149,7 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
         if index.unreadable:
             report.warn(str(out), f"{len(index.unreadable)} existing image(s) could not be read (e.g. "
                         f"{index.unreadable[0]}), so new files were not checked for duplicates of them")
-        _finish(stage, base, report, writers, shapes, start)
+        finish_append(stage, base, report, writers, shapes, start)
         base.check_unchanged()
     return report
 
@@ -166,70 +161,4 @@ def _check_options(base: Existing, keypoints, metainfo, category: str | None) ->
         raise MmpxError(f"--append: {spec['source']} names the keypoints {', '.join(spec['names'])}, but the "
                         f"dataset in {base.out} has {', '.join(base.names)} (in this order)",
                         "drop --keypoints/--metainfo: with --append the names come from the dataset")
-    if category is not None and category != base.category.get("name"):
-        raise MmpxError(f"--append: --category {category!r}, but the dataset in {base.out} has category "
-                        f"{base.category.get('name')!r}", "drop --category: with --append it is the dataset's")
-
-
-def _images_mode(base: Existing, images: str | None) -> str:
-    """Copied or linked images can be added to either; file names relative to a source only to such."""
-    if images is None:
-        return base.images_mode
-    if images not in IMAGE_MODES:
-        raise MmpxError(f"--images must be one of {', '.join(IMAGE_MODES)}, got {images!r}")
-    if (images == "none") != (base.images_mode == "none"):
-        raise MmpxError(f"--append: --images {images}, but the dataset in {base.out} was converted with "
-                        f"--images {base.images_mode}: its file names and the new ones would point to different "
-                        "places", "drop --images: with --append it defaults to the dataset's")
-    return images
-
-
-def _none_root(base: Existing) -> Path:
-    """The folder the file names of an ``--images none`` dataset are relative to: its first source."""
-    root = Path(base.report.get("src", ""))
-    if not root.is_dir():
-        raise MmpxError(f"--append: the dataset in {base.out} was converted with --images none, so its file names "
-                        f"are relative to its source folder {root} (report.json 'src'), which is not there "
-                        f"from {os.getcwd()}",
-                        "run from the folder you first converted from, or put that folder back")
-    return root
-
-
-def _index(base: Existing, out: Path, root: Path | None) -> ImageIndex:
-    index = ImageIndex()
-    folder = root if root is not None else out / "images"
-    for record in base.records("images"):
-        file_name = record.get("file_name")
-        if isinstance(file_name, str):
-            index.add_existing(os.path.join(folder, file_name), file_name, record["id"])
-    return index
-
-
-def _finish(stage: Path, base: Existing, report: AppendReport, writers: dict, shapes: Counter,
-            start: float) -> None:
-    """The COCO files (old records as they were, then the new ones) and the report, inside the staging folder."""
-    labelled, visibility = Counter(), Counter()
-    total_instances = 0
-    for split, writer in writers.items():
-        new_path = stage / PARTS / f"{split}.new.json"
-        writer.finish(new_path, base.coco[split]["categories"], base.names, {}, labelled, visibility)
-        new = coco_text(new_path.read_text(encoding="ascii"))
-        old = base.text[split]
-        merged = CocoText(old.head, old.images + new.images, old.annotations + new.annotations, old.tail)
-        (stage / "annotations").mkdir(exist_ok=True)
-        with open(stage / "annotations" / f"{split}.json", "x", encoding="utf-8") as f:  # "x": a new file
-            f.write(merged.text())
-        report.images[split] = writer.num_images
-        report.dataset.setdefault("images", {})[split] = len(merged.images)
-        total_instances += len(merged.annotations)
-    report.dataset["instances"] = total_instances
-    report.add_counts(labelled, visibility, shapes)
-    report.outputs = ["annotations/train.json", "annotations/val.json", "report.json"]
-    if report.images_mode != "none":
-        report.outputs.insert(2, "images/")
-    report.seconds = round(time.perf_counter() - start, 3)
-    saved = dict(base.report)  # the first conversion's record stays as it was; appends go to a list
-    saved["appends"] = [*saved.get("appends", []), report.as_dict()]
-    saved["dataset"] = report.dataset
-    with open(stage / "report.json", "x", encoding="utf-8") as f:
-        f.write(json.dumps(saved, indent=2, ensure_ascii=False) + "\n")
+    check_category(base, category)

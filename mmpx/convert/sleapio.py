@@ -106,6 +106,14 @@ def place_frame(lf, file_name: str, path: str | None, images: str, placer: Image
         if images != "none":
             placer.place(path, file_name)
         return width, height
+    data, width, height = frame_png(lf)
+    placer.write_bytes(file_name, data)
+    return width, height
+
+
+def frame_png(lf) -> tuple[bytes, int, int]:
+    """A video or embedded frame decoded and encoded as PNG (lossless: the same frame gives the same bytes, which
+    is how ``--append`` recognises it), and its (width, height)."""
     import cv2
 
     where = f"{lf.video.filename}, frame {lf.frame_idx}"
@@ -122,15 +130,16 @@ def place_frame(lf, file_name: str, path: str | None, images: str, placer: Image
     ok, data = cv2.imencode(".png", frame)
     if not ok:
         raise FileProblem(where, "cannot encode the frame as PNG")
-    placer.write_bytes(file_name, data.tobytes())
-    return width, height
+    return data.tobytes(), width, height
 
 
-def _instances(lf, use_predictions: bool) -> list:
+def frame_instances(lf, use_predictions: bool) -> list:
+    """The user-labelled instances, or the predicted ones when ``use_predictions`` and there are none."""
     return list(lf.user_instances) or (list(lf.predicted_instances) if use_predictions else [])
 
 
-def _points(instance, names: list[str], node_names: list[str], width: int, height: int) -> tuple[list[tuple], int]:
+def instance_points(instance, names: list[str], node_names: list[str], width: int,
+                    height: int) -> tuple[list[tuple], int]:
     """The labelled points as ``(index, name, x, y, 2)``: NaN, missing or invisible points are left out (v=0),
     and so are points outside the image (predictions may lie there), which are counted."""
     xy = instance.numpy()
@@ -204,8 +213,8 @@ def convert_sleapio(fmt: str, src: str | Path, out: str | Path, images: str = "c
             image_id = report.files_converted + 1
             writer.add_image(image_id, file_name, width, height)
             count = 0
-            for instance in _instances(lf, use_predictions):
-                points, outside = _points(instance, names, list(instance.skeleton.node_names), width, height)
+            for instance in frame_instances(lf, use_predictions):
+                points, outside = instance_points(instance, names, list(instance.skeleton.node_names), width, height)
                 if outside:
                     report.warn(file_name, f"{outside} point(s) outside the image: left out (v=0)")
                 if not points:  # no point and no box: nothing to learn from, not written (but counted)

@@ -1,4 +1,5 @@
-"""Build an MMPose ``dataset_info`` dict from keypoint names, or from the keypoint category of a COCO file."""
+"""Build an MMPose ``dataset_info`` dict from keypoint names; read a COCO file's keypoint category (the metainfo of
+a whole COCO file is :mod:`mmpx.metainfo.coco`'s)."""
 
 from __future__ import annotations
 
@@ -113,43 +114,3 @@ def keypoint_category(data: dict, path: Path, category_id: int | None = None) ->
                         "pick one with --category-id" if cats else "COCO keypoint files name the keypoints in "
                         "their category's `keypoints` list")
     return cats[0]
-
-
-def metainfo_from_coco(ann_json_path: str | Path, category_id: int | None = None,
-                       dataset_name: str | None = None) -> dict:
-    """An MMPose ``dataset_info`` dict from the keypoint category of a COCO annotation file.
-
-    Keypoint names and skeleton come from the category (COCO skeletons are 1-based; a skeleton that uses index
-    0 is taken as 0-based); left/right swaps are inferred from the names; sigmas and joint weights are the
-    defaults of :func:`build_metainfo`.
-
-    Args:
-        ann_json_path: COCO keypoint annotation file.
-        category_id: which category, when the file has several with ``keypoints``.
-        dataset_name: defaults to the file name without extension.
-
-    Raises:
-        MmpxError: unreadable or non-COCO file, no (or an ambiguous) keypoint category, bad skeleton indices.
-
-    Examples:
-        >>> info = metainfo_from_coco("annotations/person_keypoints_val2017.json")  # doctest: +SKIP
-        >>> write_metainfo("configs/my_metainfo.py", info)  # doctest: +SKIP
-    """
-    path = Path(ann_json_path)
-    data = _read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
-        raise MmpxError(f"{path}: not a COCO annotation file (no 'categories' list)",
-                        "COCO keypoint files hold images, annotations and categories")
-    cat = keypoint_category(data, path, category_id)
-    names = [str(n) for n in cat["keypoints"]]
-    links = [tuple(link) for link in cat.get("skeleton") or []]
-    flat = [i for link in links for i in link]
-    if any(not isinstance(i, int) for i in flat) or any(len(link) != 2 for link in links):
-        raise MmpxError(f"{path}: category {cat.get('id')} skeleton must be pairs of keypoint indices",
-                        "e.g. skeleton: [[1, 2], [2, 3]] (1-based)")
-    base = 0 if 0 in flat else 1
-    if flat and (min(flat) < base or max(flat) >= len(names) + base):
-        raise MmpxError(f"{path}: category {cat.get('id')} skeleton index out of range 1..{len(names)}",
-                        "COCO skeleton indices are 1-based keypoint numbers")
-    skeleton = [(names[a - base], names[b - base]) for a, b in links]
-    return build_metainfo(dataset_name or path.stem, names, skeleton)

@@ -3,6 +3,7 @@ arrays, drawings, COCO records and a table; on the torch path the same keypoints
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import cv2
@@ -138,3 +139,106 @@ def test_same_keypoints_as_mmposes_tutorial(tmp_path, tiny_coco):
     assert len(result.names) == 17 and result.names[:2] == ["nose", "left_eye"]  # CocoDataset's metainfo
     with_maps = PoseEstimator(config, ckpt)(image, bboxes=boxes[:1], heatmaps=True)
     assert with_maps.heatmaps is not None and len(with_maps) == 1
+
+
+@pytest.mark.parametrize("suffix", [".slp", ".json", ".csv", ".nwb"])
+def test_save_predictions_as_the_cli_does(model, images, tmp_path, suffix):
+    """``save_predictions`` writes what ``mmpx infer --save-as`` writes: read back by sleap-io, the keypoints of
+    the results above kpt_thr; the suffix is checked before the first result is taken, an image for NWB stops the
+    run at its first result, an array's result (no file) is refused."""
+    sio = pytest.importorskip("sleap_io", reason="the formats extra (sleap-io) is not installed")
+    from mmpx.api import save_predictions
+
+    pose = PoseEstimator(model)
+    folder = tmp_path / "labeled-data" / "coco"  # DeepLabCut's layout: the CSV beside labeled-data reads back
+    folder.mkdir(parents=True)
+    for image in images:
+        (folder / image.name).write_bytes(image.read_bytes())
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (64, 48))
+    for i in range(2):
+        writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
+    writer.release()
+    target = tmp_path / f"preds{suffix}"
+    if suffix == ".nwb":
+        taken = []
+        with pytest.raises(MmpxError, match="is an image"):
+            save_predictions((taken.append(r) or r for r in pose.run([folder, clip])), target)
+        assert len(taken) == 1 and not target.exists()
+        results = list(pose.run(clip))
+    else:
+        tracked = importlib.util.find_spec("norfair") is not None  # tracks when the tracker is installed
+        results = list(pose.run([folder, clip], track=tracked))
+    # some points in, some out; halfway between the 3 decimals the records keep, so rounding moves none across
+    thr = round(float(np.median(np.concatenate([r.scores.ravel() for r in results]))), 3) + 0.0005
+    assert save_predictions(iter(results), target, kpt_thr=thr) == target
+    labels = sio.load_file(str(target)) if suffix != ".csv" else sio.load_dlc(str(target))
+    got = sorted(points for lf in labels.labeled_frames for inst in lf.instances
+                 if (points := _points(inst.skeleton.node_names, inst.numpy(), np.ones(len(inst.numpy())), 0)))
+    expected = sorted(points for r in results for k, s in zip(r.keypoints, r.scores, strict=True)
+                      if (points := _points(r.names, k, s, thr)) and (suffix != ".csv" or r.source != "clip.avi"))
+    assert got == expected and expected  # the clip's frames were not extracted for DeepLabCut's reader
+    assert any(len(e) < len(NAMES) for e in expected)  # some points left out
+
+    with pytest.raises(MmpxError, match="unknown format .txt"):
+        save_predictions(_never(), tmp_path / "preds.txt")
+    with pytest.raises(MmpxError, match="no image or video file"):
+        save_predictions([pose(cv2.imread(str(images[0])))], tmp_path / f"array{suffix}")
+    assert not (tmp_path / f"array{suffix}").exists() and not (tmp_path / "preds.txt").exists()
+
+
+def _points(names, keypoints, scores, thr) -> list[tuple]:
+    """The named points scoring ``thr`` or more, to 0.01 px (NaN: missing)."""
+    return sorted((n, round(float(x), 2), round(float(y), 2))
+                  for n, (x, y), s in zip(names, keypoints, scores, strict=True) if s >= thr and np.isfinite(x))
+
+
+def _never():
+    raise AssertionError("a result was taken")
+    yield
+
+
+def test_exported_detector_without_torch_and_with_the_clis_filters(tmp_path):
+    """``PoseEstimator(pose.onnx, detector="det.onnx")``: the boxes are ``mmpx infer --det-weights``'s (the same
+    class ids, score threshold and NMS), and neither torch nor the training stack is imported."""
+    import subprocess
+    import sys
+
+    from mmpx.runtime.det import OnnxBoxes
+    from tests.mmpx.runtime.test_det import image, write_model
+
+    det = write_model(tmp_path / "det.onnx")
+    pose_file = write_tiny_onnx(tmp_path / "pose.onnx")
+    picture = image()
+    for cat_ids, bbox_thr, nms_thr in (([0, 1], 0.3, 0.3), ([1], 0.3, 1.0), ([0], 0.95, 0.3)):
+        pose = PoseEstimator(pose_file, detector=str(det), det_cat_ids=cat_ids, bbox_thr=bbox_thr, nms_thr=nms_thr)
+        expected, expected_scores = OnnxBoxes(det, cat_ids=cat_ids, bbox_thr=bbox_thr, nms_thr=nms_thr)(picture)
+        result = pose(picture)
+        np.testing.assert_array_equal(result.bboxes, expected)
+        np.testing.assert_array_equal(result.bbox_scores, expected_scores)
+        assert len(result) == len(expected)
+    assert len(PoseEstimator(pose_file, detector=det, det_cat_ids=[0, 1])(picture)) == 2  # a Path works too
+    cv2.imwrite(str(tmp_path / "car.png"), picture)
+    code = ("import sys; from mmpx.api import PoseEstimator; "
+            f"r = PoseEstimator({str(pose_file)!r}, detector={str(det)!r}, det_cat_ids=[0, 1])"
+            f"({str(tmp_path / 'car.png')!r}); print(len(r), "
+            "sorted(m for m in ('torch', 'mmengine', 'mmcv', 'mmdet', 'mmpose', 'mmpose_ext') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "2 []", done.stderr[-2000:]
+
+
+def test_exported_detector_bad_uses(tmp_path):
+    from tests.mmpx.runtime.test_det import write_model
+
+    det = write_model(tmp_path / "det.onnx")
+    pose_file = write_tiny_onnx(tmp_path / "pose.onnx")
+    with pytest.raises(MmpxError, match="is an exported detector: it takes no det_weights"):
+        PoseEstimator(pose_file, detector=det, det_weights=tmp_path / "det.pth")
+    with pytest.raises(MmpxError, match=r"--det-cat-id 5: the detector .* has 2 classes"):
+        PoseEstimator(pose_file, detector=det, det_cat_ids=[5])
+    with pytest.raises(MmpxError, match="ONNX detector .*missing.onnx does not exist"):
+        PoseEstimator(pose_file, detector=tmp_path / "missing.onnx")
+    with pytest.raises(MmpxError, match=r"det\.onnx is a detector: pass it as --det-weights / detector="):
+        PoseEstimator(det)  # the two swapped
+    with pytest.raises(MmpxError, match=r"pose\.onnx is a pose model"):
+        PoseEstimator(pose_file, detector=pose_file)
