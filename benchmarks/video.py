@@ -20,6 +20,12 @@ trained detector's does. The clip:
 mmpx.synth.traffic, 640x480.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/video.py [--frames 24] [--threads 2] [--rounds 3]
+
+``--writer`` runs, instead, ``mmpx infer --out-dir`` with the drawn video written by its background thread
+(``mmpx.infer.writer``; the default) and without it (drawn and encoded in the main thread:
+``mmpx.infer.runner.WRITER_THREAD = False``, a switch for this comparison only), side by side, interleaved:
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/video.py --writer [--size 1280x720] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -132,7 +138,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median is reported (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime threads (default 2)")
     parser.add_argument("--reg-bias", type=float, default=10.0, help="detector box size (strides); sets boxes/frame")
+    parser.add_argument("--writer", action="store_true",
+                        help="compare the writer thread on and off (mmpx infer only) instead of the loops")
+    parser.add_argument("--size", default="640x480", help="clip width x height (default 640x480)")
     args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import mmpose_ext  # noqa: I001,F401  (the compatibility fixes before mmpose and mmdet import)
     import torch
@@ -146,7 +156,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        video = write_video(traffic_clip(frames=args.frames, cars=3, width=640, height=480, fps=25), tmp / "clip.mp4")
+        clip = traffic_clip(frames=args.frames, cars=3, width=width, height=height, fps=25)
+        video = write_video(clip, tmp / "clip.mp4")
         files = build_models(tmp, args.reg_bias)
         boxes = load_detector(DET, files["det_ckpt"], cat_ids=[0], bbox_thr=0.3, nms_thr=0.3)
         torch_model = load_pose_model(POSE, files["pose_ckpt"], threads=args.threads)
@@ -154,9 +165,18 @@ def main() -> None:
         import cv2
 
         per_frame = len(boxes(cv2.VideoCapture(str(video)).read()[1])[0])
-        print(f"clip: {args.frames} frames 640x480; {per_frame} boxes per frame; {args.threads} threads; "
+        print(f"clip: {args.frames} frames {width}x{height}; {per_frame} boxes per frame; {args.threads} threads; "
               "drawn video written by every row")
         track = TrackParams()
+        if args.writer:
+            from mmpx.synth.traffic import ColourBoxes
+
+            writer_rows(args.rounds, runner, video, tmp, ort_model, [
+                ("mmpx infer (onnxruntime)", boxes, {}),
+                ("mmpx infer --track --det-every 5 (onnxruntime)", boxes,
+                 {"sequence": SequenceOptions(track=track, det_every=5)}),
+                ("mmpx infer (onnxruntime), colour boxes: no detector", ColourBoxes(clip.hues), {})])
+            return
         rows = [("mmpose demo (torch)", lambda: mmpose_demo(video, tmp / "demo.mp4", files))]
         before = old_runner()
         rows.append(("mmpx infer before (torch)",
@@ -182,6 +202,50 @@ def main() -> None:
         print("| loop | frames/s | vs MMPose demo | vs mmpx infer before |\n| --- | --- | --- | --- |")
         for name, fps in results:
             print(f"| {name} | {fps:.2f} | {fps / demo_fps:.2f}x | {fps / before_fps:.2f}x |")
+
+
+def draw_and_encode_ms(runner, video: Path, tmp: Path, model, boxes) -> float:
+    """Milliseconds per frame that drawing and encoding take in the main thread: the poses found first, then the
+    frames drawn (as the runner draws them) and encoded, timed alone (median of 3)."""
+    from mmpx.infer.frames import FrameReader
+    from mmpx.infer.sequence import sequence_poses
+    from mmpx.infer.writer import FrameWriter
+
+    with FrameReader(video) as reader:
+        poses = list(sequence_poses(reader, model, boxes))
+        fps, (h, w) = reader.fps, reader.first.shape[:2]
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        with FrameWriter(tmp / "alone.mp4", fps, (w, h), thread=False) as writer:
+            for pose in poses:
+                writer.put(runner._draw_frame, pose, model.dataset_meta, runner.DrawOptions())
+        times.append((time.perf_counter() - start) / len(poses) * 1000)
+    return statistics.median(times)
+
+
+def writer_rows(rounds: int, runner, video: Path, tmp: Path, model, loops) -> None:
+    """mmpx infer (ONNX Runtime pose) with the writer thread on and off, A B B A ...; medians and their ratio.
+    ``loops``: (name, box source, runner.run options)."""
+    print(f"drawing and encoding alone (the most the thread can take off the main thread): "
+          f"{draw_and_encode_ms(runner, video, tmp, model, loops[-1][1]):.1f} ms per frame")
+    rates: dict[tuple[str, bool], list[float]] = {}
+    for round_ in range(rounds):
+        for name, source, kwargs in loops:
+            for thread in (True, False) if round_ % 2 == 0 else (False, True):  # neither always goes first
+                runner.WRITER_THREAD = thread
+                try:
+                    frames, seconds = mmpx_loop(runner, video, tmp / "w", model, source, **kwargs)
+                finally:
+                    runner.WRITER_THREAD = True
+                rates.setdefault((name, thread), []).append(frames / seconds)
+                print(f"  round {round_ + 1}: {name:52s} writer thread {'on ' if thread else 'off'} "
+                      f"{frames / seconds:6.2f} frames/s", flush=True)
+    print(f"\nmedian of {rounds} rounds")
+    print("| loop | writer thread: frames/s | in the main thread: frames/s | ratio |\n| --- | --- | --- | --- |")
+    for name, _, _ in loops:
+        on, off = (statistics.median(rates[(name, t)]) for t in (True, False))
+        print(f"| {name} | {on:.2f} | {off:.2f} | {on / off:.2f}x |")
 
 
 if __name__ == "__main__":

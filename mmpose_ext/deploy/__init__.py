@@ -1,13 +1,16 @@
-"""Deployment, torch side: ONNX export (``export_onnx``) and MMPose codecs for the ONNX runtime (``build_codec``).
+"""Deployment, torch side: ONNX export (``export_onnx``; RTMDet detectors: ``export_detector_onnx``) and
+MMPose codecs for the ONNX runtime (``build_codec``).
 
-The ONNX Runtime model and its numpy decoders need no torch: :class:`mmpx.runtime.OnnxPoseModel`.
+The ONNX Runtime models and their numpy decoders need no torch: :class:`mmpx.runtime.OnnxPoseModel`,
+:class:`mmpx.runtime.OnnxDetector`.
 """
 
 from __future__ import annotations
 
+from mmpose_ext.deploy.det_export import export_detector_onnx
 from mmpose_ext.deploy.export import export_onnx
 
-__all__ = ["build_codec", "export_onnx"]
+__all__ = ["build_codec", "export_detector_onnx", "export_onnx"]
 
 
 def build_codec(codec_cfg: dict):

@@ -15,8 +15,9 @@ class ModelChoice:
 
     Attributes:
         pose, weights: the config and its checkpoint (torch), or the ``.onnx`` as ``weights`` (onnxruntime).
-        det_config, det_weights, det_cat_id, bbox_thr, nms_thr: the mmdet detector that finds the boxes, the
-            classes it keeps (default [0]), its score threshold and NMS IoU.
+        det_config, det_weights, det_cat_id, bbox_thr, nms_thr: the mmdet detector that finds the boxes (or an
+            exported ``.onnx`` as ``det_weights`` alone, run without torch), the classes it keeps (default [0]),
+            its score threshold and NMS IoU.
         whole_image: no detector: one box, the whole image.
         device, backend, threads, cfg_options: where and how the pose model runs.
         trust_checkpoint: load the named checkpoints without the safe-load allow-list.
@@ -48,9 +49,23 @@ class ModelChoice:
             raise MmpxError(f"--weights {self.weights} does not exist", "check the path")
         self._check_boxes()
 
+    @property
+    def onnx_detector(self) -> bool:
+        """An exported detector (``--det-weights DET.onnx``): ONNX Runtime, no torch, no --det-config."""
+        return self.det_weights is not None and self.det_weights.suffix.lower() == ".onnx"
+
     def _check_boxes(self) -> None:
+        if self.onnx_detector:
+            if self.det_config is not None or self.whole_image:
+                raise MmpxError(f"--det-weights {self.det_weights} is an exported detector: it takes neither "
+                                "--det-config nor --whole-image", "leave those out (its sidecar holds its config)")
+            if not self.det_weights.is_file():
+                raise MmpxError(f"--det-weights {self.det_weights} does not exist",
+                                "export the detector with `mmpx export onnx DET_CONFIG DET_CKPT --out det.onnx`")
+            return
         if self.det_weights is not None and self.det_config is None:
-            raise MmpxError("--det-weights given without --det-config", "pass the detector's config with --det-config")
+            raise MmpxError("--det-weights given without --det-config", "pass the detector's config with --det-config "
+                            "(or an exported detector: --det-weights DET.onnx alone)")
         if self.det_config is not None and self.whole_image:
             raise MmpxError("--det-config and --whole-image both given", "use one way of finding boxes")
         if self.det_config is None and not self.whole_image:
@@ -63,7 +78,7 @@ class ModelChoice:
     def trust(self) -> None:
         """Import the torch side when it is needed (the fixes, safe checkpoint loading) and, with
         ``trust_checkpoint``, trust the weights named."""
-        if self.backend == "torch" or not self.whole_image:  # ONNX + whole image needs none of it
+        if self.backend == "torch" or not (self.whole_image or self.onnx_detector):  # all ONNX: none of it
             from mmpose_ext.compat.checkpoint import trust
 
             if self.trust_checkpoint:
@@ -84,6 +99,12 @@ class ModelChoice:
             from mmpx.infer.boxes import WholeImage
 
             return WholeImage()
+        if self.onnx_detector:
+            from mmpx.runtime.det import OnnxBoxes
+
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device.startswith("cuda") else None
+            return OnnxBoxes(self.det_weights, cat_ids=self.det_cat_id or [0], bbox_thr=self.bbox_thr,
+                             nms_thr=self.nms_thr, providers=providers, threads=self.threads)
         from mmpx import api  # looked up when called: a test may stand a detector in for it
 
         return api.load_detector(self.det_config, self.det_weights, device=self.device,

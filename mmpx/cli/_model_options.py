@@ -26,7 +26,8 @@ DetConfigOpt = Annotated[str | None, typer.Option(
     "--det-config", help="mmdet config of the detector that finds the boxes (a file or "
     "mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py).", show_default=False)]
 DetWeightsOpt = Annotated[Path | None, typer.Option(
-    "--det-weights", help="Detector checkpoint (random weights without it).", show_default=False)]
+    "--det-weights", help="Detector checkpoint (random weights without it); or a detector exported by mmpx export "
+    "onnx (DET.onnx, given alone: it runs on ONNX Runtime, without torch).", show_default=False)]
 DetCatIdOpt = Annotated[list[int] | None, typer.Option(
     "--det-cat-id", help="Detector class index kept, 0-based (COCO: 0 person, 2 car); repeat for several. "
     "Default 0.", show_default=False)]

@@ -37,12 +37,16 @@ def onnx(
     trust_checkpoint: TrustCheckpointOpt = False,
     cfg_extra: CfgExtraArg = None,
 ) -> None:
-    """Export a top-down pose model to ONNX plus a JSON sidecar (input size, normalisation, codec, test_cfg,
-    keypoint metainfo) that mmpx infer --backend onnxruntime and OnnxPoseModel use to decode and draw.
+    """Export a top-down pose model, or an RTMDet detector, to ONNX plus a JSON sidecar that mmpx infer
+    --backend onnxruntime, OnnxPoseModel and OnnxDetector use to run, decode and draw.
 
-    The graph is backbone + neck + head on a normalised N x 3 x H x W crop and returns the raw head outputs
-    (SimCC x/y vectors or heatmaps). Supported: TopdownPoseEstimator with RTMCCHead, RTMWHead, SimCCHead,
-    HeatmapHead or ViPNASHead. The file is checked with onnx.checker and against torch before it is written.
+    Pose models: the graph is backbone + neck + head on a normalised N x 3 x H x W crop and returns the raw head
+    outputs (SimCC x/y vectors or heatmaps); the sidecar holds the input size, normalisation, codec, test_cfg and
+    keypoint metainfo. Supported: TopdownPoseEstimator with RTMCCHead, RTMWHead, SimCCHead, HeatmapHead or
+    ViPNASHead. Detectors (an mmdet config, picked automatically): RTMDet; the graph returns the class scores and
+    box distances of every prior, and resizing, padding, decoding and NMS run in numpy (the sidecar: classes,
+    sizes, normalisation, strides, score_thr, nms_pre, iou_threshold, max_per_img). The file is checked with
+    onnx.checker and against torch before it is written.
     """
     from mmpx.atomic import check_writable
     from mmpx.runtime.model_file import check_targets
@@ -50,18 +54,20 @@ def onnx(
     target = out if out is not None else checkpoint.with_suffix(".onnx")
     check_writable(target, "--out")  # before torch and the model are loaded
     check_targets(target)
+    from mmpose_ext.deploy.det_export import config_is_detector, export_detector_onnx
     from mmpose_ext.deploy.export import export_onnx
 
-    result = export_onnx(
-        config,
-        checkpoint,
-        out=out,
-        dynamic_batch=dynamic_batch,
-        opset=opset,
-        cfg_options=cfg_options_from(cfg_options, cfg_extra),
-        trust_checkpoint=trust_checkpoint,
-    )
+    options = cfg_options_from(cfg_options, cfg_extra)
+    detector = config_is_detector(config, options)
+    result = (export_detector_onnx if detector else export_onnx)(
+        config, checkpoint, out=out, dynamic_batch=dynamic_batch, opset=opset, cfg_options=options,
+        trust_checkpoint=trust_checkpoint)
     sc = result.sidecar
+    if detector:
+        typer.echo(f"wrote {result.onnx_path} ({sc['model']['type']} detector, input {sc['input']['shape']}, "
+                   f"{len(sc['classes'])} classes, opset {sc['source']['opset']}) and {result.sidecar_path}; "
+                   f"ONNX Runtime vs torch max abs diff {result.max_abs_diff:.2e}")
+        return
     typer.echo(f"wrote {result.onnx_path} ({sc['head']['type']}, input {sc['input']['shape']}, "
                f"outputs {', '.join(o['name'] for o in sc['outputs'])}, opset {sc['source']['opset']})")
     typer.echo(f"wrote {result.sidecar_path} (codec {sc['codec']['type']}, "
@@ -89,9 +95,11 @@ def int8(
     accuracy for speed, unlike the fp32 export. Use the result with mmpx infer --backend onnxruntime.
     """
     from mmpx.atomic import check_writable
+    from mmpx.runtime.det import refuse_detector
     from mmpx.runtime.model_file import check_targets
     from mmpx.runtime.quantize import quantize_onnx
 
+    refuse_detector(model, "mmpx export int8")  # calibration crops are pose crops
     target = out if out is not None else model.with_suffix(".int8.onnx")
     check_writable(target, "--out")
     check_targets(target)

@@ -1,11 +1,12 @@
 """The ``mmpx infer`` loop: read each image or video frame, find boxes, predict keypoints, draw, write.
 
 Videos go through :func:`mmpx.infer.sequence.sequence_poses` (frames decoded in a background thread, crops of
-several frames batched, track ids, smoothing, the box source every N frames); with tracking on, an image is a
-one-frame sequence. Unreadable images and videos, and those above the pixel limit (``MMPX_MAX_IMAGE_PIXELS``,
-refused by the size their header declares, before decoding), are skipped and listed in the summary (the others
-are still processed); a drawn image, a drawn video, the JSON and the trajectory table each appear atomically
-(temporary file, then ``os.replace``).
+several frames batched, track ids, smoothing, the box source every N frames); their frames are drawn and encoded
+by a second thread (:class:`mmpx.infer.writer.FrameWriter`), while records, pre-labels and trajectory rows stay
+in this one. With tracking on, an image is a one-frame sequence. Unreadable images and videos, and those above
+the pixel limit (``MMPX_MAX_IMAGE_PIXELS``, refused by the size their header declares, before decoding), are
+skipped and listed in the summary (the others are still processed); a drawn image, a drawn video, the JSON and
+the trajectory table each appear atomically (temporary file, then ``os.replace``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from mmpx.infer.frames import frame_count
 from mmpx.infer.inputs import Source, output_name
 from mmpx.infer.results import add_track_fields, instance_records, keypoint_names
 from mmpx.infer.sequence import FramePoses, SequenceOptions, sequence_poses
+
+WRITER_THREAD = True  # drawn videos are drawn and encoded by a thread; benchmarks/video.py compares with False
 
 
 @dataclass
@@ -149,7 +152,8 @@ def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence:
         return
     if sequence.track is not None:  # a one-frame sequence: its instances get track ids 1, 2, ...
         (pose,) = sequence_poses([image], model, boxes, sequence)
-        drawn = _record(pose, src.name, src.name, model, draw, summary, want_drawing=out_dir is not None)
+        _record(pose, src.name, src.name, summary)
+        drawn = _draw_frame(pose, model.dataset_meta, draw) if out_dir is not None else None
         _prelabel(labelme, src, None, image, pose.keypoints, pose.scores, pose.bboxes)
     else:
         drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None,
@@ -169,6 +173,7 @@ def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, 
     import cv2
 
     from mmpx.infer.frames import FrameReader
+    from mmpx.infer.writer import FrameWriter
 
     with FrameReader(src.path, thread=decode_thread) as reader:
         if reader.first is None:
@@ -180,14 +185,10 @@ def _video(src: Source, model, boxes, out_dir, draw, summary: Summary, advance, 
         target = Path(out_dir) / output_name(src)
         with atomic_path(target, suffix=".mp4") as tmp:  # cv2 picks the container from the suffix
             h, w = reader.first.shape[:2]
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps, (w, h))
-            try:
-                if not writer.isOpened():
-                    raise MmpxError(f"cannot write video {target}: OpenCV has no mp4v encoder here",
-                                    "leave out --out-dir for videos, or install an OpenCV build with FFmpeg")
+            # --draw-heatmap draws in this thread (torch gives its heatmaps frame by frame)
+            with FrameWriter(tmp, reader.fps, (w, h), name=target,
+                             thread=WRITER_THREAD and not draw.draw_heatmap) as writer:
                 index = _frames(reader, src, model, boxes, draw, summary, advance, writer, sequence, labelme)
-            finally:
-                writer.release()
             check = cv2.VideoCapture(str(tmp))  # cv2's writer reports no failure itself; read the result back
             written = int(check.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if check.isOpened() else 0
             check.release()
@@ -203,21 +204,20 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
     index = 0
     if draw.draw_heatmap and writer is not None:  # heatmaps come frame by frame (torch backend)
         for frame in reader:
-            writer.write(_process(frame, f"{src.name}#frame={index}", model, boxes, draw, summary, True,
-                                  labelme, src, index))
+            writer.put(_same, _process(frame, f"{src.name}#frame={index}", model, boxes, draw, summary, True,
+                                       labelme, src, index))
             summary.frames += 1
             advance()
             index += 1
     else:
         tracks: set[int] = set()
         for pose in sequence_poses(reader, model, boxes, sequence, fps=reader.fps):
-            drawn = _record(pose, f"{src.name}#frame={pose.index}", src.name, model, draw, summary,
-                            want_drawing=writer is not None)
+            _record(pose, f"{src.name}#frame={pose.index}", src.name, summary)
             _prelabel(labelme, src, pose.index, pose.image, pose.keypoints, pose.scores, pose.bboxes)
             if pose.track_ids is not None:
                 tracks.update(pose.track_ids.tolist())
-            if writer is not None:
-                writer.write(drawn)
+            if writer is not None:  # drawn and encoded by the writer's thread, while the next frames are predicted
+                writer.put(_draw_frame, pose, model.dataset_meta, draw)
             summary.frames += 1
             advance()
             index += 1
@@ -227,12 +227,8 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
     return index
 
 
-def _record(pose: FramePoses, name: str, video: str, model, draw: DrawOptions, summary: Summary,
-            want_drawing: bool) -> np.ndarray | None:
-    """JSON records and table rows of one frame's poses; returns the drawn frame when asked for."""
-    from mmpx.infer.track import draw_track_ids
-    from mmpx.visual.draw import draw_pose
-
+def _record(pose: FramePoses, name: str, video: str, summary: Summary) -> None:
+    """JSON records and table rows of one frame's poses (in this thread: they keep the frames' order)."""
     if len(pose.bboxes) == 0 and pose.detected:
         summary.no_boxes[video] = summary.no_boxes.get(video, 0) + 1
     image_id = summary.images + summary.frames + 1
@@ -242,16 +238,25 @@ def _record(pose: FramePoses, name: str, video: str, model, draw: DrawOptions, s
     if summary.table is not None and pose.track_ids is not None:
         summary.table.add(video, pose.index, pose.time, pose.track_ids, pose.keypoints, pose.scores,
                           pose.raw_keypoints)
-    if not want_drawing:
-        return None
+
+
+def _draw_frame(pose: FramePoses, metainfo: dict, draw: DrawOptions) -> np.ndarray:
+    """One frame's poses (and track ids) drawn on a copy of its image; runs in the video writer's thread."""
+    from mmpx.infer.track import draw_track_ids
+    from mmpx.visual.draw import draw_pose
+
     tracked = pose.track_ids is not None
-    drawn = draw_pose(pose.image, pose.keypoints, pose.scores, model.dataset_meta, bboxes=pose.bboxes,
+    drawn = draw_pose(pose.image, pose.keypoints, pose.scores, metainfo, bboxes=pose.bboxes,
                       kpt_thr=draw.kpt_thr, radius=draw.radius, thickness=draw.thickness,
                       show_kpt_idx=draw.show_kpt_idx, skeleton_style=draw.skeleton_style,
                       draw_bbox=draw.draw_bbox and not tracked)
     if tracked:
         draw_track_ids(drawn, pose.bboxes, pose.track_ids, thickness=draw.thickness, draw_bbox=draw.draw_bbox)
     return drawn
+
+
+def _same(frame: np.ndarray) -> np.ndarray:
+    return frame
 
 
 def _prelabel(labelme, src: Source | None, frame: int | None, image, keypoints, scores, bboxes) -> None:

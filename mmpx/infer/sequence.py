@@ -26,7 +26,9 @@ class SequenceOptions:
         smooth: One-Euro smoothing per track and keypoint (:class:`OneEuroParams`), or None; needs ``track``.
         det_every: run the box source on every N-th frame only; between, each track's box is predicted from its
             motion. Above 1 needs ``track``.
-        batch_frames: frames whose crops go through the pose model together (when ``det_every`` is 1).
+        batch_frames: frames whose crops go through the pose model together (when ``det_every`` is 1), and frames
+            detected together when the box source has a ``batch`` call (with ``det_every`` N: the first frames of
+            up to ``batch_frames`` chunks of N frames, at most 16 frames read ahead).
     """
 
     track: TrackParams | None = None
@@ -66,6 +68,16 @@ class FramePoses:
 
 
 Boxes = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+_HELD_FRAMES = 16  # frames read ahead at most to detect the first frames of several det_every chunks together
+
+
+def detect_frames(boxes: Boxes, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The box source on several frames: one call of its ``batch(images)`` when it has one (an exported detector
+    runs them in one ONNX Runtime session run), else frame by frame; the same boxes either way."""
+    batch = getattr(boxes, "batch", None)
+    if callable(batch) and len(images) > 1:
+        return list(batch(images))
+    return [boxes(image) for image in images]
 
 
 def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: SequenceOptions | None = None,
@@ -85,7 +97,6 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
     smoother = Smoother(options.smooth) if options.smooth is not None else None
     it = iter(frames)
     index = 0
-    step = options.det_every if options.det_every > 1 else options.batch_frames
 
     def finish(i: int, image, bboxes, bbox_scores, keypoints, scores, detected: bool) -> FramePoses:
         pose = FramePoses(i, i / fps, image, np.asarray(bboxes, np.float32).reshape(-1, 4),
@@ -98,25 +109,16 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
             pose.keypoints = smoother(pose.time, pose.track_ids, pose.keypoints)
         return pose
 
-    while True:
-        chunk = list(islice(it, step))
-        if not chunk:
-            return
-        if options.det_every == 1:
-            found = [boxes(image) for image in chunk]
-            preds = predict_frames(model, chunk, [b for b, _ in found])
-            for image, (b, s), (k, sc) in zip(chunk, found, preds, strict=True):
-                yield finish(index, image, b, s, k, sc, True)
-                index += 1
-            continue
-        # the box source on the chunk's first frame; its tracks' predicted boxes on the others, in one batch
-        b, s = boxes(chunk[0])
+    def tracked_chunk(chunk, b, s) -> Iterator[FramePoses]:
+        """The chunk's first frame with the box source's boxes; its tracks' predicted boxes on the others, in one
+        batch."""
+        nonlocal index
         k, sc = model.predict(chunk[0], b)
         first = finish(index, chunk[0], b, s, k, sc, True)
         yield first
         index += 1
         if len(chunk) == 1:
-            continue
+            return
         score_of = dict(zip(first.track_ids.tolist(), first.bbox_scores.tolist(), strict=True))
         planned = []
         for step_ahead in range(1, len(chunk)):
@@ -130,5 +132,25 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
             yield finish(index, image, pb, ps, k, sc, False)
             index += 1
 
+    if options.det_every == 1:
+        while chunk := list(islice(it, options.batch_frames)):
+            found = detect_frames(boxes, chunk)
+            preds = predict_frames(model, chunk, [b for b, _ in found])
+            for image, (b, s), (k, sc) in zip(chunk, found, preds, strict=True):
+                yield finish(index, image, b, s, k, sc, True)
+                index += 1
+        return
+    # chunks of det_every frames; with a batch call, up to batch_frames chunks are read at once so that their first
+    # frames (the ones detected) go through the box source together. At most 16 frames (or one chunk) are held, so
+    # that a long det_every on a large video does not hold many frames in memory
+    group = min(options.batch_frames, max(1, _HELD_FRAMES // options.det_every))
+    if not callable(getattr(boxes, "batch", None)):
+        group = 1
+    while chunks := [c for c in (list(islice(it, options.det_every)) for _ in range(group)) if c]:
+        for chunk, (b, s) in zip(chunks, detect_frames(boxes, [c[0] for c in chunks]), strict=True):
+            yield from tracked_chunk(chunk, b, s)
+        if len(chunks[-1]) < options.det_every:
+            return
 
-__all__ = ["FramePoses", "SequenceOptions", "sequence_poses"]
+
+__all__ = ["FramePoses", "SequenceOptions", "detect_frames", "sequence_poses"]

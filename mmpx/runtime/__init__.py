@@ -1,4 +1,5 @@
-"""The ONNX Runtime pose runtime, torch-free: crop, normalise, run, decode as MMPose does; int8 quantisation.
+"""The ONNX Runtime pose runtime, torch-free: crop, normalise, run, decode as MMPose does; int8 quantisation;
+the ONNX Runtime RTMDet detector (``det``: resize, pad, decode and NMS as mmdet does).
 Beside it, how CPU work runs: the thread and wait policy (``threads``) and processes that end with their parent
 (``lifetime``).
 
@@ -7,10 +8,14 @@ Beside it, how CPU work runs: the thread and wait policy (``threads``) and proce
 
 from __future__ import annotations
 
-__all__ = ["OnnxPoseModel", "load_sidecar", "sidecar_path_for"]
+__all__ = ["OnnxDetector", "OnnxPoseModel", "load_sidecar", "sidecar_path_for"]
 
 
 def __getattr__(name: str):
+    if name == "OnnxDetector":
+        from mmpx.runtime import det
+
+        return det.OnnxDetector
     if name in __all__:
         from mmpx.runtime import ort
 

@@ -75,7 +75,7 @@ def check_targets(onnx_path: str | Path, option: str = "--out") -> None:
         return
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-        ours = isinstance(data, dict) and data.get("format") == "mmpose-ext/onnx-pose"
+        ours = isinstance(data, dict) and data.get("format") in ("mmpose-ext/onnx-pose", "mmpose-ext/onnx-detector")
     except (OSError, ValueError):
         ours = False
     if sidecar.is_symlink() or not ours:

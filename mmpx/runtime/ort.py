@@ -14,6 +14,7 @@ import numpy as np
 
 from mmpx.errors import MmpxError
 from mmpx.runtime import decode as dec
+from mmpx.runtime.det import DET_FORMAT
 from mmpx.runtime.model_file import embedded_sidecar
 from mmpx.runtime.sidecar_check import sidecar_problems
 from mmpx.runtime.threads import session_options
@@ -47,6 +48,12 @@ def load_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None, embed
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the model again") from exc
+    if isinstance(data, dict) and (data.get("format") == DET_FORMAT or data.get("kind") == "detector"):
+        name = Path(onnx_path).name
+        raise MmpxError(f"{name} is a detector: pass it as --det-weights / detector= (its sidecar {path} says "
+                        f"format {data.get('format')!r}; the pose model is an mmpose-ext/onnx-pose export)",
+                        f"e.g. mmpx infer IMAGES --weights POSE.onnx --det-weights {name}, or "
+                        f"PoseEstimator('POSE.onnx', detector='{name}')")
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise MmpxError(f"{path} is not an mmpose-ext sidecar (format != {SIDECAR_FORMAT!r})", "export again")
     for key in ("input", "outputs", "head", "preprocess", "codec", "test_cfg", "dataset_meta"):
