@@ -26,6 +26,7 @@ COMMANDS = [
     ["metainfo", "map"],
     ["metainfo", "sigmas"],
     ["data", "synth", "carpose"],
+    ["data", "synth", "street"],
     ["data", "synth", "traffic"],
     ["browse"],
     ["suggest"],

@@ -21,7 +21,7 @@ class LabelmeRequest:
     src: Path
     out: Path
     keypoints: str | None = None
-    metainfo: Path | None = None
+    metainfo: Path | list[Path] | None = None  # several with ``classes``: one per class
     category: str | None = None
     val_ratio: float = 0.2
     seed: int = 0
@@ -30,6 +30,7 @@ class LabelmeRequest:
     overwrite: bool = False
     append: bool = False
     workers: int | None = None
+    classes: str | None = None  # several object classes: mmpx.convert.labelme_classes
 
 
 def labelme(request: LabelmeRequest, progress: Callable[[int, int], None] | None = None):
@@ -41,7 +42,7 @@ def labelme(request: LabelmeRequest, progress: Callable[[int, int], None] | None
     return convert_labelme(request.src, request.out, keypoints=request.keypoints, metainfo=request.metainfo,
                            category=request.category or "object", val_ratio=request.val_ratio, seed=request.seed,
                            images=request.images or "copy", strict=request.strict, progress=progress,
-                           overwrite=request.overwrite, workers=request.workers)
+                           overwrite=request.overwrite, workers=request.workers, classes=request.classes)
 
 
 def _append(request: LabelmeRequest, progress):
@@ -50,10 +51,18 @@ def _append(request: LabelmeRequest, progress):
     if request.overwrite:
         raise MmpxError("--append and --overwrite together: --append keeps OUT and adds to it, --overwrite "
                         "replaces it", "drop one of them")
+    if request.classes:
+        raise MmpxError("--append with --classes: --append adds to one-class datasets only",
+                        "convert all the files again with --classes (put the new files beside the old ones)")
+    metainfo = request.metainfo
+    if isinstance(metainfo, list):
+        if len(metainfo) > 1:
+            raise MmpxError("--append with several --metainfo files", "give one --metainfo, or none")
+        metainfo = metainfo[0] if metainfo else None
     if request.workers:
         raise MmpxError("--workers with --append: an append reads the new files in this process, one at a "
                         "time, to spot duplicates among them", "drop --workers")
-    return append_labelme(request.src, request.out, keypoints=request.keypoints, metainfo=request.metainfo,
+    return append_labelme(request.src, request.out, keypoints=request.keypoints, metainfo=metainfo,
                           category=request.category, val_ratio=request.val_ratio, seed=request.seed,
                           images=request.images, strict=request.strict, progress=progress)
 
@@ -90,6 +99,9 @@ def summary_rows(report) -> list[tuple[str, str]]:
         ("labelled keypoints (visible / occluded)",
          f"{report.visibility.get('2', 0)} / {report.visibility.get('1', 0)}"),
     ]
+    for c in getattr(report, "classes", None) or []:  # --classes: one row per class
+        rows.append((f"class {c['name']} (id {c['id']})", f"{c['instances']} instances, "
+                     f"{len(c['keypoints'])} keypoints: {', '.join(c['keypoints'])}"))
     if report.skipped_shapes:
         rows.append(("shapes skipped", _split(report.skipped_shapes)))
     return rows + [("warnings", str(len(report.warnings))), ("time", f"{report.seconds:.2f} s")]

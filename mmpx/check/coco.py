@@ -7,7 +7,7 @@ Per-annotation bookkeeping is plain Python; keypoint arrays are checked with Num
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -28,6 +28,7 @@ class Findings:
     annotations: int = 0
     keypoints: int = 0
     notes: list[str] = field(default_factory=list)
+    classes: list[dict] = field(default_factory=list)  # with a multi-class metainfo: per class, its counts
 
 
 def _num(v) -> bool:
@@ -136,7 +137,7 @@ METAINFO_FIX = "pass a {n}-keypoint --metainfo if meant"
 
 
 def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layout: Layout | None = None,
-               metainfo_fix: str = METAINFO_FIX) -> Findings:
+               metainfo_fix: str = METAINFO_FIX, meta_classes: list | None = None) -> Findings:
     """Check a parsed COCO keypoint file (images are checked separately, see :mod:`mmpx.check`).
 
     Args:
@@ -146,8 +147,12 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layou
         layout: where the dataset class reads keypoints (:func:`mmpx.check.layouts.layout_of`); None: COCO's
             ``keypoints``, or what the file's content shows.
         metainfo_fix: the advice when an annotation holds another count of keypoints, ``{n}`` that count.
+        meta_classes: the classes of a multi-class metainfo (:class:`~mmpx.metainfo.classes.KeypointClass`):
+            each category is checked against the class of its id (its own keypoints); a category no class has
+            is an error. ``meta_names`` is then ignored.
     """
     out = Findings()
+    by_class = {c.id: c for c in meta_classes} if meta_classes else None
     add = out.problems.append
     for key in TOP_KEYS:
         if key not in data:
@@ -195,7 +200,10 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layou
             add(error(file, f"categories[{j}].id", f"duplicate category id {cat['id']}", "",
                       "dup-category-id"))
             continue
-        if not cat.get("keypoints") and meta_names is None:
+        if by_class is not None:
+            _class_category(cat, j, by_class, layouts, first_ann, layout, file, out)
+            continue
+        elif not cat.get("keypoints") and meta_names is None:
             layouts[cat["id"]] = None
             if cat["id"] in first_ann:
                 add(error(file, f"categories[{j}].keypoints", f"category {cat['id']} lists no keypoint names",
@@ -209,6 +217,7 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layou
             add(p)
 
     groups: dict = defaultdict(list)
+    counts: Counter = Counter()  # per class id: annotations, and (id, "kp"): labelled keypoints
     single: list[str] = []  # instances with one labelled keypoint (of several)
     ann_ids: set = set()
     for i, ann in enumerate(anns):
@@ -231,6 +240,7 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layou
         if cats and cid not in layouts:
             add(error(file, f"{where}.category_id", f"{label}: unknown category id {cid!r}",
                       "point category_id at an entry of categories", "unknown-category"))
+        counts[cid] += 1
         size = sizes.get(ann.get("image_id"))
         lay = layouts.get(cid)
         if lay is None or not lay[0].parts:  # no keypoint names, or keypoints kept in another file
@@ -243,6 +253,8 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layou
                 continue  # MMPose skips it too (not valid, nothing labelled)
             box = _instance_box(ann, part.box, size, file, where, label, add)
             kp = _keypoint_values(values, part, ann, k, (file, where, label), add, metainfo_fix)
+            if by_class is not None and kp is not None:
+                counts[cid, "kp"] += sum(1 for v in kp[2::3] if _num(v) and v > 0)
             if kp is not None:
                 groups[part.name, k, names].append((where, label, ann, kp, size, box))
                 if k > 1 and sum(1 for v in kp[2::3] if _num(v) and v > 0) == 1:
@@ -255,7 +267,38 @@ def check_coco(data: dict, file: str, meta_names: list[str] | None = None, layou
     from mmpx.check.keypoints import check_keypoint_groups
 
     out.keypoints = check_keypoint_groups(groups, file, add)
+    if by_class is not None:
+        out.classes = [dict(id=c.id, name=c.name, keypoints=len(c.keypoints), annotations=counts[c.id],
+                            labelled=counts[c.id, "kp"]) for c in by_class.values()]
+        absent = [c.name for c in by_class.values() if c.id not in layouts]
+        if absent:
+            add(warning(file, "categories", f"the metainfo's class(es) {', '.join(absent)} have no category here",
+                        "fine for a split without them; else add the category (id = the class's id)",
+                        "class-absent"))
     return out
+
+
+def _class_category(cat: dict, j: int, by_class: dict, layouts: dict, first_ann: dict, layout, file: str,
+                    out: Findings) -> None:
+    """Lay out a category by its class of a multi-class metainfo; a category of no class is an error."""
+    add, where = out.problems.append, f"categories[{j}]"
+    c = by_class.get(cat["id"])
+    if c is None:
+        layouts[cat["id"]] = None
+        known = ", ".join(f"{k.name} (id {k.id})" for k in by_class.values())
+        add(error(file, f"{where}.id", f"category {cat['id']} ({cat.get('name')}) is no class of the metainfo "
+                  f"(its classes: {known})", "give the category the id of its class, or add the class to the "
+                  "metainfo (docs/guides/multiclass.md)", "unknown-class"))
+        return
+    if cat.get("name") != c.name:
+        add(warning(file, f"{where}.name", f"category {cat['id']} is named {cat.get('name')!r}, its class in the "
+                    f"metainfo {c.name!r}", "the class is found by id; make the names agree", "class-name"))
+    own = list(c.keypoints)
+    layouts[cat["id"]] = _layout(cat, first_ann.get(cat["id"]), own, layout, out.notes)
+    fld = _named_field(layouts[cat["id"]][0])
+    if fld and (p := _compare_names([str(n) for n in cat.get("keypoints") or []], own, fld, file,
+                                    f"{where}.keypoints")):
+        add(p)
 
 
 def _instance_box(ann: dict, fld: str, size, file: str, where: str, label: str, add) -> tuple | None:

@@ -24,6 +24,7 @@ from mmpx.check.mpii import image_refs as mpii_image_refs
 from mmpx.errors import MmpxError
 from mmpx.errors.problems import Problem, count, error, warning
 from mmpx.metainfo import keypoint_names, load_metainfo, validate_metainfo
+from mmpx.metainfo.classes import keypoint_classes
 
 
 @dataclass
@@ -36,6 +37,8 @@ class DataReport:
         problems: errors and warnings.
         images, annotations, keypoints: counts (keypoints: labelled ones, v > 0).
         notes: choices the check made, e.g. which image path mapping it used.
+        classes: with a multi-class metainfo, per class ``{"id", "name", "keypoints", "annotations",
+            "labelled"}``.
     """
 
     file: str
@@ -45,6 +48,7 @@ class DataReport:
     annotations: int = 0
     keypoints: int = 0
     notes: list[str] = field(default_factory=list)
+    classes: list[dict] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
@@ -55,28 +59,36 @@ class DataReport:
         return count(self.problems)[1]
 
     def summary(self) -> str:
+        per_class = "".join(f"; {c['name']}: {c['annotations']} annotations, {c['labelled']} labelled keypoints"
+                            for c in self.classes)
         return (f"{self.file}: {self.format}, {self.images} images, {self.annotations} annotations, "
-                f"{self.keypoints} labelled keypoints: {self.errors} errors, {self.warnings} warnings")
+                f"{self.keypoints} labelled keypoints{per_class}: {self.errors} errors, {self.warnings} warnings")
 
     def as_dict(self) -> dict:
         return {"file": self.file, "format": self.format, "images": self.images,
                 "annotations": self.annotations, "keypoints": self.keypoints, "errors": self.errors,
                 "warnings": self.warnings, "notes": self.notes,
-                "problems": [p.as_dict() for p in self.problems]}
+                "problems": [p.as_dict() for p in self.problems], **({"classes": self.classes} if self.classes else {})}
 
 
-def _load_meta(metainfo: str | Path, report: DataReport) -> list[str] | None:
+def _load_meta(metainfo: str | Path, report: DataReport) -> tuple[list[str] | None, list | None]:
+    """The metainfo's keypoint names, and its classes when it is a multi-class file (None: one class)."""
     try:
         info = load_metainfo(metainfo)
     except MmpxError as exc:
         report.problems.append(error(str(metainfo), "", exc.message, exc.hint or "", "metainfo-load"))
-        return None
-    report.problems += validate_metainfo(info, str(metainfo))
+        return None, None
+    problems = validate_metainfo(info, str(metainfo))
+    report.problems += problems
+    if "classes" in info:  # checked per category against its class; a broken file has been said
+        if any(p.severity == "error" for p in problems):
+            return None, None
+        return None, keypoint_classes(info, str(metainfo))
     try:
         names = keypoint_names(info)
     except (KeyError, TypeError, AttributeError):
-        return None  # validate_metainfo has said why
-    return names or None
+        return None, None  # validate_metainfo has said why
+    return names or None, None
 
 
 def _check_images(root: Path, refs: list, report: DataReport,
@@ -138,7 +150,8 @@ def check_data_report(ann: str | Path, images: str | Path | None = None, metainf
     Args:
         ann: COCO keypoint JSON, or an MPII-style JSON list.
         images: folder that ``file_name`` (MPII: ``image``) is relative to; images are opened and decoded.
-        metainfo: MMPose metainfo ``.py``; gives K and keypoint names (else each category's ``keypoints``).
+        metainfo: MMPose metainfo ``.py``; gives K and keypoint names (else each category's ``keypoints``); a
+            multi-class one, each category's by its class (``category_id`` = the class's ``id``).
         on_image: called as ``on_image(done, total)`` after each image is verified (from worker threads).
         coco_options: ``layout`` and ``metainfo_fix`` of :func:`mmpx.check.coco.check_coco` (the preflight
             passes the dataset class's layout).
@@ -151,7 +164,7 @@ def check_data_report(ann: str | Path, images: str | Path | None = None, metainf
         raise MmpxError(f"annotation file {path} does not exist",
                         "give the path of a COCO keypoint .json file")
     report = DataReport(file=str(ann))
-    meta_names = _load_meta(metainfo, report) if metainfo is not None else None
+    meta_names, meta_classes = _load_meta(metainfo, report) if metainfo is not None else (None, None)
     try:
         with path.open(encoding="utf-8") as f:
             data = json.load(f)
@@ -181,11 +194,18 @@ def check_data_report(ann: str | Path, images: str | Path | None = None, metainf
     sizes = _check_images(Path(images), refs, report, on_image) if images is not None else {}
     if images is None:
         report.notes.append("images: not checked (pass --images DIR)")
+    if meta_classes is not None and report.format == "mpii":
+        report.problems.append(error(str(metainfo), "classes", "a multi-class metainfo with an MPII-style file",
+                                     "several classes need COCO files (one category per class)", "classes"))
+        meta_classes = None
+    if meta_classes is not None:  # each category has its class's count: a wrong count is a wrong class or label
+        coco_options.setdefault("metainfo_fix", "is category_id the class they belong to? (docs/guides/multiclass.md)")
     found: Findings = (check_mpii(data, report.file, meta_names, sizes) if report.format == "mpii"
-                       else check_coco(data, report.file, meta_names, **coco_options))
+                       else check_coco(data, report.file, meta_names, meta_classes=meta_classes, **coco_options))
     report.problems += found.problems
     report.notes += found.notes
     report.images, report.annotations, report.keypoints = found.images, found.annotations, found.keypoints
+    report.classes = getattr(found, "classes", [])
     return report
 
 

@@ -103,6 +103,11 @@ def print_summary(report, as_json: bool = False) -> None:
             console.print(f"  ... and {len(items) - LISTED} more")
 
 
+def _metainfo_files(values: list[Path] | None) -> list[Path] | None:
+    """``--metainfo`` given once or more (once per class with --classes), each resolved as any --metainfo."""
+    return [metainfo_file(v) for v in values] if values else None
+
+
 @guarded(inputs=("src", "metainfo"), outputs=("out",))
 def labelme(
     src: Annotated[
@@ -119,11 +124,13 @@ def labelme(
         ),
     ] = None,
     metainfo: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--metainfo",
-            help="MMPose metainfo .py giving keypoint names, skeleton and swaps (instead of --keypoints).",
-            callback=metainfo_file,
+            help="MMPose metainfo .py giving keypoint names, skeleton and swaps (instead of --keypoints). With "
+            "--classes: one multi-class file, or once per class (its dataset_name names the class).",
+            callback=_metainfo_files,
+            metavar="FILE",
             show_default=False,
         ),
     ] = None,
@@ -132,6 +139,16 @@ def labelme(
         typer.Option(
             "--category",
             help="COCO category name of every instance (default: object; with --append: the dataset's).",
+            show_default=False,
+        ),
+    ] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(
+            "--classes",
+            help="Several object classes, comma-separated (car,bicycle): each instance's rectangle label names "
+            "its class, each class has its own keypoints; writes one COCO category per class and a multi-class "
+            "metainfo (docs/guides/multiclass.md).",
             show_default=False,
         ),
     ] = None,
@@ -158,9 +175,10 @@ def labelme(
         bool,
         typer.Option(
             "--append",
-            help="Add the files of SRC to the dataset OUT that mmpx convert labelme wrote: its images, ids "
-            "and split stay as they are; new files get the next ids and their own split (--val-ratio, --seed); "
-            "an image OUT already holds is reported as a duplicate and not added. Atomic, like --overwrite.",
+            help="Add the files of SRC to the dataset OUT that mmpx convert labelme (or dlc, sleap, labelstudio, "
+            "nwb, with the same keypoints) wrote: its images, ids and split stay as they are; new files get the "
+            "next ids and their own split (--val-ratio, --seed); an image OUT already holds is reported as a "
+            "duplicate and not added. Atomic, like --overwrite.",
         ),
     ] = False,
     workers: Annotated[
@@ -182,7 +200,7 @@ def labelme(
     from mmpx.app.convert import labelme as run_labelme
 
     request = LabelmeRequest(src, out, keypoints, metainfo, category, val_ratio, seed,
-                             images.value if images else None, strict, overwrite, append, workers)
+                             images.value if images else None, strict, overwrite, append, workers, classes)
     bar = _ProgressBar("labelme files")
     try:
         report = run_labelme(request, progress=bar)
@@ -265,29 +283,56 @@ def to_yolo(
 
 CategoryOpt = Annotated[
     str | None,
-    typer.Option("--category", help="COCO category name (default: the skeleton's name).", show_default=False),
+    typer.Option("--category", help="COCO category name (default: the skeleton's name; with --append: the "
+                 "dataset's).", show_default=False),
 ]
 ValRatioOpt = Annotated[
     float, typer.Option("--val-ratio", help="Share of the frames that go to val (0 allowed).", min=0.0, max=0.99)
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the train/val split; same seed, same split.")]
 FramesImagesOpt = Annotated[
-    ImagesMode,
+    ImagesMode | None,
     typer.Option(
         "--images",
         help="Copy the image files into OUT/images, hard-link them (symlink across file systems), or write none "
-        "(file names stay relative to the source). Video and embedded frames are written as PNG (not with none).",
+        "(file names stay relative to the source). Video and embedded frames are written as PNG (not with none). "
+        "Default: copy; with --append: as the dataset was made.",
         case_sensitive=False,
+        show_default=False,
+    ),
+]
+FramesAppendOpt = Annotated[
+    bool,
+    typer.Option(
+        "--append",
+        help="Add the frames of SRC that the dataset OUT does not hold yet (OUT written by mmpx convert dlc, "
+        "sleap, labelstudio, nwb or labelme, with the same keypoints in any order): its images, ids and split "
+        "stay as they are; new frames get the next ids and their own split (--val-ratio, --seed); a frame whose "
+        "image OUT already holds is reported as a duplicate and not added, its labels not updated. Atomic, "
+        "like --overwrite.",
     ),
 ]
 
 
-def _convert_pose_file(fmt: str, src: Path, out: Path, images: ImagesMode, category: str | None, val_ratio: float,
-                       seed: int, overwrite: bool, strict: bool, as_json: bool) -> None:
-    from mmpx.convert.sleapio import convert_sleapio
+def _convert_pose_file(fmt: str, src: Path, out: Path, images: ImagesMode | None, category: str | None,
+                       val_ratio: float, seed: int, overwrite: bool, strict: bool, as_json: bool,
+                       append: bool = False) -> None:
+    from mmpx.errors import MmpxError
 
-    report = convert_sleapio(fmt, src, out, images=images.value, category=category, val_ratio=val_ratio, seed=seed,
-                             overwrite=overwrite, strict=strict)
+    mode = images.value if images else None
+    if append and overwrite:
+        raise MmpxError("--append and --overwrite together: --append keeps OUT and adds to it, --overwrite "
+                        "replaces it", "drop one of them")
+    if append:
+        from mmpx.convert.sleapio_append import append_sleapio
+
+        report = append_sleapio(fmt, src, out, images=mode, category=category, val_ratio=val_ratio, seed=seed,
+                                strict=strict)
+    else:
+        from mmpx.convert.sleapio import convert_sleapio
+
+        report = convert_sleapio(fmt, src, out, images=mode or "copy", category=category, val_ratio=val_ratio,
+                                 seed=seed, overwrite=overwrite, strict=strict)
     print_summary(report, as_json)
 
 
@@ -299,20 +344,22 @@ def dlc(
                        "config.yaml, or one CollectedData_*.csv (or the .h5 beside it).", show_default=False),
     ],
     out: OutArg,
-    images: FramesImagesOpt = ImagesMode.copy,
+    images: FramesImagesOpt = None,
     category: CategoryOpt = None,
     val_ratio: ValRatioOpt = 0.2,
     seed: SeedOpt = 0,
     overwrite: OverwriteOpt = False,
     strict: StrictOpt = False,
+    append: FramesAppendOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert DeepLabCut labels (single- or multi-animal) to COCO keypoints and an MMPose metainfo file.
 
     Keypoints in the config's bodyparts order, links from its skeleton, swaps inferred from the names.
     Needs sleap-io (the formats extra).
+    With --append, adds the frames OUT does not hold yet to such an OUT.
     """
-    _convert_pose_file("dlc", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)
+    _convert_pose_file("dlc", src, out, images, category, val_ratio, seed, overwrite, strict, as_json, append)
 
 
 @guarded(inputs=("src",), outputs=("out",))
@@ -321,20 +368,22 @@ def sleap(
         Path, typer.Argument(help="A SLEAP .slp file (frames embedded, or from its videos).", show_default=False)
     ],
     out: OutArg,
-    images: FramesImagesOpt = ImagesMode.copy,
+    images: FramesImagesOpt = None,
     category: CategoryOpt = None,
     val_ratio: ValRatioOpt = 0.2,
     seed: SeedOpt = 0,
     overwrite: OverwriteOpt = False,
     strict: StrictOpt = False,
+    append: FramesAppendOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert a SLEAP .slp file to COCO keypoints, images and an MMPose metainfo file.
 
     User-labelled instances (predictions only when there are none), the skeleton's links and symmetries;
     frames of videos or embedded in the file are written as PNG. Needs sleap-io (the formats extra).
+    With --append, adds the frames OUT does not hold yet to such an OUT.
     """
-    _convert_pose_file("sleap", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)
+    _convert_pose_file("sleap", src, out, images, category, val_ratio, seed, overwrite, strict, as_json, append)
 
 
 @guarded(inputs=("src",), outputs=("out",))
@@ -345,36 +394,40 @@ def labelstudio(
                        "(or under images/ beside it) by name.", show_default=False),
     ],
     out: OutArg,
-    images: FramesImagesOpt = ImagesMode.copy,
+    images: FramesImagesOpt = None,
     category: CategoryOpt = None,
     val_ratio: ValRatioOpt = 0.2,
     seed: SeedOpt = 0,
     overwrite: OverwriteOpt = False,
     strict: StrictOpt = False,
+    append: FramesAppendOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert a Label Studio keypoint export to COCO keypoints, images and an MMPose metainfo file.
 
     Keypoint names sorted (Label Studio has no order), swaps inferred from them. Needs sleap-io (the formats
     extra).
+    With --append, adds the frames OUT does not hold yet to such an OUT.
     """
-    _convert_pose_file("labelstudio", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)
+    _convert_pose_file("labelstudio", src, out, images, category, val_ratio, seed, overwrite, strict, as_json, append)
 
 
 @guarded(inputs=("src",), outputs=("out",))
 def nwb(
     src: Annotated[Path, typer.Argument(help="An NWB file with ndx-pose data.", show_default=False)],
     out: OutArg,
-    images: FramesImagesOpt = ImagesMode.copy,
+    images: FramesImagesOpt = None,
     category: CategoryOpt = None,
     val_ratio: ValRatioOpt = 0.2,
     seed: SeedOpt = 0,
     overwrite: OverwriteOpt = False,
     strict: StrictOpt = False,
+    append: FramesAppendOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert an NWB pose file (ndx-pose training frames, or pose estimates) to COCO keypoints and metainfo.
 
     Frames come from the videos the file names (written as PNG). Needs sleap-io (the formats extra).
+    With --append, adds the frames OUT does not hold yet to such an OUT.
     """
-    _convert_pose_file("nwb", src, out, images, category, val_ratio, seed, overwrite, strict, as_json)
+    _convert_pose_file("nwb", src, out, images, category, val_ratio, seed, overwrite, strict, as_json, append)

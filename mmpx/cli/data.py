@@ -1,5 +1,6 @@
 """``mmpx data``: dataset utilities; ``mmpx data synth carpose`` draws a synthetic car-keypoint dataset, ``mmpx
-data synth traffic`` the synthetic traffic clip the video docs use."""
+data synth street`` one with two classes (cars and bicycles), ``mmpx data synth traffic`` the synthetic traffic clip
+the video docs use."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ app.add_typer(synth, name="synth")
 def carpose(
     out: Annotated[Path, typer.Argument(help="Output folder for the images and labelme JSON files.",
                                         show_default=False)],
-    n: Annotated[int, typer.Option("--n", help="Number of images.", min=1)] = 200,
+    n: Annotated[int, typer.Option("--n", "-n", help="Number of images.", min=1)] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same files.")] = 0,
     size: Annotated[int, typer.Option("--size", help="Image width and height in pixels.", min=64)] = 256,
     max_cars: Annotated[int, typer.Option("--max-cars", help="Most cars in one image.", min=1)] = 3,
@@ -43,6 +44,42 @@ def carpose(
     typer.echo(f"wrote {summary.images} images with {summary.cars} cars and {summary.points} keypoints "
                f"({summary.occluded} occluded) to {summary.out} in {time.perf_counter() - start:.1f} s")
     typer.echo(f"keypoints: {','.join(KEYPOINTS)}")
+
+
+@synth.command("street")
+@guarded(outputs=("out",))
+def street(
+    out: Annotated[Path, typer.Argument(help="Output folder for the images and labelme JSON files.",
+                                        show_default=False)],
+    n: Annotated[int, typer.Option("--n", "-n", help="Number of images.", min=1)] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same files.")] = 0,
+    size: Annotated[int, typer.Option("--size", help="Image width and height in pixels.", min=64)] = 256,
+    max_cars: Annotated[int, typer.Option("--max-cars", help="Most cars in one image (0: none).", min=0)] = 2,
+    max_bicycles: Annotated[
+        int, typer.Option("--max-bicycles", help="Most bicycles in one image (0: none).", min=0)
+    ] = 2,
+    image_format: Annotated[str, typer.Option("--format", help="Image format: jpg or png.")] = "jpg",
+    occlusion: Annotated[
+        float, typer.Option("--occlusion", help="Chance that an object gets an occluder in front of it.", min=0,
+                            max=1)
+    ] = 0.35,
+) -> None:
+    """Synthetic street scenes with two classes in labelme format: cars (8 keypoints) and bicycles (6).
+
+    Each instance: a rectangle labelled with its class (car, bicycle) and its points, sharing a group_id.
+
+    Convert with [bold]mmpx convert labelme OUT DATA --classes car,bicycle --images copy[/bold].
+    """
+    from mmpx.synth.street import CLASSES, synth_street
+
+    start = time.perf_counter()
+    summary = synth_street(out, n=n, seed=seed, size=size, max_cars=max_cars, max_bicycles=max_bicycles,
+                           image_format=image_format, occlusion=occlusion)
+    typer.echo(f"wrote {summary.images} images with {summary.cars} cars, {summary.bicycles} bicycles and "
+               f"{summary.points} keypoints ({summary.occluded} occluded) to {summary.out} in "
+               f"{time.perf_counter() - start:.1f} s")
+    for name, keypoints in CLASSES.items():
+        typer.echo(f"{name} keypoints: {','.join(keypoints)}")
 
 
 @synth.command("traffic")

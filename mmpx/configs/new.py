@@ -5,6 +5,8 @@ What is chosen and why (docs/guides/configs.md):
 - input size: 256 on the long side, the other side from the median width/height of the train boxes, a multiple
   of 32 (the backbones' stride); square when the boxes' shapes vary a lot (a hand open or closed);
 - head channels and flip: the metainfo's keypoint count and left/right swaps (flip is off when it pairs none);
+- several classes (a metainfo with ``classes``): the head predicts their union, the dataset and metric are mmpx's
+  multi-class ones (each instance supervised and scored on its own class's keypoints);
 - schedule: at least RTMPose's 210 epochs, more for a small set so that it still takes some thousands of steps;
   batch size capped by the number of training instances.
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmpx.errors import MmpxError
-from mmpx.metainfo import keypoint_names, load_metainfo, validate_metainfo
+from mmpx.metainfo import KeypointClass, keypoint_classes, keypoint_names, load_metainfo, validate_metainfo
 from mmpx.metainfo.build import DEFAULT_SIGMA
 
 MODELS = ("rtmpose-t", "rtmpose-s", "rtmpose-m", "heatmap-resnet50")
@@ -86,6 +88,7 @@ class Plan:
     load_from: str | None
     coco_metric: bool = True
     why: dict[str, str] = field(default_factory=dict)
+    classes: list[KeypointClass] | None = None  # a multi-class metainfo's classes, in the union's order
 
     @property
     def pairs(self) -> int:
@@ -155,11 +158,14 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def box_stats(ann_path: Path, keypoints: int) -> BoxStats:
+def box_stats(ann_path: Path, keypoints: int | list[KeypointClass]) -> BoxStats:
     """Statistics of the instances of ``ann_path`` that have a box and at least one labelled keypoint.
 
+    ``keypoints``: the metainfo's count, or its classes (each annotation then holds its category's count).
+
     Raises:
-        MmpxError: unreadable JSON, keypoint arrays of another length than the metainfo's, no usable instance.
+        MmpxError: unreadable JSON, keypoint arrays of another length than the metainfo's (or than their class's),
+            an annotation of a category that is not a class, no usable instance.
     """
     try:
         data = json.loads(ann_path.read_text(encoding="utf-8"))
@@ -171,9 +177,7 @@ def box_stats(ann_path: Path, keypoints: int) -> BoxStats:
         kpts, box = ann.get("keypoints"), ann.get("bbox")
         if not isinstance(kpts, list) or not isinstance(box, list) or len(box) != 4:
             continue
-        if len(kpts) != 3 * keypoints:
-            raise MmpxError(f"{ann_path}: annotations[{i}].keypoints has {len(kpts) // 3} keypoints, the metainfo "
-                            f"{keypoints}", "give the metainfo of this data (mmpx metainfo from-coco ANN.json M.py)")
+        _check_length(ann_path, i, ann, keypoints)
         if not all(_number(v) for v in box[2:] + kpts[2::3]):  # a malformed record: mmpx check data names it
             continue
         if box[2] > 0 and box[3] > 0 and any(v > 0 for v in kpts[2::3]):
@@ -186,6 +190,24 @@ def box_stats(ann_path: Path, keypoints: int) -> BoxStats:
                         "mmpx check data lists what is wrong with the file")
     return BoxStats(len(ratios), len(images), _quantile(ratios, 0.5), _quantile(ratios, 0.1),
                     _quantile(ratios, 0.9), _quantile(widths, 0.5), _quantile(heights, 0.5))
+
+
+def _check_length(ann_path: Path, i: int, ann: dict, keypoints: int | list[KeypointClass]) -> None:
+    kpts = ann["keypoints"]
+    if isinstance(keypoints, int):
+        if len(kpts) != 3 * keypoints:
+            raise MmpxError(f"{ann_path}: annotations[{i}].keypoints has {len(kpts) // 3} keypoints, the metainfo "
+                            f"{keypoints}", "give the metainfo of this data (mmpx metainfo from-coco ANN.json M.py)")
+        return
+    cls = next((c for c in keypoints if c.id == ann.get("category_id")), None)
+    if cls is None:
+        raise MmpxError(f"{ann_path}: annotations[{i}] has category_id {ann.get('category_id')!r}, not a class of the "
+                        f"metainfo ({', '.join(f'{c.name}={c.id}' for c in keypoints)})",
+                        f"mmpx check data {ann_path} --metainfo METAINFO lists every problem")
+    if len(kpts) != 3 * len(cls.keypoints):
+        raise MmpxError(f"{ann_path}: annotations[{i}].keypoints has {len(kpts) // 3} keypoints, its class "
+                        f"{cls.name!r} {len(cls.keypoints)}",
+                        f"mmpx check data {ann_path} --metainfo METAINFO lists every problem")
 
 
 def auto_input_size(stats: BoxStats) -> tuple[tuple[int, int], str]:
@@ -262,8 +284,9 @@ def plan_config(data: Path, model: str, metainfo: Path | None = None, images: Pa
         raise MmpxError(f"{meta_file}: {errors[0].where}: {errors[0].message}",
                         errors[0].hint or f"mmpx metainfo check {meta_file} lists every problem")
     names = keypoint_names(info)
+    classes = keypoint_classes(info, str(meta_file))
     train_file = Path(source.root) / source.train if not data.is_file() else data
-    stats = box_stats(train_file, len(names))
+    stats = box_stats(train_file, classes or len(names))
     indices = flip_indices(info)
     why = {}
     if input_size == "auto":
@@ -284,8 +307,11 @@ def plan_config(data: Path, model: str, metainfo: Path | None = None, images: Pa
     why["metric"] = ("COCO AP: OKS with the metainfo's sigmas" if coco else
                      f"PCK@0.05 of the box and EPE: the metainfo has {len(sigmas)} sigmas for {len(names)} "
                      "keypoints, and COCO AP (OKS) needs one per keypoint (mmpx metainfo sigmas estimates them)")
+    if classes and coco:
+        why["metric"] = ("COCO AP and AR for each class on its own keypoints with its own sigmas, and PCK@0.05 per "
+                         "class; coco/AP is the mean over the classes")
     return Plan(model, source, stats, names, sigmas, indices, on, size, n, batch, max(1, min(32, val_count)), lr,
-                warmup, interval, _shown(load_from) if load_from else None, coco, why)
+                warmup, interval, _shown(load_from) if load_from else None, coco, why, classes)
 
 
 def _count(ann_path: Path, data: Path) -> int:

@@ -27,6 +27,12 @@ def _header(plan: Plan, command: str) -> list[str]:
     k = len(plan.names)
     lines = [f"# {plan.model} for {k} keypoints, {plan.input_size[0]}x{plan.input_size[1]} input (width x height).",
              f"# Written by: {command}", "#"]
+    if plan.classes:
+        blocks = ", ".join(f"{c.name} (category_id {c.id}: keypoints {c.start}-{c.stop - 1})" for c in plan.classes)
+        lines += _wrap(f"Classes: {blocks}. One model predicts the union of their keypoints; each instance is "
+                       "trained on its own class's keypoints only (the others have weight 0, the losses use "
+                       "use_target_weight=True) and scored on them; flipping swaps keypoints within a class "
+                       "(docs/guides/multiclass.md).") + ["#"]
     lines += _wrap(f"Data: {src.root}{src.train} ({s.instances} instances with keypoints in {s.images} images, "
                    f"median box {s.width:.0f}x{s.height:.0f} px); val {src.val}; images under "
                    f"{src.root}{src.images}; metainfo {src.metainfo}.")
@@ -98,6 +104,10 @@ def _default_batch(plan: Plan) -> int:
     return TRAINING[plan.model][0]
 
 
+def _count_note(plan: Plan) -> str:
+    return "the union of the classes' keypoints" if plan.classes else "the metainfo's keypoint count"
+
+
 def _model(plan: Plan) -> str:
     w, h = plan.input_size
     k = len(plan.names)
@@ -122,7 +132,7 @@ model = dict(
     head=dict(
         type='RTMCCHead',
         in_channels={channels},
-        out_channels={k},  # the metainfo's keypoint count
+        out_channels={k},  # {_count_note(plan)}
         input_size=codec['input_size'],
         in_featuremap_size=tuple(s // 32 for s in codec['input_size']),
         simcc_split_ratio=codec['simcc_split_ratio'],
@@ -142,7 +152,7 @@ model = dict(
     head=dict(
         type='HeatmapHead',
         in_channels=2048,
-        out_channels={k},  # the metainfo's keypoint count
+        out_channels={k},  # {_count_note(plan)}
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder=codec),
     test_cfg=dict(flip_test={flip}, flip_mode='heatmap', shift_heatmap=True))"""
@@ -195,8 +205,14 @@ val_pipeline = [
 
 def _data(plan: Plan) -> str:
     src = plan.source
-    return f"""# data: CocoDataset reads any COCO keypoint file; the metainfo gives names, swaps, sigmas and weights
-dataset_type = 'CocoDataset'
+    if plan.classes:
+        what = ("# data: MultiClassCocoDataset (mmpose_ext) reads a COCO file of several categories and puts each "
+                "instance into its\n# class's block of the union; the metainfo lists the classes and gives names, "
+                "swaps, sigmas and weights\ndataset_type = 'MultiClassCocoDataset'")
+    else:
+        what = ("# data: CocoDataset reads any COCO keypoint file; the metainfo gives names, swaps, sigmas and weights"
+                "\ndataset_type = 'CocoDataset'")
+    return f"""{what}
 data_mode = 'topdown'
 data_root = {src.root!r}
 metainfo = dict(from_file={src.metainfo!r})
@@ -239,8 +255,12 @@ def _hooks(plan: Plan) -> str:
     load = (f"load_from = {plan.load_from!r}  # weights to start from (not the optimizer state)\n"
             if plan.load_from else "")
     best = "coco/AP" if plan.coco_metric else "PCK"
-    evaluator = ("dict(type='CocoMetric')" if plan.coco_metric else
-                 "[dict(type='PCKAccuracy', thr=0.05, norm_item='bbox'), dict(type='EPE')]")
+    if plan.classes:  # mmpose_ext's metrics: each class on its own keypoints
+        evaluator = ("[dict(type='MultiClassCocoMetric'), dict(type='MultiClassPCKAccuracy', thr=0.05)]"
+                     if plan.coco_metric else "[dict(type='MultiClassPCKAccuracy', thr=0.05), dict(type='EPE')]")
+    else:
+        evaluator = ("dict(type='CocoMetric')" if plan.coco_metric else
+                     "[dict(type='PCKAccuracy', thr=0.05, norm_item='bbox'), dict(type='EPE')]")
     metric = "\n".join(_wrap("metric: " + plan.why["metric"] + f"; the best checkpoint by {best} is kept"))
     return f"""{metric}
 default_hooks = dict(checkpoint=dict(interval={plan.val_interval}, save_best='{best}', rule='greater',

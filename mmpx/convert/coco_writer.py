@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mmpx.convert.output import PARTS
@@ -53,6 +53,7 @@ class CocoSplitWriter:
         parts.mkdir(exist_ok=True)
         self.split = split
         self.num_images = self.num_annotations = 0
+        self.per_category: Counter = Counter()  # with category_names: (category id, "all" | "empty") -> count
         self._paths = (parts / f"{split}.images", parts / f"{split}.anns")
         self._images, self._anns = (open(p, "w", encoding="utf-8") for p in self._paths)  # noqa: SIM115
 
@@ -71,15 +72,21 @@ class CocoSplitWriter:
         self._anns.close()
 
     def finish(self, path: Path, categories: list[dict], names: Sequence[str], info: dict,
-               labelled: Counter | None = None, visibility: Counter | None = None) -> None:
+               labelled: Counter | None = None, visibility: Counter | None = None,
+               category_names: Mapping[int, Sequence[str]] | None = None) -> None:
         """Write the COCO file: info, images, annotations (keypoints in ``names`` order), categories.
 
-        ``labelled`` (per name) and ``visibility`` (per v), when given, are updated with the counts.
+        ``labelled`` (per name) and ``visibility`` (per v), when given, are updated with the counts. With
+        ``category_names`` (several classes: category id -> the spooled names of its keypoints, in order) each
+        annotation's keypoints follow its own category's names, and ``names`` is their union.
 
         Raises:
             KeyError: an annotation names a keypoint outside ``names``.
         """
         self.close()
+        if category_names is not None:
+            self._finish_categories(path, categories, info, category_names, labelled, visibility)
+            return
         final = {name: i for i, name in enumerate(names)}
         blank = ["0, 0, 0"] * len(names)
         counts, occluded = [0] * len(names), 0
@@ -112,3 +119,42 @@ class CocoSplitWriter:
             labelled.update({name: counts[i] for name, i in final.items()})
         if visibility is not None:
             visibility.update({1: occluded, 2: sum(counts) - occluded})
+
+    def _finish_categories(self, path: Path, categories: list[dict], info: dict,
+                           category_names: Mapping[int, Sequence[str]], labelled: Counter | None,
+                           visibility: Counter | None) -> None:
+        """:meth:`finish` with several categories, each annotation laid out by its own category's names."""
+        layout = {str(cid): ({n: i for i, n in enumerate(names)}, ["0, 0, 0"] * len(names))
+                  for cid, names in category_names.items()}
+        counts, occluded = Counter(), 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="ascii") as f:
+            f.write('{"info": ' + json.dumps(info) + ', "licenses": [],\n"images": [\n')
+            sep = ""
+            with open(self._paths[0], encoding="utf-8") as part:
+                for line in part:
+                    f.write(sep + line[:-1])
+                    sep = ",\n"
+            f.write('],\n"annotations": [\n')
+            sep = ""
+            with open(self._paths[1], encoding="utf-8") as part:
+                for line in part:
+                    fields = line[:-1].split("\t")
+                    final, blank = layout[fields[2]]
+                    kps = blank.copy()
+                    for j in range(5, len(fields), 2):
+                        kps[final[fields[j]]] = text = fields[j + 1]
+                        counts[fields[j]] += 1
+                        occluded += text[-1] == "1"
+                    num = (len(fields) - 5) // 2
+                    self.per_category[int(fields[2]), "all"] += 1
+                    self.per_category[int(fields[2]), "empty"] += num == 0
+                    f.write(f'{sep}{{"id": {fields[0]}, "image_id": {fields[1]}, "category_id": {fields[2]}, '
+                            f'"bbox": [{fields[3]}], "area": {fields[4]}, "iscrowd": 0, '
+                            f'"num_keypoints": {num}, "keypoints": [{", ".join(kps)}]}}')
+                    sep = ",\n"
+            f.write('],\n"categories": ' + json.dumps(categories) + "}\n")
+        if labelled is not None:
+            labelled.update({name: counts[name] for names in category_names.values() for name in names})
+        if visibility is not None:
+            visibility.update({1: occluded, 2: sum(counts.values()) - occluded})

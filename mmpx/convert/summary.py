@@ -43,6 +43,9 @@ class Report:
         skipped_shapes: shapes ignored, by type (labelme polygons, circles, ...).
         outputs: paths written, relative to ``out``.
         seconds: wall time.
+        classes: with several classes (``--classes``), per class ``{"id", "name", "keypoints", "instances",
+            "instances_without_keypoints", "keypoints_labelled"}`` (its own names); absent from report.json for
+            one class.
     """
 
     converter: str
@@ -64,6 +67,7 @@ class Report:
     skipped_shapes: dict[str, int] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    classes: list[dict] = field(default_factory=list)
 
     def skip(self, problem: FileProblem) -> None:
         self.skipped.append(dict(file=problem.file, reason=problem.problem, hint=problem.hint))
@@ -78,7 +82,10 @@ class Report:
         self.skipped_shapes = dict(sorted(shapes.items()))
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not data["classes"]:  # a one-class report stays as it was
+            del data["classes"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from numbers import Real
 
+from mmpx.errors import MmpxError
 from mmpx.errors.problems import Problem, error, warning
+from mmpx.metainfo.classes import keypoint_classes
 
 REQUIRED_KEYS = ("dataset_name", "keypoint_info", "skeleton_info", "joint_weights", "sigmas")
 KEYPOINT_TYPES = ("", "upper", "lower")
@@ -164,4 +166,30 @@ def validate_metainfo(info: dict, path: str | None = None) -> list[Problem]:
     for key in ("sigmas", "joint_weights"):
         if key in info and names:
             problems += _check_numbers(info, key, len(names), file)
+    if "classes" in info and not any(p.severity == "error" for p in problems):  # a sound union first
+        problems += _check_classes(info, file)
+    return problems
+
+
+def _check_classes(info: dict, file: str | None) -> list[Problem]:
+    """A multi-class file (:mod:`mmpx.metainfo.classes`): ``classes`` matches the union, and no swap or link
+    joins two classes (a flip would move one class's label onto another's keypoint)."""
+    try:
+        classes = keypoint_classes(info, file or "metainfo")
+    except MmpxError as exc:
+        return [error(file, "classes", exc.message.removeprefix(f"{file or 'metainfo'}: "), exc.hint or "",
+                      "classes")]
+    owner = {n: c.name for c in classes for n in c.union_names}
+    problems = []
+    for key, kp in info["keypoint_info"].items():
+        swap = kp.get("swap")
+        if swap and swap in owner and owner[swap] != owner[kp["name"]]:
+            problems.append(error(file, f"keypoint_info[{key}].swap", f"{kp['name']!r} (class "
+                                  f"{owner[kp['name']]!r}) swaps with {swap!r} of the class {owner[swap]!r}",
+                                  "swaps stay within a class", "class-swap"))
+    for key, sk in info.get("skeleton_info", {}).items():
+        a, b = sk["link"]
+        if owner[a] != owner[b]:
+            problems.append(error(file, f"skeleton_info[{key}].link", f"link ({a!r}, {b!r}) joins the classes "
+                                  f"{owner[a]!r} and {owner[b]!r}", "links stay within a class", "class-link"))
     return problems

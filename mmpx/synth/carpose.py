@@ -15,18 +15,15 @@ Examples:
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from mmpx.atomic import replace_dir
-from mmpx.atomic.lock import hold
-from mmpx.atomic.stale import new_tmp_dir, release
 from mmpx.errors import MmpxError
 from mmpx.synth._car import KEYPOINTS, Camera, Car
+from mmpx.synth._output import write_set
 from mmpx.synth._scene import KEYPOINT_FACES, background, car_outline, draw_car, occluder
 
 __all__ = ["KEYPOINTS", "SynthSummary", "render_image", "synth_carpose", "to_labelme"]
@@ -48,7 +45,7 @@ class SynthSummary:
     occluded: int
 
 
-def _camera(rng: np.random.Generator) -> Camera:
+def camera(rng: np.random.Generator) -> Camera:
     weights = np.array([v[2] for v in _VIEWS])
     centre, spread, _ = _VIEWS[rng.choice(len(_VIEWS), p=weights / weights.sum())]
     az = np.deg2rad(centre + rng.uniform(-spread, spread)) * rng.choice([-1, 1])  # either side of the car
@@ -67,7 +64,7 @@ def render_image(rng: np.random.Generator, size: int = 256, max_cars: int = 3,
     light /= np.linalg.norm(light)
     cars = []
     for lid, width in enumerate(widths, start=1):
-        car, cam = Car.random(rng), _camera(rng)
+        car, cam = Car.random(rng), camera(rng)
         uv = cam.project(car_outline(car))
         scale = width * size / np.ptp(uv[:, 0])
         centre = rng.uniform(0.25, 0.75, 2) * size
@@ -114,7 +111,6 @@ def to_labelme(image_name: str, size: int, cars: list[dict]) -> dict:
                 imageHeight=size, imageWidth=size)
 
 
-SYNTH_MARK = ".mmpx-synth"  # a folder holding it was written by synth_carpose, which may replace it
 
 
 def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_cars: int = 3,
@@ -141,25 +137,9 @@ def synth_carpose(out: str | Path, n: int, seed: int = 0, size: int = 256, max_c
         raise MmpxError(f"bad arguments: n={n}, size={size}, max_cars={max_cars}, format={image_format!r}, "
                         f"occlusion={occlusion}", "n >= 1, size >= 64, max_cars >= 1, format jpg or png, "
                         "occlusion between 0 and 1")
-    out = Path(out)
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise MmpxError(f"{out} exists and is not a folder", "give a new folder path")
-    if out.is_dir() and any(out.iterdir()) and not (out / SYNTH_MARK).is_file():
-        raise MmpxError(f"{out} is not empty and was not written by mmpx data synth: its files could be replaced",
-                        "give a new or empty folder (a folder synth wrote before is replaced as a whole)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with hold(out, "output folder"):
-        stage = new_tmp_dir(out.parent, f".{out.name}.mmpx-tmp-")
-        try:
-            counts = _render_all(stage, n, seed, size, max_cars, image_format, occlusion)
-            (stage / SYNTH_MARK).write_text(f"written by mmpx data synth carpose (seed {seed}, n {n})\n")
-            replace_dir(stage, out)  # the whole set at once: never old files mixed with new ones
-        except BaseException:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
-        finally:
-            release(stage)
-    return SynthSummary(out, n, *counts)
+    counts = write_set(out, f"carpose (seed {seed}, n {n})",
+                       lambda stage: _render_all(stage, n, seed, size, max_cars, image_format, occlusion))
+    return SynthSummary(Path(out), n, *counts)
 
 
 def _render_all(folder: Path, n: int, seed: int, size: int, max_cars: int, image_format: str,

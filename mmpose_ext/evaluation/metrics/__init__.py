@@ -2,5 +2,6 @@
 
 from mmpose_ext.evaluation.metrics.grouped_coco import GroupedCocoMetric
 from mmpose_ext.evaluation.metrics.keypoint_breakdown import KeypointBreakdownMetric
+from mmpose_ext.evaluation.metrics.multiclass import MultiClassCocoMetric, MultiClassPCKAccuracy
 
-__all__ = ["GroupedCocoMetric", "KeypointBreakdownMetric"]
+__all__ = ["GroupedCocoMetric", "KeypointBreakdownMetric", "MultiClassCocoMetric", "MultiClassPCKAccuracy"]
