@@ -129,6 +129,17 @@ class PoseResult:
         return len(self.keypoints)
 
     @property
+    def classes(self) -> list[str | None]:
+        """Each instance's class name (a multi-class model's, ``PoseEstimator(..., class_name=...)``); None each
+        for a one-class model. ``names`` and the skeleton are then that class's own."""
+        return [self.dataset_meta.get("class_name")] * len(self)
+
+    @property
+    def category_id(self) -> int:
+        """The COCO ``category_id`` of the instances: the class's id for a multi-class model, else 1."""
+        return int(self.dataset_meta.get("class_id", 1))
+
+    @property
     def names(self) -> list[str]:
         """Keypoint names in model order."""
         id2name = self.dataset_meta.get("keypoint_id2name") or {}
@@ -153,34 +164,39 @@ class PoseResult:
             draw_track_ids(drawn, self.bboxes, self.track_ids, thickness=thickness, draw_bbox=draw_bbox)
         return drawn
 
-    def to_coco(self, image_id: int = 1, category_id: int = 1) -> list[dict]:
+    def to_coco(self, image_id: int = 1, category_id: int | None = None) -> list[dict]:
         """COCO keypoint results (what ``mmpx eval`` and pycocotools read), scored as MMPose's CocoMetric does;
-        with ``track_id`` and ``keypoints_raw`` as ``mmpx infer`` writes them when tracked and smoothed."""
+        with ``track_id`` and ``keypoints_raw`` as ``mmpx infer`` writes them when tracked and smoothed.
+        ``category_id`` defaults to the class's id (a multi-class model, with a ``category`` name) or 1."""
         from mmpx.infer.results import add_track_fields, instance_records
 
+        cid = self.category_id if category_id is None else category_id
         records = instance_records(image_id, self.name, self.keypoints, self.scores, self.bboxes, self.bbox_scores,
-                                   category_id)
+                                   cid, self.dataset_meta.get("class_name"))
         return add_track_fields(records, self.track_ids, self.raw_keypoints, self.scores)
 
-    def to_labelme(self, image_path: str, *, kpt_thr: float = 0.3, label: str = "object") -> dict:
+    def to_labelme(self, image_path: str, *, kpt_thr: float = 0.3, label: str | None = None) -> dict:
         """The labelme document ``mmpx infer --save-labelme`` writes for this image (``image_path`` relative to
         where the JSON goes): a rectangle and named points per instance, points under ``kpt_thr`` flagged
-        ``check``; ``mmpx convert labelme`` reads it back to these keypoints."""
+        ``check``; ``mmpx convert labelme`` reads it back to these keypoints. The rectangle's ``label`` defaults to
+        the class (a multi-class model: what ``convert labelme --classes`` reads) or ``object``."""
         from mmpx.convert.labelme_write import prelabel
 
         if self.image is None:
             raise MmpxError(f"{self.name}: the image size is unknown (no image)", "run the model on an image")
         height, width = self.image.shape[:2]
+        label = label or self.dataset_meta.get("class_name") or "object"
         return prelabel(image_path, width, height, self.keypoints, self.scores, self.bboxes, self.names, label,
                         kpt_thr, source="mmpx.api")
 
     def to_table(self, as_frame: bool = False):
         """One row per instance and keypoint: ``image``, ``instance``, ``keypoint``, ``x``, ``y``, ``score``,
-        ``bbox_score``; a pandas DataFrame with ``as_frame=True`` (pandas is optional)."""
-        names = self.names
-        rows = [dict(image=self.name, instance=i, keypoint=names[k], x=float(self.keypoints[i, k, 0]),
-                     y=float(self.keypoints[i, k, 1]), score=float(self.scores[i, k]),
-                     bbox_score=float(self.bbox_scores[i]))
+        ``bbox_score`` (and ``class`` after ``instance`` for a multi-class model); a pandas DataFrame with
+        ``as_frame=True`` (pandas is optional)."""
+        names, cls = self.names, self.dataset_meta.get("class_name")
+        rows = [dict(image=self.name, instance=i, **({"class": cls} if cls is not None else {}), keypoint=names[k],
+                     x=float(self.keypoints[i, k, 0]), y=float(self.keypoints[i, k, 1]),
+                     score=float(self.scores[i, k]), bbox_score=float(self.bbox_scores[i]))
                 for i in range(len(self)) for k in range(len(names))]
         if not as_frame:
             return rows
@@ -188,7 +204,9 @@ class PoseResult:
             import pandas as pd
         except ImportError as exc:
             raise MmpxError("to_table(as_frame=True) needs pandas", "pip install pandas, or use the list") from exc
-        return pd.DataFrame(rows, columns=["image", "instance", "keypoint", "x", "y", "score", "bbox_score"])
+        columns = ["image", "instance"] + (["class"] if cls is not None else []) + ["keypoint", "x", "y", "score",
+                                                                                  "bbox_score"]
+        return pd.DataFrame(rows, columns=columns)
 
 
 class PoseEstimator:
@@ -202,16 +220,24 @@ class PoseEstimator:
             image as one box.
         device, flip_test, threads, batch_size, cfg_options: as ``mmpx infer``'s options.
         det_cat_ids, bbox_thr, nms_thr: which detector classes to keep, the score threshold, NMS IoU.
+        class_name: a multi-class model's class of every box (issue #27; ``mmpx infer --class``): each instance
+            gets that class's keypoints, names and skeleton only. Required (here or per call) for a multi-class
+            model, refused for a one-class one.
     """
 
     def __init__(self, model: str | Path, weights: str | Path | None = None, *, detector=None,
                  det_weights: str | Path | None = None, det_cat_ids: Sequence[int] = (0,), bbox_thr: float = 0.3,
                  nms_thr: float = 0.3, device: str = "cpu", flip_test: bool | None = None, threads: int | None = None,
-                 batch_size: int = 32, cfg_options: list[str] | None = None) -> None:
+                 batch_size: int = 32, cfg_options: list[str] | None = None, class_name: str | None = None) -> None:
         from mmpx.infer.boxes import WholeImage
+        from mmpx.infer.classes import for_class, model_classes
 
-        self.model = load_pose_model(model, weights, device=device, flip_test=flip_test, threads=threads,
-                                     batch_size=batch_size, cfg_options=cfg_options)
+        self._union = load_pose_model(model, weights, device=device, flip_test=flip_test, threads=threads,
+                                      batch_size=batch_size, cfg_options=cfg_options)
+        self.class_name = class_name
+        self._model = None  # a multi-class model without a class: each call names one
+        if class_name is not None or model_classes(self._union.dataset_meta) is None:
+            self._model = for_class(self._union, class_name, "class_name")
         if detector is None:
             self.boxes: Boxes = WholeImage()
         elif callable(detector):
@@ -221,13 +247,35 @@ class PoseEstimator:
                                        nms_thr=nms_thr, threads=threads)
 
     @property
+    def model(self):
+        """The pose model as it answers: a multi-class model's cut to ``class_name``."""
+        if self._model is None:
+            from mmpx.infer.classes import for_class
+
+            for_class(self._union, None, "class_name")  # raises: which class?
+        return self._model
+
+    @property
     def dataset_meta(self) -> dict:
-        return self.model.dataset_meta
+        """The keypoint metainfo of the results (a class's own for a multi-class model; its union, with
+        ``classes``, before a class is chosen)."""
+        return (self._model or self._union).dataset_meta
+
+    @property
+    def classes(self) -> list[str] | None:
+        """A multi-class model's class names (the values ``class_name`` takes); None for a one-class model."""
+        from mmpx.infer.classes import model_classes
+
+        found = model_classes(self._union.dataset_meta)
+        return None if found is None else [c.name for c in found]
 
     def __call__(self, image: str | Path | np.ndarray, bboxes: np.ndarray | None = None, *,
-                 heatmaps: bool = False, name: str | None = None) -> PoseResult:
+                 heatmaps: bool = False, name: str | None = None, class_name: str | None = None) -> PoseResult:
         """Poses in one image: a path or a BGR ``uint8`` array (H, W, 3); ``bboxes`` (M, 4) xyxy overrides the
-        detector (scores 1)."""
+        detector (scores 1); ``class_name`` the class of the boxes for this call (a multi-class model)."""
+        from mmpx.infer.classes import for_class
+
+        model = self.model if class_name is None else for_class(self._union, class_name, "class_name")
         path = None
         if isinstance(image, (str, Path)):
             name, path = name or str(image), Path(image)
@@ -243,13 +291,13 @@ class PoseEstimator:
             bbox_scores = np.ones(len(bboxes), np.float32)
         maps = None
         if heatmaps:
-            if not hasattr(self.model, "predict_with_heatmaps"):
+            if not hasattr(model, "predict_with_heatmaps"):
                 raise MmpxError("heatmaps=True: this backend gives no heatmaps", "load a config + checkpoint")
-            keypoints, scores, maps = self.model.predict_with_heatmaps(image, bboxes)
+            keypoints, scores, maps = model.predict_with_heatmaps(image, bboxes)
         else:
-            keypoints, scores = self.model.predict(image, bboxes)
+            keypoints, scores = model.predict(image, bboxes)
         return PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
-                          np.asarray(bbox_scores), self.dataset_meta, image, maps, path=path)
+                          np.asarray(bbox_scores), model.dataset_meta, image, maps, path=path)
 
     def suggest(self, inputs: str | Path | Iterable[str | Path], out: str | Path, n: int = 50, **options):
         """``mmpx suggest``: choose ``n`` of the images and video frames of ``inputs`` to label next and write them
@@ -329,7 +377,7 @@ def trajectories(results: Iterable[PoseResult], kpt_thr: float = 0.3):
         if result.track_ids is None:
             raise MmpxError(f"{result.name}: no track ids", "run with pose.run(..., track=True)")
         if table is None:
-            table = TrajectoryTable(result.names, kpt_thr=kpt_thr)
+            table = TrajectoryTable(result.names, kpt_thr=kpt_thr, class_name=result.dataset_meta.get("class_name"))
         table.add(result.source or result.name, result.frame, result.time, result.track_ids, result.keypoints,
                   result.scores, result.raw_keypoints)
     if table is None:
@@ -342,8 +390,9 @@ def save_trajectories(results: Iterable[PoseResult], path: str | Path, kpt_thr: 
     return trajectories(results, kpt_thr).write(path)
 
 
-def save_coco(results: Iterable[PoseResult], path: str | Path, category_id: int = 1) -> Path:
-    """Write every result as COCO keypoint results (image ids 1, 2, ... in order, ``file_name`` each), atomically."""
+def save_coco(results: Iterable[PoseResult], path: str | Path, category_id: int | None = None) -> Path:
+    """Write every result as COCO keypoint results (image ids 1, 2, ... in order, ``file_name`` each), atomically;
+    ``category_id`` defaults to each result's class id (a multi-class model) or 1."""
     from mmpx.atomic import write_json
 
     records = []

@@ -50,19 +50,49 @@ def dataset_meta(checkpoint_meta: dict | None, cfg, config) -> dict:
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
     if checkpoint_meta:
-        return checkpoint_meta if "keypoint_id2name" in checkpoint_meta else parse_pose_metainfo(checkpoint_meta)
+        meta = checkpoint_meta if "keypoint_id2name" in checkpoint_meta else parse_pose_metainfo(checkpoint_meta)
+        return _with_classes(meta, cfg)
     from_files = []
     for phase in PHASES:
         dataset = ((cfg.get(f"{phase}_dataloader") or {}).get("dataset")) or {}
         meta = _declared(dataset)
         if meta:
-            return parse_pose_metainfo(meta)
+            return _with_classes(parse_pose_metainfo(meta), cfg)
         if dataset.get("type") is not None:
             from_files.append(f"{_type_name(dataset)} ({phase}_dataloader.dataset)")
     where = f": {from_files[0]} has no fixed metainfo" if from_files else ""
     raise ConfigError(f"{config}: no dataset metainfo in the checkpoint or the config's datasets{where}",
                       "use a checkpoint written by mmpx train or MMPose's tools/train.py (it carries "
                       "meta.dataset_meta), or set test_dataloader.dataset.metainfo=dict(from_file='metainfo.py')")
+
+
+def _with_classes(meta: dict, cfg) -> dict:
+    """``meta`` with the ``classes`` of a multi-class model (issue #27): MMPose's parser drops them, so they come
+    from the checkpoint's meta (``MultiClassCocoDataset`` puts them there) or else from the first metainfo file
+    the config's datasets name, when its union is the model's keypoints."""
+    if meta.get("classes") is not None:
+        return meta
+    from mmpx.errors import MmpxError
+    from mmpx.metainfo import load_metainfo
+    from mmpx.metainfo.classes import keypoint_classes
+
+    id2name = meta.get("keypoint_id2name") or {}
+    names = [id2name.get(i, id2name.get(str(i))) for i in range(int(meta.get("num_keypoints", len(id2name))))]
+    for phase in PHASES:
+        declared = (((cfg.get(f"{phase}_dataloader") or {}).get("dataset")) or {}).get("metainfo") or {}
+        path = declared.get("from_file") if isinstance(declared, dict) else None
+        if not path:
+            continue
+        try:
+            info = load_metainfo(path)
+        except MmpxError:  # a path mmpose resolves itself (a package's), or a file that is no plain literal
+            continue
+        classes = keypoint_classes(info, str(path))  # a malformed list is an error, not one class
+        if classes and [n for c in classes for n in c.union_names] == names:
+            meta = dict(meta, classes=[dict(id=c.id, name=c.name, keypoints=list(c.keypoints), start=c.start,
+                                            stop=c.stop) for c in classes])
+        return meta
+    return meta
 
 
 def _declared(dataset: dict) -> dict | None:

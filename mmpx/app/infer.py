@@ -187,11 +187,15 @@ def _labelme_sink(request: InferRequest, model):
     outputs = request.outputs
     if outputs.save_labelme is None:
         return None
+    from mmpx.infer.classes import instance_class
     from mmpx.infer.labelme_out import LabelmeSink
     from mmpx.infer.results import keypoint_names
 
     choice = request.model
-    return LabelmeSink(outputs.save_labelme, keypoint_names(model.dataset_meta), outputs.labelme_label,
+    label = outputs.labelme_label  # a multi-class model's class names its rectangles (convert --classes reads it)
+    if label == "object" and instance_class(model.dataset_meta)[1] is not None:
+        label = instance_class(model.dataset_meta)[1]
+    return LabelmeSink(outputs.save_labelme, keypoint_names(model.dataset_meta), label,
                        request.draw.kpt_thr, source=f"mmpx infer ({(choice.weights or choice.pose).name})")
 
 

@@ -21,6 +21,8 @@ class ModelChoice:
         whole_image: no detector: one box, the whole image.
         device, backend, threads, cfg_options: where and how the pose model runs.
         trust_checkpoint: load the named checkpoints without the safe-load allow-list.
+        class_name: the class of every box for a multi-class model (``--class``; required there, refused for a
+            one-class model): each instance gets that class's keypoints only (:mod:`mmpx.infer.classes`).
     """
 
     pose: Path | None = None
@@ -36,6 +38,7 @@ class ModelChoice:
     threads: int | None = None
     cfg_options: list[str] | None = None
     trust_checkpoint: bool = False
+    class_name: str | None = None
 
     def check(self) -> None:
         """Option combinations that cannot work, found before any model is loaded."""
@@ -85,13 +88,16 @@ class ModelChoice:
                 trust(*[str(p) for p in (self.weights, self.det_weights) if p is not None])
 
     def load_pose(self, batch_size: int = 32, flip_test: bool | None = None):
-        """The pose model (:func:`mmpx.api.load_pose_model`)."""
+        """The pose model (:func:`mmpx.api.load_pose_model`); a multi-class model's cut to ``class_name``."""
         from mmpx.api import load_pose_model  # the Python API's loader: the commands are built on it
+        from mmpx.infer.classes import for_class
 
         if self.backend == "onnxruntime":
-            return load_pose_model(self.weights, device=self.device, flip_test=flip_test, threads=self.threads)
-        return load_pose_model(self.pose, self.weights, device=self.device, flip_test=flip_test,
-                               threads=self.threads, batch_size=batch_size, cfg_options=self.cfg_options)
+            model = load_pose_model(self.weights, device=self.device, flip_test=flip_test, threads=self.threads)
+        else:
+            model = load_pose_model(self.pose, self.weights, device=self.device, flip_test=flip_test,
+                                    threads=self.threads, batch_size=batch_size, cfg_options=self.cfg_options)
+        return for_class(model, self.class_name)
 
     def load_boxes(self):
         """The box source: the whole image, or an mmdet detector (:func:`mmpx.api.load_detector`)."""

@@ -43,11 +43,16 @@ ThreadsOpt = Annotated[int | None, typer.Option(
     "--threads", help="CPU threads for the pose model (ONNX Runtime intra-op / torch.set_num_threads). "
     "Default: the runtime's choice (all cores).", min=1, show_default=False)]
 
+ClassOpt = Annotated[str | None, typer.Option(
+    "--class", help="A multi-class model's class of every box (car, bicycle): each instance gets that class's "
+    "keypoints, names and skeleton only, and its category_id. Required for a multi-class model; refused for a "
+    "one-class one (docs/guides/multiclass.md).", show_default=False)]
+
 
 def model_choice(pose, weights, det_config, det_weights, det_cat_id, whole_image, bbox_thr, nms_thr, device,
-                 backend, threads, cfg_options, trust_checkpoint) -> ModelChoice:
+                 backend, threads, cfg_options, trust_checkpoint, class_name: str | None = None) -> ModelChoice:
     """The options above as one :class:`~mmpx.app.models.ModelChoice`."""
     return ModelChoice(pose=pose, weights=weights, det_config=det_config, det_weights=det_weights,
                        det_cat_id=det_cat_id, whole_image=whole_image, bbox_thr=bbox_thr, nms_thr=nms_thr,
                        device=device, backend=backend.value, threads=threads, cfg_options=cfg_options,
-                       trust_checkpoint=trust_checkpoint)
+                       trust_checkpoint=trust_checkpoint, class_name=class_name)

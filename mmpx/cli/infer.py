@@ -13,6 +13,7 @@ from mmpx.cli._model_options import (
     Backend,
     BackendOpt,
     BboxThrOpt,
+    ClassOpt,
     DetCatIdOpt,
     DetConfigOpt,
     DetWeightsOpt,
@@ -44,6 +45,7 @@ def infer(
     det_weights: DetWeightsOpt = None,
     det_cat_id: DetCatIdOpt = None,
     whole_image: WholeImageOpt = False,
+    class_name: ClassOpt = None,
     bbox_thr: BboxThrOpt = 0.3,
     nms_thr: NmsThrOpt = 0.3,
     kpt_thr: Annotated[float, typer.Option("--kpt-thr", help="Draw keypoints scoring at least this.")] = 0.3,
@@ -134,7 +136,7 @@ def infer(
 
     request = InferRequest(
         inputs, model_choice(pose, weights, det_config, det_weights, det_cat_id, whole_image, bbox_thr, nms_thr,
-                             device, backend, threads, cfg_options, trust_checkpoint),
+                             device, backend, threads, cfg_options, trust_checkpoint, class_name),
         InferOutputs(out_dir, save_json, save_labelme, labelme_label, save_csv, save_parquet, save_as),
         DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
                     draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style.value),

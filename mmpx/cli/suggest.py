@@ -14,6 +14,7 @@ from mmpx.cli._model_options import (
     Backend,
     BackendOpt,
     BboxThrOpt,
+    ClassOpt,
     DetCatIdOpt,
     DetConfigOpt,
     DetWeightsOpt,
@@ -62,6 +63,7 @@ def suggest(
     det_weights: DetWeightsOpt = None,
     det_cat_id: DetCatIdOpt = None,
     whole_image: WholeImageOpt = False,
+    class_name: ClassOpt = None,
     bbox_thr: BboxThrOpt = 0.3,
     nms_thr: NmsThrOpt = 0.3,
     device: DeviceOpt = "cpu",
@@ -85,7 +87,9 @@ def suggest(
     from mmpx.app.suggest import suggest as run_suggest
 
     choice = model_choice(pose, weights, det_config, det_weights, det_cat_id, whole_image, bbox_thr, nms_thr, device,
-                          backend, threads, cfg_options, trust_checkpoint)
+                          backend, threads, cfg_options, trust_checkpoint, class_name)
+    if class_name is not None and labelme_label == "object":  # a class's rectangle names it (convert --classes)
+        labelme_label = class_name
     report = run_suggest(SuggestRequest(inputs, out, choice, n, strategy.value, frame_step, exclude or [], seed,
                                         kpt_thr, labelme_label, progress=not no_progress))
     if as_json:

@@ -16,8 +16,10 @@ def keypoint_names(dataset_meta: dict) -> list[str]:
 
 
 def instance_records(image_id: int, file_name: str, keypoints: np.ndarray, scores: np.ndarray,
-                     bboxes: np.ndarray, bbox_scores: np.ndarray, category_id: int = 1) -> list[dict]:
-    """One COCO result per instance: keypoints [x, y, s]*K, bbox [x, y, w, h], score as CocoMetric rescores."""
+                     bboxes: np.ndarray, bbox_scores: np.ndarray, category_id: int = 1,
+                     category: str | None = None) -> list[dict]:
+    """One COCO result per instance: keypoints [x, y, s]*K, bbox [x, y, w, h], score as CocoMetric rescores;
+    with ``category`` (a multi-class model's class name, whose id is ``category_id``) a ``category`` field."""
     records = []
     for kpts, kscores, box, bscore in zip(keypoints, scores, bboxes, bbox_scores, strict=True):
         kscores = np.nan_to_num(np.asarray(kscores, np.float64))
@@ -34,6 +36,8 @@ def instance_records(image_id: int, file_name: str, keypoints: np.ndarray, score
             bbox=[round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
             bbox_score=round(float(bscore), 6),
         ))
+        if category is not None:
+            records[-1]["category"] = str(category)
     return records
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from mmpx.atomic import atomic_path, clean_stale, write_bytes, write_json
 from mmpx.check.images import decode_image, max_image_pixels
 from mmpx.errors import MmpxError
+from mmpx.infer.classes import instance_class
 from mmpx.infer.frames import frame_count
 from mmpx.infer.inputs import Source, output_name
 from mmpx.infer.results import add_track_fields, instance_records, keypoint_names
@@ -79,7 +80,8 @@ def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, sav
         raise MmpxError("a trajectory table has a row per track: it needs tracking", "add --track")
     summary = Summary()
     if save_tables:
-        summary.table = TrajectoryTable(keypoint_names(model.dataset_meta), kpt_thr=draw.kpt_thr)
+        summary.table = TrajectoryTable(keypoint_names(model.dataset_meta), kpt_thr=draw.kpt_thr,
+                                        class_name=instance_class(model.dataset_meta)[1])
     max_image_pixels()  # a bad MMPX_MAX_IMAGE_PIXELS stops the run now, not at the first image
     if out_dir is not None:
         clean_stale(out_dir, recursive=True)  # temporary files of killed runs
@@ -131,7 +133,8 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
     else:
         keypoints, scores = model.predict(image, bboxes)
     image_id = summary.images + summary.frames + 1
-    summary.records += instance_records(image_id, name, keypoints, scores, bboxes, bbox_scores)
+    summary.records += instance_records(image_id, name, keypoints, scores, bboxes, bbox_scores,
+                                        *instance_class(model.dataset_meta))
     summary.instances += len(keypoints)
     _prelabel(labelme, src, frame, image, keypoints, scores, bboxes)
     if not want_drawing:
@@ -152,7 +155,7 @@ def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence:
         return
     if sequence.track is not None:  # a one-frame sequence: its instances get track ids 1, 2, ...
         (pose,) = sequence_poses([image], model, boxes, sequence)
-        _record(pose, src.name, src.name, summary)
+        _record(pose, src.name, src.name, summary, model.dataset_meta)
         drawn = _draw_frame(pose, model.dataset_meta, draw) if out_dir is not None else None
         _prelabel(labelme, src, None, image, pose.keypoints, pose.scores, pose.bboxes)
     else:
@@ -212,7 +215,7 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
     else:
         tracks: set[int] = set()
         for pose in sequence_poses(reader, model, boxes, sequence, fps=reader.fps):
-            _record(pose, f"{src.name}#frame={pose.index}", src.name, summary)
+            _record(pose, f"{src.name}#frame={pose.index}", src.name, summary, model.dataset_meta)
             _prelabel(labelme, src, pose.index, pose.image, pose.keypoints, pose.scores, pose.bboxes)
             if pose.track_ids is not None:
                 tracks.update(pose.track_ids.tolist())
@@ -227,12 +230,13 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
     return index
 
 
-def _record(pose: FramePoses, name: str, video: str, summary: Summary) -> None:
+def _record(pose: FramePoses, name: str, video: str, summary: Summary, meta: dict) -> None:
     """JSON records and table rows of one frame's poses (in this thread: they keep the frames' order)."""
     if len(pose.bboxes) == 0 and pose.detected:
         summary.no_boxes[video] = summary.no_boxes.get(video, 0) + 1
     image_id = summary.images + summary.frames + 1
-    records = instance_records(image_id, name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores)
+    records = instance_records(image_id, name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores,
+                               *instance_class(meta))
     summary.records += add_track_fields(records, pose.track_ids, pose.raw_keypoints, pose.scores)
     summary.instances += len(pose.keypoints)
     if summary.table is not None and pose.track_ids is not None:

@@ -40,10 +40,12 @@ class TrajectoryTable:
     Args:
         keypoint_names: the model's keypoint names, in order.
         kpt_thr: a keypoint is ``visible`` when its score is at least this.
+        class_name: a multi-class model's class (issue #27): a ``class`` column after ``track_id``.
     """
 
-    def __init__(self, keypoint_names: list[str], kpt_thr: float = 0.3) -> None:
+    def __init__(self, keypoint_names: list[str], kpt_thr: float = 0.3, class_name: str | None = None) -> None:
         self.keypoint_names = [str(n) for n in keypoint_names]
+        self.class_name = None if class_name is None else str(class_name)
         self.kpt_thr = float(kpt_thr)
         self._parts: list[tuple] = []
         self.has_raw = False
@@ -63,7 +65,11 @@ class TrajectoryTable:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return COLUMNS + (RAW_COLUMNS if self.has_raw else ())
+        base = COLUMNS
+        if self.class_name is not None:
+            at = COLUMNS.index("track_id") + 1
+            base = COLUMNS[:at] + ("class",) + COLUMNS[at:]
+        return base + (RAW_COLUMNS if self.has_raw else ())
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every column as one array (``video`` and ``keypoint`` as str, ``visible`` as bool)."""
@@ -75,6 +81,8 @@ class TrajectoryTable:
             cols["frame"].append(np.full(n * k, frame, np.int64))
             cols["time"].append(np.full(n * k, time))
             cols["track_id"].append(np.repeat(ids, k))
+            if self.class_name is not None:
+                cols["class"].append(np.full(n * k, self.class_name, object))
             cols["keypoint"].append(np.tile(np.asarray(self.keypoint_names, object), n))
             cols["x"].append(kpts[..., 0].reshape(-1))
             cols["y"].append(kpts[..., 1].reshape(-1))
@@ -84,7 +92,8 @@ class TrajectoryTable:
                 source = kpts if raw is None else raw
                 cols["x_raw"].append(source[..., 0].reshape(-1))
                 cols["y_raw"].append(source[..., 1].reshape(-1))
-        empty = {"video": object, "keypoint": object, "frame": np.int64, "track_id": np.int64, "visible": bool}
+        empty = {"video": object, "keypoint": object, "class": object, "frame": np.int64, "track_id": np.int64,
+                 "visible": bool}
         return {c: np.concatenate(v) if v else np.zeros(0, empty.get(c, np.float64)) for c, v in cols.items()}
 
     def rows(self) -> list[dict]:
@@ -141,7 +150,7 @@ def write_csv(table: TrajectoryTable, path: str | Path) -> None:
     cols = table.columns
     digits = {"time": 4, "x": 3, "y": 3, "score": 4, "x_raw": 3, "y_raw": 3}
     lists = {c: arrays[c].tolist() for c in cols}
-    for c in _TEXT:  # each distinct name escaped once, not once per row
+    for c in [c for c in cols if c in _TEXT or c == "class"]:  # each distinct name escaped once, not once per row
         escaped = {v: _csv_text(v) for v in set(lists[c])}
         lists[c] = [escaped[v] for v in lists[c]]
     with atomic_open(path, "w", encoding="utf-8", newline="") as f:

@@ -61,6 +61,7 @@ def sidecar_problems(sidecar: dict, session=None, flip_test: bool | None = None)
     size = _input_size(sidecar, problems)
     _preprocess(sidecar, problems)
     _keypoint_indices(sidecar, k, flip_test, problems)
+    _classes(sidecar, k, problems)
     _codec(sidecar, size, problems)
     if session is not None:
         before = len(problems)
@@ -126,6 +127,25 @@ def _keypoint_indices(sidecar: dict, k: int | None, flip_test: bool | None, prob
     indices = test_cfg.get("output_keypoint_indices")
     if indices is not None and not _index_list(indices, k, None):
         problems.add("test_cfg.output_keypoint_indices", indices, f"must be whole numbers from 0 to {k - 1}")
+
+
+def _classes(sidecar: dict, k: int | None, problems: _Problems) -> None:
+    """A multi-class model's ``classes`` (issue #27): each class's block must be the model's keypoint names,
+    class after class (``<class>/<keypoint>``), or decoding would cut the wrong keypoints."""
+    meta = sidecar.get("dataset_meta") if isinstance(sidecar.get("dataset_meta"), dict) else {}
+    classes = meta.get("classes")
+    if classes is None or k is None:
+        return
+    from mmpx.errors import MmpxError
+    from mmpx.metainfo.classes import keypoint_classes
+
+    id2name = meta.get("keypoint_id2name") if isinstance(meta.get("keypoint_id2name"), dict) else {}
+    names = [id2name.get(str(i), id2name.get(i, f"kpt_{i}")) for i in range(k)]
+    try:
+        keypoint_classes(dict(classes=classes, keypoint_info={i: dict(name=n, id=i) for i, n in enumerate(names)}),
+                         "dataset_meta")
+    except MmpxError as exc:
+        problems.add("dataset_meta.classes", classes, exc.message)
 
 
 def _codec(sidecar: dict, size: tuple[int, int] | None, problems: _Problems) -> None:
