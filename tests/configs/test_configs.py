@@ -65,7 +65,7 @@ def test_model_builds_and_runs(path):
     with torch.no_grad():
         if cfg.default_scope == "mmdet":
             cls_scores, _ = model(torch.zeros(1, 3, 128, 128), mode="tensor")
-            assert cls_scores[0].shape[1] == cfg.model.bbox_head.num_classes == 1
+            assert cls_scores[0].shape[1] == cfg.model.bbox_head.num_classes == len(cfg.metainfo["classes"])
             return
         width, height = cfg.codec["input_size"]
         simcc_x, simcc_y = model(torch.zeros(1, 3, height, width), None, mode="tensor")
@@ -89,6 +89,8 @@ def test_pose_configs_use_our_datasets():
             assert dataset.type == cfg.val_dataloader.dataset.type == "HumanArtScenesDataset"
             assert dataset.groups == cfg.val_dataloader.dataset.groups == [path.stem.split("-")[2]]
             assert "ann_file" not in cfg.val_evaluator  # scored on the selected group only
+        elif path.parent.name == "street" and cfg.default_scope == "mmpose":  # the union of 8 and 6 keypoints
+            assert dataset.type == val.type == "MultiClassCocoDataset" and cfg.model.head.out_channels == 14
         elif cfg.default_scope == "mmpose":
             assert dataset.type == "CarPoseDataset" and cfg.model.head.out_channels == 8
             assert dataset.ann_file == "annotations/train.json" and dataset.data_prefix == dict(img="images/")

@@ -1,0 +1,232 @@
+"""One multi-class RTMPose-t (cars and bicycles) against two single-class RTMPose-t models (the baseline: one per
+class), on the same synthetic street images: per-class PCK@0.05 and COCO AP, and the inference cost of an image
+with both classes, printed side by side.
+
+The issue's goals (#27): each class within 0.02 of its separate model, and one image's cost at most 0.6x the two
+models' sum.
+
+Data: `mmpx data synth street --size 256` (cars with 8 keypoints, bicycles with 6, up to 2 of each an image),
+converted with `mmpx convert labelme --classes car,bicycle` (80% train). The two one-class datasets are the same
+files filtered by category (same images, same boxes; each its own one-class metainfo file cut from the multi-class
+one, category id 1), so the three models see the same instances of their classes.
+
+Training: the shipped configs/street/rtmpose-t_street.py for all three (128x128, batch 32, AdamW 4e-3, EMA), turned
+iteration-based for the same number of iterations each (--iters; a linear warm-up over the first 20%, a cosine over
+the second half), without the epoch-based stage-2 switch; the single-class configs differ only in the dataset
+(CocoDataset), the head's keypoints (8 or 6) and the metrics (CocoMetric, PCKAccuracy). Each model is trained in
+this process with mmengine's Runner, then tested on the validation split (flip test, as the config).
+
+Inference cost: torch forward of the network (backbone and head, mode='tensor': no flip, no decoding), 1 thread,
+on random 128x128 crops: the multi-class model on all the image's crops in one batch against the car model on the
+car crops plus the bicycle model on the bicycle crops (two calls); median of --repeats interleaved rounds. A last
+row gives each single-class model every crop (boxes without classes: two passes over every box).
+
+With --work-dir, the data and finished trainings found there are reused (rerun the same command to print again).
+
+Usage: python benchmarks/multiclass.py [--images 400] [--iters 200] [--work-dir DIR] [--repeats 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "street" / "rtmpose-t_street.py"
+CLASSES = ("car", "bicycle")
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def mmpx(*args) -> None:
+    proc = subprocess.run([sys.executable, "-m", "mmpx", *map(str, args)], capture_output=True, text=True, env=ENV)
+    if proc.returncode != 0:
+        sys.exit(f"mmpx {' '.join(map(str, args[:2]))} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+def make_data(work: Path, images: int, seed: int) -> Path:
+    data = work / "street"
+    if not (data / "annotations" / "val.json").is_file():
+        mmpx("data", "synth", "street", work / "street-raw", "-n", images, "--seed", seed, "--size", 256)
+        mmpx("convert", "labelme", work / "street-raw", data, "--classes", ",".join(CLASSES), "--seed", seed)
+    return data
+
+
+def split_by_class(data: Path, work: Path) -> dict[str, Path]:
+    """One one-class dataset per class: the same annotation files cut to the class's category (renumbered 1), the
+    same images, a one-class metainfo file cut from the multi-class one."""
+    from mmpx.metainfo.build import build_metainfo
+    from mmpx.metainfo.classes import class_specs
+    from mmpx.metainfo.io import load_metainfo, write_metainfo
+
+    specs = {s["name"]: s for s in class_specs(load_metainfo(data / "metainfo.py"))}
+    out = {}
+    for name in CLASSES:
+        folder = work / f"street-{name}"
+        spec = specs[name]
+        if not (folder / "annotations" / "val.json").is_file():
+            (folder / "annotations").mkdir(parents=True, exist_ok=True)
+            for split in ("train", "val"):
+                coco = json.loads((data / "annotations" / f"{split}.json").read_text())
+                category = next(c for c in coco["categories"] if c["id"] == spec["id"])
+                coco["categories"] = [{**category, "id": 1}]
+                coco["annotations"] = [{**a, "category_id": 1} for a in coco["annotations"]
+                                       if a["category_id"] == spec["id"]]
+                (folder / "annotations" / f"{split}.json").write_text(json.dumps(coco))
+            info = build_metainfo(name, spec["keypoints"], skeleton=spec["skeleton"], swaps=spec["swaps"],
+                                  sigmas=spec["sigmas"], joint_weights=spec["joint_weights"])
+            write_metainfo(folder / "metainfo.py", info)
+        out[name] = folder
+    return out
+
+
+def make_config(data: Path, images: Path, keypoints: int | None, iters: int, work_dir: Path):
+    """The shipped street config, iteration-based; a one-class model when ``keypoints`` is given."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(CONFIG))
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        dataset = loader.dataset
+        dataset.data_root = f"{data}/"
+        dataset.data_prefix = dict(img=f"{images}/")
+        dataset.metainfo = dict(from_file=str(data / "metainfo.py"))
+        if keypoints is not None:
+            dataset.type = "CocoDataset"
+    if keypoints is not None:
+        cfg.model.head.out_channels = keypoints
+        cfg.val_evaluator = cfg.test_evaluator = [dict(type="CocoMetric"), dict(type="PCKAccuracy", thr=0.05)]
+    cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=10 * iters)
+    warmup = max(1, iters // 5)
+    cfg.param_scheduler = [
+        dict(type="LinearLR", start_factor=1.0e-5, by_epoch=False, begin=0, end=warmup),
+        dict(type="CosineAnnealingLR", eta_min=cfg.base_lr * 0.05, by_epoch=False, begin=iters // 2, end=iters,
+             T_max=iters - iters // 2),
+    ]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if "PipelineSwitchHook" not in h["type"]]  # epoch-based
+    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", by_epoch=False, interval=iters, save_best=None,
+                                        max_keep_ckpts=1)
+    cfg.default_hooks.logger = dict(type="LoggerHook", interval=50)
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.work_dir = str(work_dir)
+    cfg.launcher = "none"
+    return cfg
+
+
+def train_and_test(name: str, cfg, iters: int) -> tuple[object, dict, float]:
+    """Train (or reuse the checkpoint of a finished run), test; returns the model, the metrics, train seconds."""
+    from mmengine.runner import Runner
+
+    work = Path(cfg.work_dir)
+    done = work / f"iter_{iters}.pth"
+    result = work / "result.json"
+    if done.is_file() and result.is_file():
+        cfg = copy.deepcopy(cfg)
+        cfg.load_from = str(done)
+        runner = Runner.from_cfg(cfg)
+        runner.load_or_resume()
+        saved = json.loads(result.read_text())
+        return runner.model, saved["metrics"], saved["train_s"]
+    print(f"training {name}: {iters} iterations ...", flush=True)
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    train_s = time.perf_counter() - start
+    metrics = {k: float(v) for k, v in runner.test().items()}
+    result.write_text(json.dumps(dict(metrics=metrics, train_s=train_s)))
+    return runner.model, metrics, train_s
+
+
+def time_forward(models: dict, plans: list[list[tuple[str, int]]], repeats: int, size: int) -> list[float]:
+    """Median seconds of each plan (a list of (model, crops) calls), measured in interleaved rounds."""
+    import torch
+
+    torch.set_num_threads(1)
+    inputs = {n: torch.randn(n, 3, size, size) for plan in plans for _, n in plan}
+    for m in models.values():
+        m.cpu().eval()  # the CPU's cost, also where training ran on a GPU
+    times = [[] for _ in plans]
+    with torch.no_grad():
+        for round_ in range(repeats + 5):
+            for i, plan in enumerate(plans):
+                start = time.perf_counter()
+                for model, n in plan:
+                    models[model](inputs[n], None, mode="tensor")
+                if round_ >= 5:  # warm-up rounds
+                    times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=400, help="synthetic street images (80%% train)")
+    parser.add_argument("--iters", type=int, default=200, help="training iterations of each model (batch 32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--repeats", type=int, default=200, help="timed rounds of the inference comparison")
+    parser.add_argument("--work-dir", type=Path, help="keep data and runs here (default: a temporary folder)")
+    args = parser.parse_args()
+
+    import mmpose_ext  # noqa: F401  (registers MultiClassCocoDataset and the metrics)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = (args.work_dir or Path(tmp)).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        data = make_data(work, args.images, args.seed)
+        single = split_by_class(data, work)
+        counts = {c["name"]: sum(a["category_id"] == c["id"] for a in train["annotations"])
+                  for train in [json.loads((data / "annotations" / "train.json").read_text())]
+                  for c in train["categories"]}
+        images = data / "images"
+        runs = {"multi": make_config(data, images, None, args.iters, work / "run-multi")}
+        for name in CLASSES:
+            keypoints = len(json.loads((single[name] / "annotations" / "val.json").read_text())
+                            ["categories"][0]["keypoints"])
+            runs[name] = make_config(single[name], images, keypoints, args.iters, work / f"run-{name}")
+        models, metrics, train_s = {}, {}, {}
+        for name, cfg in runs.items():
+            models[name], metrics[name], train_s[name] = train_and_test(name, cfg, args.iters)
+        size = runs["multi"].codec["input_size"][0]
+        plans = [[("multi", 4)], [("car", 2), ("bicycle", 2)],
+                 [("multi", 2)], [("car", 1), ("bicycle", 1)],
+                 [("car", 4), ("bicycle", 4)]]
+        cost = time_forward(models, plans, args.repeats, size)
+        wall = time.perf_counter() - start
+
+    print(f"\nmulti-class RTMPose-t vs one RTMPose-t per class (baseline), synthetic street: {args.images} images, "
+          f"{counts['car']} car and {counts['bicycle']} bicycle train instances; {args.iters} iterations of batch 32 "
+          f"at {size}x{size} each; wall {wall:.0f} s (training {' / '.join(f'{s:.0f}' for s in train_s.values())} "
+          f"s: multi / car / bicycle)\n")
+    print("| class | metric | multi-class | single-class (baseline) | multi - single | goal |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in CLASSES:
+        for label, mkey, skey in (("PCK@0.05", f"{name}/PCK", "PCK"), ("COCO AP", f"coco/{name}/AP", "coco/AP")):
+            m, s = metrics["multi"].get(mkey), metrics[name].get(skey)
+            if m is None or s is None:
+                sys.exit(f"missing metric {mkey!r} or {skey!r}: got {sorted(metrics['multi'])} / "
+                         f"{sorted(metrics[name])}")
+            ok = "met" if m >= s - 0.02 else "not met"
+            print(f"| {name} | {label} | {m:.4f} | {s:.4f} | {m - s:+.4f} | >= -0.02: {ok} |")
+    print("\ninference, torch forward (backbone + head, no flip, no decoding), 1 thread, median of "
+          f"{args.repeats} rounds:\n")
+    print("| image | multi-class, one call | single-class models (baseline) | ratio | goal <= 0.6x |")
+    print("| --- | --- | --- | --- | --- |")
+    rows = [("2 cars + 2 bicycles", cost[0], "car model on 2 + bicycle model on 2", cost[1]),
+            ("1 car + 1 bicycle", cost[2], "car model on 1 + bicycle model on 1", cost[3]),
+            ("4 boxes without classes", cost[0], "each model on all 4", cost[4])]
+    for image, m, base, s in rows:
+        print(f"| {image} | {m * 1e3:.1f} ms | {base}: {s * 1e3:.1f} ms | {m / s:.2f}x | "
+              f"{'met' if m / s <= 0.6 else 'not met'} |")
+
+
+if __name__ == "__main__":
+    main()
