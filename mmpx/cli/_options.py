@@ -91,3 +91,9 @@ def metainfo_file(value: Path | None) -> Path | None:
     from mmpx.metainfo.mapping import resolve_metainfo_path
 
     return resolve_metainfo_path(text)
+
+
+def metainfo_files(values: list[Path] | None) -> list[Path] | None:
+    """The callback of a repeatable ``--metainfo`` (``convert labelme --classes``: once per class): each value
+    resolved by :func:`metainfo_file`."""
+    return [metainfo_file(v) for v in values] if values else None

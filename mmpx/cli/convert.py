@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mmpx.cli._guard import guarded
-from mmpx.cli._options import JsonOpt, metainfo_file
+from mmpx.cli._options import JsonOpt, metainfo_file, metainfo_files
 from mmpx.cli._output import err_console, out_console
 
 PROGRESS_MIN_FILES = 200  # a bar for fewer files only flickers
@@ -103,11 +103,6 @@ def print_summary(report, as_json: bool = False) -> None:
             console.print(f"  ... and {len(items) - LISTED} more")
 
 
-def _metainfo_files(values: list[Path] | None) -> list[Path] | None:
-    """``--metainfo`` given once or more (once per class with --classes), each resolved as any --metainfo."""
-    return [metainfo_file(v) for v in values] if values else None
-
-
 @guarded(inputs=("src", "metainfo"), outputs=("out",))
 def labelme(
     src: Annotated[
@@ -129,7 +124,7 @@ def labelme(
             "--metainfo",
             help="MMPose metainfo .py giving keypoint names, skeleton and swaps (instead of --keypoints). With "
             "--classes: one multi-class file, or once per class (its dataset_name names the class).",
-            callback=_metainfo_files,
+            callback=metainfo_files,
             metavar="FILE",
             show_default=False,
         ),

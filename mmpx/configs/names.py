@@ -35,9 +35,17 @@ def resolve_config_name(name: str) -> Path:
     names = sorted(c.name for c in host.configs())
     # the names holding what was typed (``smoke_cpu``, ``rtmdet``), else near spellings: with a dozen carpose-*
     # and rtmpose-* names, a looser cutoff offers names that only share that prefix
-    close = [n for n in names if bare and bare in n][:3] or difflib.get_close_matches(bare, names, 3, 0.6)
+    close = [n for n in names if bare and bare in n][:3] or _near(bare, names)
     if close:
         hint = f"did you mean {', '.join(close)}? (mmpx configs list shows every shipped config)"
     else:
         hint = f"shipped configs: {', '.join(names)} (mmpx configs list)" if names else "no config is shipped"
     raise ConfigError(f"no config file or shipped config named {bare!r}", hint)
+
+
+def _near(typed: str, names: list[str]) -> list[str]:
+    """Up to 3 near spellings, best first; only those about as near as the best (a typo of one name should not
+    also offer every name that shares a few letters with it)."""
+    scored = sorted(((difflib.SequenceMatcher(None, typed, n).ratio(), n) for n in names), reverse=True)
+    best = scored[0][0] if scored else 0.0
+    return [n for ratio, n in scored[:3] if ratio >= max(0.6, best - 0.1)]

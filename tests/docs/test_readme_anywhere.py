@@ -268,7 +268,7 @@ def test_every_metainfo_option_uses_the_one_resolver():
 
     import typer.models
 
-    from mmpx.cli._options import metainfo_file
+    from mmpx.cli._options import metainfo_file, metainfo_files
     from mmpx.cli.main import build_app
     from mmpx.plugins.manager import get_host
     from tests.mmpx.cli.test_output_guard import _commands
@@ -283,5 +283,5 @@ def test_every_metainfo_option_uses_the_one_resolver():
                 if isinstance(meta, typer.models.OptionInfo) and (
                         "--metainfo" in decls or (param == "metainfo" and not decls)):
                     found.append(name)
-                    assert meta.callback is metainfo_file, f"mmpx {name} --metainfo"
+                    assert meta.callback in (metainfo_file, metainfo_files), f"mmpx {name} --metainfo"
     assert {"check data", "convert labelme", "convert to-yolo", "eval", "metainfo sigmas"} <= set(found)
