@@ -220,7 +220,7 @@ class PoseEstimator:
             image as one box.
         device, flip_test, threads, batch_size, cfg_options: as ``mmpx infer``'s options.
         det_cat_ids, bbox_thr, nms_thr: which detector classes to keep, the score threshold, NMS IoU.
-        class_name: a multi-class model's class of every box (issue #27; ``mmpx infer --class``): each instance
+        class_name: a multi-class model's class of every box (``mmpx infer --class``): each instance
             gets that class's keypoints, names and skeleton only. Required (here or per call) for a multi-class
             model, refused for a one-class one.
     """

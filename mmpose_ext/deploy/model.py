@@ -67,7 +67,7 @@ def dataset_meta(checkpoint_meta: dict | None, cfg, config) -> dict:
 
 
 def _with_classes(meta: dict, cfg) -> dict:
-    """``meta`` with the ``classes`` of a multi-class model (issue #27): MMPose's parser drops them, so they come
+    """``meta`` with the ``classes`` of a multi-class model: MMPose's parser drops them, so they come
     from the checkpoint's meta (``MultiClassCocoDataset`` puts them there) or else from the first metainfo file
     the config's datasets name, when its union is the model's keypoints."""
     if meta.get("classes") is not None:

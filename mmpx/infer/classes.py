@@ -1,4 +1,4 @@
-"""Inference with a multi-class model (issue #27): each instance keeps only its class's block of the union.
+"""Inference with a multi-class model: each instance keeps only its class's block of the union.
 
 A multi-class model predicts the union of its classes' keypoints for every box; its ``dataset_meta`` carries
 ``classes`` (``id``, ``name``, own ``keypoints``; the torch path reads them from the checkpoint or the config's

@@ -40,7 +40,7 @@ class TrajectoryTable:
     Args:
         keypoint_names: the model's keypoint names, in order.
         kpt_thr: a keypoint is ``visible`` when its score is at least this.
-        class_name: a multi-class model's class (issue #27): a ``class`` column after ``track_id``.
+        class_name: a multi-class model's class: a ``class`` column after ``track_id``.
     """
 
     def __init__(self, keypoint_names: list[str], kpt_thr: float = 0.3, class_name: str | None = None) -> None:

@@ -130,7 +130,7 @@ def _keypoint_indices(sidecar: dict, k: int | None, flip_test: bool | None, prob
 
 
 def _classes(sidecar: dict, k: int | None, problems: _Problems) -> None:
-    """A multi-class model's ``classes`` (issue #27): each class's block must be the model's keypoint names,
+    """A multi-class model's ``classes``: each class's block must be the model's keypoint names,
     class after class (``<class>/<keypoint>``), or decoding would cut the wrong keypoints."""
     meta = sidecar.get("dataset_meta") if isinstance(sidecar.get("dataset_meta"), dict) else {}
     classes = meta.get("classes")

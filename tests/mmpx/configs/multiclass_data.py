@@ -1,6 +1,6 @@
 """A tiny two-class dataset drawn with OpenCV, as ``mmpx convert`` lays one out: cars (4 keypoints, the corners of a
 box) and bicycles (4: two wheel hubs, two handlebar ends), with a multi-class metainfo. Torch-free; used by the
-configs, dataset and metric tests of issue #27."""
+configs, dataset and metric tests of several classes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``mmpx configs new`` for a dataset of several classes (issue #27): the plan and the text (torch-free), then the
+"""``mmpx configs new`` for a dataset of several classes: the plan and the text (torch-free), then the
 config built, trained two iterations by ``mmpx train`` and scored per class by ``mmpx test``; and once by MMPose's
 own tools/train.py (custom_imports registers the classes)."""
 

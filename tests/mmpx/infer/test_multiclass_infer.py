@@ -1,4 +1,4 @@
-"""Inference with a model of two classes (issue #27): each instance gets only its class's keypoints, names and
+"""Inference with a model of two classes: each instance gets only its class's keypoints, names and
 skeleton, on the torch path and the ONNX Runtime path alike (same keypoints), with its class's ``category_id``;
 ``mmpx infer --class`` (required for a multi-class model, refused for a one-class one), the COCO records, the
 trajectory table's ``class`` column and ``--save-labelme`` pre-labels that ``mmpx convert labelme --classes`` reads

@@ -231,7 +231,7 @@ def test_files_load_with_the_labelme_reader(street):
 def test_convert_labelme_with_classes(street, tmp_path):
     helptext = mmpx("convert", "labelme", "--help").stdout
     if "--classes" not in helptext:
-        pytest.skip("mmpx convert labelme has no --classes option yet (issue #27, the converter's half)")
+        pytest.skip("mmpx convert labelme has no --classes option yet")
     result = mmpx("convert", "labelme", str(street), str(tmp_path / "data"), "--classes", "car,bicycle",
                   "--val-ratio", "0", "--strict")
     assert result.returncode == 0, result.stdout + result.stderr
