@@ -41,13 +41,17 @@ def _new_and_train(tmp_path: Path, ann: Path, meta: str, model: str, extra: tupl
     return config
 
 
-@pytest.mark.slow
-def test_locust_rtmpose_t_trains(shared_data, tmp_path):
+def test_locust_gets_its_boxes_shape(shared_data, tmp_path):
+    """The default input follows the boxes (locusts are long: 256x160). Training a generated locust config is
+    tests/mmpx/cli/test_every_set.py's (with the other eight sets)."""
     ann = shared_data / "mmpose-testdata" / "locust" / "test_locust.json"
     meta = tmp_path / "locust.py"
     made = mmpx("metainfo", "from-coco", str(ann), str(meta))
     assert made.returncode == 0, made.stderr
-    config = _new_and_train(tmp_path, ann, str(meta), "rtmpose-t")
+    config = tmp_path / "config.py"
+    made = mmpx("configs", "new", "--data", str(ann), "--metainfo", str(meta), "--model", "rtmpose-t", "--out",
+                str(config))
+    assert made.returncode == 0 and "preflight passed" in made.stdout, made.stderr
     assert "input_size=(256, 160)" in config.read_text()
 
 
@@ -57,7 +61,7 @@ def test_hand_heatmap_trains_with_flip(shared_data, tmp_path):
     ann = shared_data / "mmpose-testdata" / "onehand10k" / "test_onehand10k.json"
     meta = tmp_path / "hand.py"
     assert mmpx("metainfo", "from-coco", str(ann), str(meta)).returncode == 0
-    config = _new_and_train(tmp_path, ann, str(meta), "heatmap-resnet50", ("--flip", "yes"))
+    config = _new_and_train(tmp_path, ann, str(meta), "heatmap-resnet50", ("--flip", "yes", "--input-size", "128x128"))
     assert "RandomFlip" in config.read_text()
 
 
