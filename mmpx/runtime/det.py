@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mmpx.errors import MmpxError
-from mmpx.runtime.model_file import SIDECAR_KEY, embedded_sidecar
-from mmpx.runtime.threads import session_options
+from mmpx.runtime.model_file import SIDECAR_KEY, open_session
 
 DET_FORMAT = "mmpose-ext/onnx-detector"
 POSE_FORMAT = "mmpose-ext/onnx-pose"  # what a pose model's sidecar says (mmpx.runtime.ort.SIDECAR_FORMAT)
@@ -134,20 +133,11 @@ class OnnxDetector:
     """
 
     def __init__(self, onnx_path, sidecar=None, providers=None, threads=None, *, score_thr: float | None = None):
-        import onnxruntime as ort
-
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
             raise MmpxError(f"ONNX detector {onnx_path} does not exist",
                             "export one with `mmpx export onnx DET_CONFIG DET_CKPT --out det.onnx`")
-        try:
-            self.session = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads),
-                                                providers=list(providers or ["CPUExecutionProvider"]))
-            embedded = embedded_sidecar(self.session)
-        except Exception as exc:  # protobuf parse errors and the like, raised as ORT's own exception types
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise MmpxError(f"{onnx_path} is not a readable ONNX model: {first}",
-                            "the file is damaged or not ONNX; export it again with `mmpx export onnx`") from exc
+        self.session, embedded = open_session(onnx_path, threads, providers)
         self.sidecar = load_det_sidecar(onnx_path, sidecar, embedded)
         try:
             self._read_sidecar(score_thr)

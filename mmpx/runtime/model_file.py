@@ -39,6 +39,26 @@ def embedded_sidecar(session) -> dict | None:
     return json.loads(text) if text else None
 
 
+def open_session(onnx_path: Path, threads: int | None = None, providers=None):
+    """An ONNX Runtime session on ``onnx_path`` under the thread policy, and the sidecar inside it (or None).
+
+    Raises:
+        MmpxError: the file is damaged or not ONNX (protobuf parse errors arrive as ORT's own exception types).
+    """
+    import onnxruntime as ort
+
+    from mmpx.runtime.threads import session_options
+
+    try:
+        session = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads),
+                                       providers=list(providers or ["CPUExecutionProvider"]))
+        return session, embedded_sidecar(session)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise MmpxError(f"{onnx_path} is not a readable ONNX model: {first}",
+                        "the file is damaged or not ONNX; export it again with `mmpx export onnx`") from exc
+
+
 def publish(staged_onnx: str | Path, onnx_path: str | Path, sidecar: dict, sidecar_path: str | Path) -> None:
     """Embed ``sidecar`` in ``staged_onnx``, move it to ``onnx_path`` in one rename, then write the JSON copy.
 

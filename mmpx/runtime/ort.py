@@ -15,9 +15,8 @@ import numpy as np
 from mmpx.errors import MmpxError
 from mmpx.runtime import decode as dec
 from mmpx.runtime.det import DET_FORMAT
-from mmpx.runtime.model_file import embedded_sidecar
+from mmpx.runtime.model_file import open_session
 from mmpx.runtime.sidecar_check import sidecar_problems
-from mmpx.runtime.threads import session_options
 
 SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
 # fields of a parsed metainfo that MMPose keeps as numpy arrays
@@ -98,21 +97,11 @@ class OnnxPoseModel:
 
     def __init__(self, onnx_path, sidecar=None, providers=None, threads=None, *, flip_test=None,
                  codec_builder=None):
-        import onnxruntime as ort
-
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
             raise MmpxError(f"ONNX model {onnx_path} does not exist", "export one with `mmpx export onnx CONFIG CKPT`")
-        options = session_options(threads)  # the thread policy: free cores, no spinning between runs
-        try:
-            self.session = ort.InferenceSession(
-                str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
-            )
-            embedded = embedded_sidecar(self.session)
-        except Exception as exc:  # protobuf parse errors and the like, raised as ORT's own exception types
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise MmpxError(f"{onnx_path} is not a readable ONNX model: {first}",
-                            "the file is damaged or not ONNX; export it again with `mmpx export onnx`") from exc
+        # the thread policy: free cores, no spinning between runs
+        self.session, embedded = open_session(onnx_path, threads, providers)
         self.sidecar = load_sidecar(onnx_path, sidecar, embedded)
         try:
             self._read_sidecar(flip_test)
