@@ -9,6 +9,7 @@ flip test off everywhere, since rtmlib never flips):
 - (b) mmpx with the torch detector (``--det-config``: ``MMDetDetector``) and the ONNX Runtime pose model;
 - (c) mmpx all on ONNX Runtime, fp32 (``--det-weights det.onnx --weights pose.onnx``);
 - (d) the same with the pose model quantised by ``mmpx export int8`` (calibrated on the crops of the COCO images);
+- (d2) the same with the detector quantised too (``mmpx export int8 det.onnx``, calibrated on the COCO images);
 - (e) rtmlib 0.0.16's ``RTMDet`` + ``RTMPose`` on the same weights. Its ``RTMDet`` cannot take mmpx's detector
   export (outputs ``scores`` (1, P, 80) + ``distances`` (1, P, 4), decoded in numpy): it reads the first output
   as an mmdeploy end-to-end ``dets`` (1, K, 5) or a YOLOX (cx, cy, w, h, obj, cls...) tensor, so fed ours it
@@ -286,6 +287,7 @@ def main() -> None:
     from mmpx.runtime import OnnxPoseModel
     from mmpx.runtime.det import OnnxBoxes
     from mmpx.runtime.quantize import quantize_onnx
+    from mmpx.runtime.quantize_det import quantize_detector
     from mmpx.synth.traffic import traffic_clip
 
     images = [cv2.imread(str(p)) for p in sorted(DATA.glob("*.jpg"))]
@@ -298,6 +300,8 @@ def main() -> None:
         pose_onnx = export_onnx(pose_config, pose_ckpt, out=tmp / "pose.onnx", dynamic_batch=True).onnx_path
         pose_static = export_onnx(pose_config, pose_ckpt, out=tmp / "pose_static.onnx", dynamic_batch=False).onnx_path
         pose_int8 = quantize_onnx(pose_onnx, DATA / "test_coco.json", DATA, out=tmp / "pose_int8.onnx").onnx_path
+        det_int8 = quantize_detector(det_onnx, DATA / "test_coco.json", DATA, out=tmp / "det_int8.onnx")
+        print(f"int8 detector vs fp32 on the COCO images: {det_int8.agreement}")
 
         demo = mmpose_demo(det_ckpt, pose_config, pose_ckpt)
         rows["(a) MMPose demo: mmdet + inference_topdown"] = (demo, per_frame(demo))
@@ -308,6 +312,8 @@ def main() -> None:
         rows["(c) mmpx all ORT, fp32"] = mmpx_pipeline(ort_boxes, fp32)
         int8 = OnnxPoseModel(pose_int8, threads=args.threads, flip_test=False)
         rows["(d) mmpx all ORT, int8 pose"] = mmpx_pipeline(ort_boxes, int8)
+        int8_boxes = OnnxBoxes(det_int8.onnx_path, bbox_thr=BBOX_THR, nms_thr=NMS_THR, threads=args.threads)
+        rows["(d2) mmpx all ORT, int8 detector + pose"] = mmpx_pipeline(int8_boxes, int8)
         try:
             e2e = end2end(det_onnx, tmp / "det_end2end.onnx")
             peer = rtmlib_pipeline(e2e, pose_static, args.threads, (640, 640))

@@ -51,7 +51,7 @@ def coco_instances(ann: str | Path, images: str | Path) -> list[tuple[Path, np.n
                         "check it with `mmpx check data`") from exc
 
 
-def _read(path: Path) -> np.ndarray:
+def read_image(path: Path) -> np.ndarray:
     from mmpx.check.images import decode_image
 
     img, why = decode_image(path)  # the pixel limit too: a huge image is refused by its header, not decoded
@@ -76,7 +76,7 @@ def agreement(fp32: OnnxPoseModel, int8: OnnxPoseModel, samples) -> dict:
     size (max(w, h), PCK's bbox normalisation) and within 1% of it."""
     dist, norm = [], []
     for path, boxes in samples:
-        img = _read(path)
+        img = read_image(path)
         a, _ = fp32.predict(img, boxes)
         b, _ = int8.predict(img, boxes)
         dist.append(np.linalg.norm(a - b, axis=-1).ravel())
@@ -85,6 +85,23 @@ def agreement(fp32: OnnxPoseModel, int8: OnnxPoseModel, samples) -> dict:
     return dict(keypoints=int(d.size), mean_px=round(float(d.mean()), 3), max_px=round(float(d.max()), 3),
                 within_0_05_bbox=round(float((d < 0.05 * n).mean()), 4),
                 within_0_01_bbox=round(float((d < 0.01 * n).mean()), 4))
+
+
+def static_int8(onnx_path: Path, tmp: Path, input_name: str, inputs: np.ndarray) -> Path:
+    """``tmp/int8.onnx``: ``onnx_path`` quantised (static QDQ, per-channel int8 weights, uint8 activations, MinMax
+    calibration on ``inputs``, one (C, H, W) network input each)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared, staged = tmp / "prepared.onnx", tmp / "int8.onnx"
+    # ONNX shape inference + graph clean-up, as ORT recommends. Its symbolic shape inference is skipped: the
+    # graph's only free dimension is the batch, and it would import torch whenever torch is installed
+    # (onnxruntime.tools does), which mmpx export int8 must not pay
+    quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
+    quantize_static(str(prepared), str(staged), _Crops(input_name, inputs), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax)
+    return staged
 
 
 def quantize_onnx(onnx_path: str | Path, ann: str | Path, images: str | Path, out: str | Path | None = None,
@@ -100,9 +117,6 @@ def quantize_onnx(onnx_path: str | Path, ann: str | Path, images: str | Path, ou
     Raises:
         MmpxError: missing or unreadable inputs, or an ``out`` that would overwrite the fp32 model.
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     onnx_path = Path(onnx_path)
     fp32 = OnnxPoseModel(onnx_path)  # checks the file and its sidecar
     out = Path(out) if out is not None else onnx_path.with_suffix(".int8.onnx")
@@ -113,20 +127,13 @@ def quantize_onnx(onnx_path: str | Path, ann: str | Path, images: str | Path, ou
         raise MmpxError(f"{ann} has no instance with a box to calibrate on", "use the val set's annotation file")
     crops = []
     for path, boxes in samples:
-        crops.append(fp32.preprocess(_read(path), boxes)[0])
+        crops.append(fp32.preprocess(read_image(path), boxes)[0])
         if sum(len(c) for c in crops) >= calib_crops:
             break
     crops = np.concatenate(crops)[:calib_crops].astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        prepared, staged = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-        # ONNX shape inference + graph clean-up, as ORT recommends. Its symbolic shape inference is skipped: the
-        # graph's only free dimension is the batch, and it would import torch whenever torch is installed
-        # (onnxruntime.tools does), which mmpx export int8 must not pay
-        quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(staged), _Crops(fp32.input_name, crops), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+        staged = static_int8(onnx_path, Path(tmp), fp32.input_name, crops)
         int8 = OnnxPoseModel(staged, sidecar=sidecar_path_for(onnx_path))
         measured = agreement(fp32, int8, samples)
         sidecar = copy.deepcopy(fp32.sidecar)

@@ -145,6 +145,32 @@ def test_random_rtmdet_tiny_matches_mmdet_on_coco(shared_data, tmp_path):
 
 
 @pytest.mark.slow
+def test_int8_detector_keeps_the_fp32_boxes(carpose, tmp_path):
+    """``mmpx export int8`` on a detector: calibrated on the set's whole images, it finds the fp32 boxes again."""
+    import onnx
+
+    from mmpx.runtime.quantize_det import det_agreement, quantize_detector
+
+    data, _, onnx_path = carpose
+    result = quantize_detector(onnx_path, data / "annotations" / "train.json", data / "images",
+                               out=tmp_path / "det.int8.onnx", calib_images=4)
+    sidecar = json.loads(result.sidecar_path.read_text())
+    assert sidecar["quantization"]["calibration"]["images"] == 4 and sidecar["classes"] == ["car"]
+    int8 = OnnxDetector(result.onnx_path)  # the sidecar inside it
+    assert any(n.op_type == "QuantizeLinear" for n in onnx.load(str(result.onnx_path)).graph.node)
+    # the barely trained detector's boxes score low: the floor is half its best score on these images
+    fp32, low = OnnxDetector(onnx_path, score_thr=0.0), OnnxDetector(result.onnx_path, score_thr=0.0)
+    images = sorted((data / "images").rglob("*.jpg"))
+    best = max(float(fp32(cv2.imread(str(p)))[1].max(initial=0)) for p in images)
+    measured = det_agreement(fp32, low, images, score_thr=best / 2)
+    assert measured["fp32_boxes"] > 0 and measured["recall"] >= 0.5, measured
+    assert measured["mean_iou"] >= 0.7, measured
+    assert int8(cv2.imread(str(images[0])))[0].shape[1] == 4
+    with pytest.raises(MmpxError, match="is the fp32 model itself"):
+        quantize_detector(onnx_path, data / "annotations" / "val.json", data / "images", out=onnx_path)
+
+
+@pytest.mark.slow
 def test_bad_inputs_give_clear_errors(carpose, tmp_path):
     from mmpose_ext.deploy import export_detector_onnx
 

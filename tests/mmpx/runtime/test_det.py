@@ -215,15 +215,19 @@ def test_bad_files_and_inputs(tmp_path):
         det(np.zeros((10, 10), np.uint8))
 
 
-def test_int8_refuses_a_detector(tmp_path):
+def test_detector_files_are_told_from_pose_models(tmp_path):
     from mmpx.runtime.det import refuse_detector
+    from mmpx.runtime.quantize_det import is_detector_file
     from tests.onnx_model import write_tiny_onnx
 
     det = write_model(tmp_path / "det.onnx")
+    assert is_detector_file(det) and not is_detector_file(write_tiny_onnx(tmp_path / "p.onnx"))
+    # mmpx export int8 takes the detector route: it asks for the detector's calibration images
     done = subprocess.run([sys.executable, "-m", "mmpx", "export", "int8", str(det), "--calib-ann",
                            str(tmp_path / "a.json"), "--calib-images", str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
-    assert done.returncode != 0 and "is an exported detector: mmpx export int8 takes pose models" in done.stderr
+    assert done.returncode != 0 and "annotation file" in done.stderr and "a.json does not exist" in done.stderr
+    assert not (tmp_path / "det.int8.onnx").exists()
     bare = write_model(tmp_path / "bare.onnx", embed=False)
     (tmp_path / "bare.json").write_text(json.dumps(sidecar()))
     with pytest.raises(MmpxError, match="exported detector"):
