@@ -108,6 +108,10 @@ class PoseResult:
         track_ids: (N,) with tracking (``run(..., track=True)``), else None.
         raw_keypoints: (N, K, 2) the model's keypoints when ``keypoints`` are smoothed, else None.
         path: the image or video file (None for an array): :func:`save_predictions` names it.
+        metas: instances of several classes (a multi-class model whose detector labels each box): each
+            instance's class metainfo (its own keypoint names, skeleton, ``class_id``, ``class_name``); then
+            ``keypoints``, ``scores`` (and ``raw_keypoints``) are lists with one (K_i, 2), (K_i,) array per
+            instance, K_i its class's keypoint count, and ``dataset_meta`` is the union's. None otherwise.
     """
 
     name: str
@@ -124,27 +128,61 @@ class PoseResult:
     track_ids: np.ndarray | None = None
     raw_keypoints: np.ndarray | None = field(default=None, repr=False)
     path: Path | None = None
+    metas: list[dict] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.keypoints)
 
     @property
     def classes(self) -> list[str | None]:
-        """Each instance's class name (a multi-class model's, ``PoseEstimator(..., class_name=...)``); None each
-        for a one-class model. ``names`` and the skeleton are then that class's own."""
+        """Each instance's class name (a multi-class model's: ``class_name=``, or its detector label's); None
+        each for a one-class model. Its keypoint names and skeleton are that class's own."""
+        if self.metas is not None:
+            return [m["class_name"] for m in self.metas]
         return [self.dataset_meta.get("class_name")] * len(self)
 
     @property
+    def category_ids(self) -> list[int]:
+        """Each instance's COCO ``category_id``: its class's id for a multi-class model, else 1."""
+        if self.metas is not None:
+            return [int(m["class_id"]) for m in self.metas]
+        return [self.category_id] * len(self)
+
+    @property
     def category_id(self) -> int:
-        """The COCO ``category_id`` of the instances: the class's id for a multi-class model, else 1."""
+        """The COCO ``category_id`` of the instances: the class's id for a multi-class model, else 1.
+
+        Raises:
+            MmpxError: instances of several classes (use :attr:`category_ids`).
+        """
+        if self.metas is not None:
+            raise MmpxError(f"{self.name}: the instances are of several classes", "use result.category_ids")
         return int(self.dataset_meta.get("class_id", 1))
 
     @property
     def names(self) -> list[str]:
-        """Keypoint names in model order."""
-        id2name = self.dataset_meta.get("keypoint_id2name") or {}
-        count = self.keypoints.shape[1] if self.keypoints.ndim == 3 else len(id2name)
-        return [str(id2name.get(i, id2name.get(str(i), i))) for i in range(count)]  # JSON sidecars key by str
+        """Keypoint names in model order.
+
+        Raises:
+            MmpxError: instances of several classes (use :attr:`instance_names`).
+        """
+        if self.metas is not None:
+            raise MmpxError(f"{self.name}: the instances are of several classes, each with its keypoint names",
+                            "use result.instance_names (one list per instance)")
+        return _names(self.dataset_meta, self.keypoints.shape[1] if self.keypoints.ndim == 3 else None)
+
+    @property
+    def instance_names(self) -> list[list[str]]:
+        """Each instance's keypoint names (its class's; the model's for one class)."""
+        if self.metas is not None:
+            return [_names(m) for m in self.metas]
+        return [self.names] * len(self)
+
+    def _instances(self):
+        """(keypoints (K, 2), scores (K,), raw keypoints or None, class meta) of each instance."""
+        metas = self.metas if self.metas is not None else [self.dataset_meta] * len(self)
+        raws = self.raw_keypoints if self.raw_keypoints is not None else [None] * len(self)
+        return list(zip(self.keypoints, self.scores, raws, metas, strict=True))
 
     def draw(self, image: np.ndarray | None = None, *, kpt_thr: float = 0.3, radius: int = 3, thickness: int = 1,
              draw_bbox: bool = False, show_kpt_idx: bool = False, skeleton_style: str = "mmpose") -> np.ndarray:
@@ -157,9 +195,18 @@ class PoseResult:
         if base is None:
             raise MmpxError(f"{self.name}: no image to draw on", "pass draw(image=...)")
         tracked = self.track_ids is not None
-        drawn = draw_pose(base, self.keypoints, self.scores, self.dataset_meta, bboxes=self.bboxes, kpt_thr=kpt_thr,
-                          radius=radius, thickness=thickness, show_kpt_idx=show_kpt_idx,
-                          skeleton_style=skeleton_style, draw_bbox=draw_bbox and not tracked)
+        options = dict(kpt_thr=kpt_thr, radius=radius, thickness=thickness, show_kpt_idx=show_kpt_idx,
+                       skeleton_style=skeleton_style, draw_bbox=draw_bbox and not tracked)
+        if self.metas is None:
+            drawn = draw_pose(base, self.keypoints, self.scores, self.dataset_meta, bboxes=self.bboxes, **options)
+        else:  # each class with its own skeleton and colours
+            drawn = np.array(base, copy=True)
+            classes = self.classes
+            for name in dict.fromkeys(classes):
+                rows = [i for i, c in enumerate(classes) if c == name]
+                drawn = draw_pose(drawn, np.stack([self.keypoints[i] for i in rows]),
+                                  np.stack([self.scores[i] for i in rows]), self.metas[rows[0]],
+                                  bboxes=np.asarray(self.bboxes)[rows], **options)
         if tracked:
             draw_track_ids(drawn, self.bboxes, self.track_ids, thickness=thickness, draw_bbox=draw_bbox)
         return drawn
@@ -170,10 +217,19 @@ class PoseResult:
         ``category_id`` defaults to the class's id (a multi-class model, with a ``category`` name) or 1."""
         from mmpx.infer.results import add_track_fields, instance_records
 
-        cid = self.category_id if category_id is None else category_id
-        records = instance_records(image_id, self.name, self.keypoints, self.scores, self.bboxes, self.bbox_scores,
-                                   cid, self.dataset_meta.get("class_name"))
-        return add_track_fields(records, self.track_ids, self.raw_keypoints, self.scores)
+        if self.metas is None:
+            cid = self.category_id if category_id is None else category_id
+            records = instance_records(image_id, self.name, self.keypoints, self.scores, self.bboxes,
+                                       self.bbox_scores, cid, self.dataset_meta.get("class_name"))
+            return add_track_fields(records, self.track_ids, self.raw_keypoints, self.scores)
+        records = []  # several classes: each instance its class's id and keypoints
+        for i, (kpts, kscores, raw, meta) in enumerate(self._instances()):
+            one = instance_records(image_id, self.name, kpts[None], kscores[None], np.asarray(self.bboxes)[i:i + 1],
+                                   np.asarray(self.bbox_scores)[i:i + 1],
+                                   int(meta["class_id"]) if category_id is None else category_id, meta["class_name"])
+            records += add_track_fields(one, None if self.track_ids is None else self.track_ids[i:i + 1],
+                                        None if raw is None else raw[None], kscores[None])
+        return records
 
     def to_labelme(self, image_path: str, *, kpt_thr: float = 0.3, label: str | None = None) -> dict:
         """The labelme document ``mmpx infer --save-labelme`` writes for this image (``image_path`` relative to
@@ -185,26 +241,34 @@ class PoseResult:
         if self.image is None:
             raise MmpxError(f"{self.name}: the image size is unknown (no image)", "run the model on an image")
         height, width = self.image.shape[:2]
+        if self.metas is not None:  # several classes: each rectangle labelled with its instance's class
+            from mmpx.infer.labelme_out import instances_prelabel
+
+            return instances_prelabel(image_path, width, height, self.keypoints, self.scores, self.bboxes,
+                                      list(zip(self.classes, self.instance_names, strict=True)), kpt_thr,
+                                      source="mmpx.api")
         label = label or self.dataset_meta.get("class_name") or "object"
         return prelabel(image_path, width, height, self.keypoints, self.scores, self.bboxes, self.names, label,
                         kpt_thr, source="mmpx.api")
 
     def to_table(self, as_frame: bool = False):
         """One row per instance and keypoint: ``image``, ``instance``, ``keypoint``, ``x``, ``y``, ``score``,
-        ``bbox_score`` (and ``class`` after ``instance`` for a multi-class model); a pandas DataFrame with
+        ``bbox_score`` (and ``class`` after ``instance`` for a multi-class model; each instance its own
+        keypoints); a pandas DataFrame with
         ``as_frame=True`` (pandas is optional)."""
-        names, cls = self.names, self.dataset_meta.get("class_name")
-        rows = [dict(image=self.name, instance=i, **({"class": cls} if cls is not None else {}), keypoint=names[k],
-                     x=float(self.keypoints[i, k, 0]), y=float(self.keypoints[i, k, 1]),
-                     score=float(self.scores[i, k]), bbox_score=float(self.bbox_scores[i]))
-                for i in range(len(self)) for k in range(len(names))]
+        names, classes = self.instance_names, self.classes
+        cls = self.metas is not None or self.dataset_meta.get("class_name") is not None  # a class column
+        rows = [dict(image=self.name, instance=i, **({"class": classes[i]} if cls else {}),
+                     keypoint=names[i][k], x=float(self.keypoints[i][k, 0]), y=float(self.keypoints[i][k, 1]),
+                     score=float(self.scores[i][k]), bbox_score=float(self.bbox_scores[i]))
+                for i in range(len(self)) for k in range(len(names[i]))]
         if not as_frame:
             return rows
         try:
             import pandas as pd
         except ImportError as exc:
             raise MmpxError("to_table(as_frame=True) needs pandas", "pip install pandas, or use the list") from exc
-        columns = ["image", "instance"] + (["class"] if cls is not None else []) + ["keypoint", "x", "y", "score",
+        columns = ["image", "instance"] + (["class"] if cls else []) + ["keypoint", "x", "y", "score",
                                                                                   "bbox_score"]
         return pd.DataFrame(rows, columns=columns)
 
@@ -219,18 +283,22 @@ class PoseEstimator:
             mmdet config (with ``det_weights``), a callable ``image -> (xyxy, scores)``, or None for the whole
             image as one box.
         device, flip_test, threads, batch_size, cfg_options: as ``mmpx infer``'s options.
-        det_cat_ids, bbox_thr, nms_thr: which detector classes to keep, the score threshold, NMS IoU.
+        det_cat_ids, bbox_thr, nms_thr: which detector classes to keep (default [0]; every class when the
+            boxes are of several classes), the score threshold, NMS IoU.
         class_name: a multi-class model's class of every box (``mmpx infer --class``): each instance
-            gets that class's keypoints, names and skeleton only. Required (here or per call) for a multi-class
-            model, refused for a one-class one.
+            gets that class's keypoints, names and skeleton only. Refused for a one-class model. Without it, a
+            multi-class model with a detector whose class names are the model's (an exported ``det.onnx``, an
+            mmdet config) gives each box the class of its detector label (:attr:`PoseResult.metas`); else it is
+            required, here or per call.
     """
 
     def __init__(self, model: str | Path, weights: str | Path | None = None, *, detector=None,
-                 det_weights: str | Path | None = None, det_cat_ids: Sequence[int] = (0,), bbox_thr: float = 0.3,
+                 det_weights: str | Path | None = None, det_cat_ids: Sequence[int] | None = None, bbox_thr: float = 0.3,
                  nms_thr: float = 0.3, device: str = "cpu", flip_test: bool | None = None, threads: int | None = None,
                  batch_size: int = 32, cfg_options: list[str] | None = None, class_name: str | None = None) -> None:
         from mmpx.infer.boxes import WholeImage
         from mmpx.infer.classes import for_class, model_classes
+        from mmpx.infer.mixed import MixedModel, for_boxes
 
         self._union = load_pose_model(model, weights, device=device, flip_test=flip_test, threads=threads,
                                       batch_size=batch_size, cfg_options=cfg_options)
@@ -243,15 +311,35 @@ class PoseEstimator:
         elif callable(detector):
             self.boxes = detector
         else:
-            self.boxes = load_detector(detector, det_weights, device=device, cat_ids=det_cat_ids, bbox_thr=bbox_thr,
-                                       nms_thr=nms_thr, threads=threads)
+            self.boxes = load_detector(detector, det_weights, device=device, cat_ids=det_cat_ids or (0,),
+                                       bbox_thr=bbox_thr, nms_thr=nms_thr, threads=threads)
+        self._detector = self.boxes  # as loaded: the boxes of a call that names its class
+        self._no_class: MmpxError | None = None  # why calls without a class_name cannot be answered
+        if self._model is None and getattr(self.boxes, "classes", None) and hasattr(self.boxes, "labelled"):
+            try:
+                mixed, boxes = for_boxes(self._union, self.boxes, None, det_cat_ids, "class_name")
+            except MmpxError as exc:  # a detector with none of the classes: each call must name one
+                self._no_class = exc
+            else:
+                if isinstance(mixed, MixedModel):  # each box its detector label's class
+                    self._model, self.boxes = mixed, boxes
+
+    @property
+    def mixed(self) -> bool:
+        """Whether each box takes its class from its detector label (a multi-class model, no ``class_name``)."""
+        from mmpx.infer.mixed import MixedModel
+
+        return isinstance(self._model, MixedModel)
 
     @property
     def model(self):
-        """The pose model as it answers: a multi-class model's cut to ``class_name``."""
+        """The pose model as it answers: a multi-class model's cut to ``class_name`` (or its union, with each
+        box's class from the detector: :class:`mmpx.infer.mixed.MixedModel`)."""
         if self._model is None:
             from mmpx.infer.classes import for_class
 
+            if self._no_class is not None:
+                raise self._no_class
             for_class(self._union, None, "class_name")  # raises: which class?
         return self._model
 
@@ -275,7 +363,13 @@ class PoseEstimator:
         detector (scores 1); ``class_name`` the class of the boxes for this call (a multi-class model)."""
         from mmpx.infer.classes import for_class
 
+        mixed = self.mixed and class_name is None
+        if mixed and bboxes is not None:
+            raise MmpxError("bboxes given without a class: the classes of this estimator's boxes come from its "
+                            "detector", f"name their class: pose(image, bboxes=..., class_name=...) "
+                            f"(one of {', '.join(self.classes or [])})")
         model = self.model if class_name is None else for_class(self._union, class_name, "class_name")
+        boxes = self.boxes if class_name is None else self._detector
         path = None
         if isinstance(image, (str, Path)):
             name, path = name or str(image), Path(image)
@@ -284,20 +378,26 @@ class PoseEstimator:
             raise MmpxError(f"expected an image path or a BGR array (H, W, 3), got {type(image).__name__}"
                             + (f" of shape {image.shape}" if isinstance(image, np.ndarray) else ""),
                             "cv2.imread gives such an array")
+        classes = None
         if bboxes is None:
-            bboxes, bbox_scores = self.boxes(image)
+            from mmpx.infer.mixed import unpack
+
+            bboxes, bbox_scores, classes = unpack(boxes(image))
         else:
             bboxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
             bbox_scores = np.ones(len(bboxes), np.float32)
         maps = None
+        if heatmaps and mixed:
+            raise MmpxError("heatmaps=True: the boxes are of several classes", "pass class_name= for heatmaps")
         if heatmaps:
             if not hasattr(model, "predict_with_heatmaps"):
                 raise MmpxError("heatmaps=True: this backend gives no heatmaps", "load a config + checkpoint")
             keypoints, scores, maps = model.predict_with_heatmaps(image, bboxes)
         else:
             keypoints, scores = model.predict(image, bboxes)
-        return PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
-                          np.asarray(bbox_scores), model.dataset_meta, image, maps, path=path)
+        result = PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
+                            np.asarray(bbox_scores), model.dataset_meta, image, maps, path=path)
+        return _cut(result, model, classes) if mixed else result
 
     def suggest(self, inputs: str | Path | Iterable[str | Path], out: str | Path, n: int = 50, **options):
         """``mmpx suggest``: choose ``n`` of the images and video frames of ``inputs`` to label next and write them
@@ -307,6 +407,9 @@ class PoseEstimator:
         from mmpx.infer.inputs import collect
         from mmpx.suggest.run import suggest
 
+        if self.mixed:
+            raise MmpxError("suggest scores the keypoints of one class; this estimator's boxes are of several",
+                            "load the estimator with class_name=...")
         paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
         sources, _ = collect(paths)
         return suggest(sources, self.model, self.boxes, out, n, inputs=paths, **options)
@@ -352,14 +455,25 @@ class PoseEstimator:
                     yield self._result(pose, f"{src.name}#frame={pose.index}", src)
 
     def _result(self, pose, name: str, src) -> PoseResult:
-        return PoseResult(name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores, self.dataset_meta,
-                          pose.image, None, src.name, pose.index, pose.time, pose.track_ids, pose.raw_keypoints,
-                          src.path)
+        result = PoseResult(name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores, self.dataset_meta,
+                            pose.image, None, src.name, pose.index, pose.time, pose.track_ids, pose.raw_keypoints,
+                            src.path)
+        return result if pose.classes is None else _cut(result, self.model, pose.classes)
 
     @staticmethod
     def _with(result: PoseResult, src) -> PoseResult:
         result.source, result.path = src.name, src.path
         return result
+
+
+def _cut(result: PoseResult, model, classes) -> PoseResult:
+    """A result of the union (boxes of several classes) with each instance cut to its class."""
+    from mmpx.infer.mixed import cut_instances
+
+    result.keypoints, result.scores, result.metas, raw = cut_instances(model, result.keypoints, result.scores,
+                                                                       classes, result.raw_keypoints)
+    result.raw_keypoints = None if result.raw_keypoints is None else raw
+    return result
 
 
 def trajectories(results: Iterable[PoseResult], kpt_thr: float = 0.3):
@@ -376,10 +490,17 @@ def trajectories(results: Iterable[PoseResult], kpt_thr: float = 0.3):
     for result in results:
         if result.track_ids is None:
             raise MmpxError(f"{result.name}: no track ids", "run with pose.run(..., track=True)")
-        if table is None:
+        if table is None and result.metas is not None:  # several classes: each row its instance's class
+            table = TrajectoryTable([], kpt_thr=kpt_thr, classes=[])
+        elif table is None:
             table = TrajectoryTable(result.names, kpt_thr=kpt_thr, class_name=result.dataset_meta.get("class_name"))
-        table.add(result.source or result.name, result.frame, result.time, result.track_ids, result.keypoints,
-                  result.scores, result.raw_keypoints)
+        if result.metas is None:
+            table.add(result.source or result.name, result.frame, result.time, result.track_ids, result.keypoints,
+                      result.scores, result.raw_keypoints)
+            continue
+        for i, (kpts, kscores, raw, meta) in enumerate(result._instances()):
+            table.add_instance(result.source or result.name, result.frame, result.time, int(result.track_ids[i]),
+                               kpts, kscores, raw, _names(meta), meta["class_name"])
     if table is None:
         raise MmpxError("no results to make trajectories of", "pass the results of pose.run(..., track=True)")
     return table
@@ -426,6 +547,9 @@ def save_predictions(results: Iterable[PoseResult], path: str | Path, kpt_thr: f
         if result.path is None:
             raise MmpxError(f"{result.name}: the result has no image or video file to name",
                             "save the results of pose.run(...) or of pose(path), not of an array")
+        if result.metas is not None:
+            raise MmpxError(f"{path}: such a file has one skeleton, and the instances of {result.name} are of "
+                            "several classes", "use PoseEstimator(..., class_name=...) per class, or save_coco")
         name = result.source or result.name
         if name not in sources:
             sources[name] = Source(result.path, name, "video" if "#frame=" in result.name else "image")
@@ -437,6 +561,12 @@ def save_predictions(results: Iterable[PoseResult], path: str | Path, kpt_thr: f
     check_sources(path, list(sources.values()))
     save_for_model(path, records, {n: s.path for n, s in sources.items()}, meta, kpt_thr)
     return path
+
+
+def _names(meta: dict, count: int | None = None) -> list[str]:
+    id2name = meta.get("keypoint_id2name") or {}
+    count = len(id2name) if count is None else count
+    return [str(id2name.get(i, id2name.get(str(i), i))) for i in range(count)]  # JSON sidecars key by str
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -76,3 +76,14 @@ class MMDetDetector:
         if len(dets) and self.nms_thr < 1:
             dets = dets[nms(dets, self.nms_thr)]
         return dets[:, :4].reshape(-1, 4), dets[:, 4].reshape(-1)
+
+    def labelled(self, image_bgr: np.ndarray, cat_ids=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes, scores and labels of the classes ``cat_ids`` (None: every class), NMS within each class: the
+        boxes of a run with several classes (:func:`mmpx.runtime.det.labelled_filter`, as the exported
+        detector's)."""
+        from mmdet.apis import inference_detector
+
+        from mmpx.runtime.det import labelled_filter
+
+        pred = inference_detector(self.model, image_bgr).pred_instances.cpu().numpy()
+        return labelled_filter(pred.bboxes, pred.scores, pred.labels, cat_ids, self.bbox_thr, self.nms_thr)

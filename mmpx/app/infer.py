@@ -121,6 +121,8 @@ class InferOutcome:
     labelme_files: int | None = None
     ignored: int = 0
     saved_frames: int | None = None  # frames written to --save-as
+    dropped: dict = field(default_factory=dict)  # detector class -> boxes dropped (no pose class of that name)
+    classes: list = field(default_factory=list)  # the classes of a run with boxes of several classes
 
 
 def _check(request: InferRequest) -> SequenceOptions:
@@ -159,17 +161,33 @@ def infer(request: InferRequest) -> InferOutcome:
     # the folders' locks for the whole run, taken before the model loads: a second run is refused at once
     with hold_folders({"--out-dir": outputs.out_dir, "--save-labelme": outputs.save_labelme}):
         choice.trust()
-        model = choice.load_pose(request.batch_size, request.flip_test)
+        model, boxes = choice.load(request.batch_size, request.flip_test)
+        _check_mixed(request, model)
         if request.draw.draw_heatmap and outputs.out_dir is not None and not hasattr(model, "predict_with_heatmaps"):
             raise MmpxError(f"--draw-heatmap: the {choice.backend} backend gives no heatmaps",
                             "use --backend torch with --pose and --weights")
-        boxes = choice.load_boxes()
         labelme = _labelme_sink(request, model)
         summary = run(sources, model, boxes, out_dir=outputs.out_dir, save_json=outputs.save_json,
                       draw=request.draw, progress=request.progress, sequence=sequence,
                       save_tables=outputs.tables, labelme=labelme)
     saved = _save_as(request, summary, sources, model.dataset_meta)
-    return InferOutcome(summary, boxes.name, model.dataset_meta, labelme.files if labelme else None, ignored, saved)
+    return InferOutcome(summary, boxes.name, model.dataset_meta, labelme.files if labelme else None, ignored, saved,
+                        dict(getattr(boxes, "dropped", {})), [m["class_name"] for m in getattr(model, "metas", [])])
+
+
+def _check_mixed(request: InferRequest, model) -> None:
+    """What boxes of several classes in one run cannot give, said before the first image."""
+    from mmpx.infer.mixed import MixedModel
+
+    if not isinstance(model, MixedModel):
+        return
+    if request.outputs.save_as is not None:
+        raise MmpxError(f"--save-as {request.outputs.save_as}: a SLEAP/NWB/Label Studio/DeepLabCut file has one "
+                        "skeleton, and the boxes here are of several classes",
+                        "run once per class with --class NAME (and --det-cat-id), or use --save-json/--save-csv")
+    if request.draw.draw_heatmap:
+        raise MmpxError("--draw-heatmap draws one class's heatmaps: the boxes here are of several classes",
+                        "leave out --draw-heatmap, or give the class of every box with --class NAME")
 
 
 def _save_as(request: InferRequest, summary, sources, meta: dict) -> int | None:

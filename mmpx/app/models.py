@@ -21,8 +21,10 @@ class ModelChoice:
         whole_image: no detector: one box, the whole image.
         device, backend, threads, cfg_options: where and how the pose model runs.
         trust_checkpoint: load the named checkpoints without the safe-load allow-list.
-        class_name: the class of every box for a multi-class model (``--class``; required there, refused for a
-            one-class model): each instance gets that class's keypoints only (:mod:`mmpx.infer.classes`).
+        class_name: the class of every box for a multi-class model (``--class``; refused for a one-class
+            model): each instance gets that class's keypoints only (:mod:`mmpx.infer.classes`). Without it, a
+            multi-class model with a detector whose class names are pose classes gives each box the class of its
+            detector label (:mod:`mmpx.infer.mixed`); with any other box source it is required.
     """
 
     pose: Path | None = None
@@ -87,8 +89,18 @@ class ModelChoice:
             if self.trust_checkpoint:
                 trust(*[str(p) for p in (self.weights, self.det_weights) if p is not None])
 
-    def load_pose(self, batch_size: int = 32, flip_test: bool | None = None):
-        """The pose model (:func:`mmpx.api.load_pose_model`); a multi-class model's cut to ``class_name``."""
+    def load(self, batch_size: int = 32, flip_test: bool | None = None):
+        """The pose model and its box source as they answer together (:func:`mmpx.infer.mixed.for_boxes`): one
+        class for every box (``class_name``, or a one-class model), or each box its detector label's class."""
+        from mmpx.infer.mixed import for_boxes
+
+        model = self.load_pose(batch_size, flip_test, union=True)
+        boxes = self.load_boxes()
+        return for_boxes(model, boxes, self.class_name, self.det_cat_id)
+
+    def load_pose(self, batch_size: int = 32, flip_test: bool | None = None, union: bool = False):
+        """The pose model (:func:`mmpx.api.load_pose_model`); a multi-class model's cut to ``class_name`` (its
+        union with ``union``)."""
         from mmpx.api import load_pose_model  # the Python API's loader: the commands are built on it
         from mmpx.infer.classes import for_class
 
@@ -97,10 +109,12 @@ class ModelChoice:
         else:
             model = load_pose_model(self.pose, self.weights, device=self.device, flip_test=flip_test,
                                     threads=self.threads, batch_size=batch_size, cfg_options=self.cfg_options)
-        return for_class(model, self.class_name)
+        return model if union else for_class(model, self.class_name)
 
     def load_boxes(self):
-        """The box source: the whole image, or an mmdet detector (:func:`mmpx.api.load_detector`)."""
+        """The box source: the whole image, or an mmdet detector (:func:`mmpx.api.load_detector`) keeping the
+        labels ``det_cat_id`` (default [0]; for boxes of several classes, every label unless given:
+        :class:`mmpx.infer.mixed.ClassBoxes`)."""
         if self.whole_image:
             from mmpx.infer.boxes import WholeImage
 

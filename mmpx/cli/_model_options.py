@@ -30,7 +30,8 @@ DetWeightsOpt = Annotated[Path | None, typer.Option(
     "onnx (DET.onnx, given alone: it runs on ONNX Runtime, without torch).", show_default=False)]
 DetCatIdOpt = Annotated[list[int] | None, typer.Option(
     "--det-cat-id", help="Detector class index kept, 0-based (COCO: 0 person, 2 car); repeat for several. "
-    "Default 0.", show_default=False)]
+    "Default 0; for a multi-class pose model without --class (each box its detector label's class), every "
+    "class.", show_default=False)]
 WholeImageOpt = Annotated[bool, typer.Option(
     "--whole-image", help="No detector: one box, the whole image (for crops of one object).")]
 BboxThrOpt = Annotated[float, typer.Option("--bbox-thr", help="Keep detections scoring above this.")]
@@ -45,8 +46,9 @@ ThreadsOpt = Annotated[int | None, typer.Option(
 
 ClassOpt = Annotated[str | None, typer.Option(
     "--class", help="A multi-class model's class of every box (car, bicycle): each instance gets that class's "
-    "keypoints, names and skeleton only, and its category_id. Required for a multi-class model; refused for a "
-    "one-class one (docs/guides/multiclass.md).", show_default=False)]
+    "keypoints, names and skeleton only, and its category_id. Refused for a one-class model. Without it, a "
+    "multi-class model with a detector whose class names are the model's (mmpx infer) gives each box the class "
+    "of its detector label; otherwise required (docs/guides/multiclass.md).", show_default=False)]
 
 
 def model_choice(pose, weights, det_config, det_weights, det_cat_id, whole_image, bbox_thr, nms_thr, device,

@@ -161,6 +161,12 @@ def _print_done(request, outcome) -> None:
     console.print(f"done: {', '.join(parts)}, {summary.instances} instance(s) in {summary.seconds:.1f} s{rate}; "
                   f"boxes: {outcome.boxes}; {meta.get('dataset_name', '?')} skeleton, "
                   f"{len(meta.get('keypoint_id2name', {}))} keypoints")
+    if outcome.classes:
+        console.print(f"classes: each box its detector label's class ({', '.join(outcome.classes)})")
+    from mmpx.infer.mixed import dropped_line
+
+    if (line := dropped_line(outcome.dropped)) is not None:
+        console.print(line)
     if outputs.out_dir is not None:
         console.print(f"drawn: {len(summary.outputs)} file(s) in {outputs.out_dir}")
     if summary.json_path:
@@ -179,7 +185,7 @@ def _warn(request, outcome) -> None:
     """Runs that drew nothing worth looking at: no box found, every keypoint under --kpt-thr."""
     summary, outputs = outcome.summary, request.outputs
     if summary.no_boxes and not request.model.whole_image:
-        _say_no_boxes(summary, request.model.bbox_thr, request.model.det_cat_id)
+        _say_no_boxes(summary, request.model.bbox_thr, request.model.det_cat_id, bool(outcome.classes))
     if outputs.out_dir is not None or outcome.labelme_files is not None or outputs.tables:
         _say_low_scores(summary.records, request.draw.kpt_thr)
 
@@ -204,7 +210,7 @@ def _say_low_scores(records: list[dict], kpt_thr: float) -> None:
                        "lower --kpt-thr, or check the weights (an undertrained model scores low)")
 
 
-def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:
+def _say_no_boxes(summary, bbox_thr: float, det_cat_id, every_class: bool = False) -> None:
     """The detector found nothing in some inputs: their drawings are plain copies, so say so, with the two usual
     causes (a threshold above the detector's scores, another class index)."""
     count = sum(summary.no_boxes.values())
@@ -212,5 +218,6 @@ def _say_no_boxes(summary, bbox_thr: float, det_cat_id) -> None:
     names = ", ".join(list(summary.no_boxes)[:3]) + (", ..." if len(summary.no_boxes) > 3 else "")
     report_warning(f"the detector found no object in {count} of {total} image(s)/frame(s) ({names}): nothing "
                    f"is drawn on those; lower --bbox-thr (now {bbox_thr:g}) or check --det-cat-id (now "
-                   f"{', '.join(map(str, det_cat_id or [0]))}, the detector's class index; a one-class detector "
+                   f"{'every class' if every_class and not det_cat_id else ', '.join(map(str, det_cat_id or [0]))}"
+                   ", the detector's class index; a one-class detector "
                    "trained by mmpx has 0)")

@@ -7,7 +7,8 @@ metainfo file, the ONNX path from the sidecar). This is the one place that cuts 
 ``dataset_meta`` are those of one class (own names, skeleton, colours, flip indices within the block), so every
 output (COCO records with the class's ``category_id``, tables, drawings, labelme pre-labels, sleap-io files)
 holds that class's keypoints and never another's. :func:`choose_class` applies the ``--class`` rules: required
-for a multi-class model, refused for a one-class one.
+for a multi-class model whose boxes have no class of their own, refused for a one-class one. Boxes of several
+classes in one run (each its detector label's class) are :mod:`mmpx.infer.mixed`'s, with the same cut.
 """
 
 from __future__ import annotations

@@ -51,14 +51,15 @@ class LabelmeSink:
                         f"--save-labelme: {target} already exists; it may hold corrections, so mmpx does not "
                         "replace it", "give a new folder, or move the old pre-labels away first")
 
-    def image(self, src: Source, image: np.ndarray, keypoints, scores, bboxes) -> None:
-        """The pre-label of an image file, beside a copy (a hard link where possible) of the file itself."""
+    def image(self, src: Source, image: np.ndarray, keypoints, scores, bboxes, classes=None) -> None:
+        """The pre-label of an image file, beside a copy (a hard link where possible) of the file itself;
+        ``classes`` as :func:`instances_prelabel` takes them (boxes of several classes), else None."""
         target = self.folder / src.name
         target.parent.mkdir(parents=True, exist_ok=True)
         _link_or_copy(src.path, target)
-        self._write(target, image, keypoints, scores, bboxes)
+        self._write(target, image, keypoints, scores, bboxes, classes)
 
-    def frame(self, src: Source, index: int, image: np.ndarray, keypoints, scores, bboxes) -> None:
+    def frame(self, src: Source, index: int, image: np.ndarray, keypoints, scores, bboxes, classes=None) -> None:
         """The pre-label of a video frame, beside the frame written as JPEG (quality 95)."""
         import cv2
 
@@ -67,14 +68,37 @@ class LabelmeSink:
         if not ok:
             raise MmpxError(f"could not encode frame {index} of {src.path} as JPEG")
         write_bytes(target, encoded.tobytes())
-        self._write(target, image, keypoints, scores, bboxes)
+        self._write(target, image, keypoints, scores, bboxes, classes)
 
-    def _write(self, image_file: Path, image: np.ndarray, keypoints, scores, bboxes) -> None:
+    def _write(self, image_file: Path, image: np.ndarray, keypoints, scores, bboxes, classes=None) -> None:
         height, width = image.shape[:2]
-        doc = prelabel(image_file.name, width, height, keypoints, scores, bboxes, self.names, self.label,
-                       self.kpt_thr, self.source)
+        if classes is None:
+            doc = prelabel(image_file.name, width, height, keypoints, scores, bboxes, self.names, self.label,
+                           self.kpt_thr, self.source)
+        else:
+            doc = instances_prelabel(image_file.name, width, height, keypoints, scores, bboxes, classes,
+                                     self.kpt_thr, self.source)
         write_json(image_file.with_suffix(".json"), doc, indent=1)
         self.files += 1
+
+
+def instances_prelabel(image_path: str, width: int, height: int, keypoints, scores, bboxes,
+                       classes: Sequence[tuple[str, Sequence[str]]], kpt_thr: float = 0.3,
+                       source: str = "mmpx") -> dict:
+    """The labelme document of instances of several classes: ``keypoints[i]`` (K_i, 2) and ``scores[i]`` (K_i,)
+    are instance i's own, ``classes[i]`` its (class name, keypoint names); each instance a rectangle labelled with
+    its class and its points (group ids 1, 2, ... in order), what ``mmpx convert labelme --classes`` reads."""
+    doc = prelabel(image_path, width, height, np.zeros((0, 0, 2)), np.zeros((0, 0)), np.zeros((0, 4)), [],
+                   "object", kpt_thr, source)
+    for group, (kpts, kscores, box, (label, names)) in enumerate(zip(keypoints, scores, bboxes, classes,
+                                                                       strict=True), start=1):
+        one = prelabel(image_path, width, height, np.asarray(kpts)[None], np.asarray(kscores)[None],
+                       np.asarray(box)[None], names, label, kpt_thr, source)
+        for shape in one["shapes"]:
+            shape["group_id"] = group
+        doc["shapes"] += one["shapes"]
+        doc["flags"] = {k: bool(v or one["flags"].get(k)) for k, v in doc["flags"].items()}
+    return doc
 
 
 def _link_or_copy(src: Path, target: Path) -> None:

@@ -23,7 +23,8 @@ from mmpx.errors import MmpxError
 from mmpx.infer.classes import instance_class
 from mmpx.infer.frames import frame_count
 from mmpx.infer.inputs import Source, output_name
-from mmpx.infer.results import add_track_fields, instance_records, keypoint_names
+from mmpx.infer.mixed import MixedModel, cut_instances, draw_instances, frame_records, unpack
+from mmpx.infer.results import add_track_fields, keypoint_names
 from mmpx.infer.sequence import FramePoses, SequenceOptions, sequence_poses
 
 WRITER_THREAD = True  # drawn videos are drawn and encoded by a thread; benchmarks/video.py compares with False
@@ -79,9 +80,15 @@ def run(sources: list[Source], model, boxes, *, out_dir: Path | None = None, sav
     if save_tables and sequence.track is None:
         raise MmpxError("a trajectory table has a row per track: it needs tracking", "add --track")
     summary = Summary()
+    mixed = isinstance(model, MixedModel)
+    if draw.draw_heatmap and mixed:
+        raise MmpxError("--draw-heatmap draws one class's heatmaps: the boxes here are of several classes",
+                        "leave out --draw-heatmap, or give the class of every box with --class NAME")
     if save_tables:
         summary.table = TrajectoryTable(keypoint_names(model.dataset_meta), kpt_thr=draw.kpt_thr,
-                                        class_name=instance_class(model.dataset_meta)[1])
+                                        class_name=instance_class(model.dataset_meta)[1],
+                                        classes=[(m["class_name"], keypoint_names(m)) for m in model.metas]
+                                        if mixed else None)
     max_image_pixels()  # a bad MMPX_MAX_IMAGE_PIXELS stops the run now, not at the first image
     if out_dir is not None:
         clean_stale(out_dir, recursive=True)  # temporary files of killed runs
@@ -122,9 +129,9 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
              want_drawing: bool, labelme=None, src: Source | None = None, frame: int | None = None
              ) -> np.ndarray | None:
     """Boxes, keypoints, JSON records (and pre-label) of one image; returns the drawn image when asked for."""
-    from mmpx.visual.draw import draw_heatmap, draw_pose
+    from mmpx.visual.draw import draw_heatmap
 
-    bboxes, bbox_scores = boxes(image)
+    bboxes, bbox_scores, classes = unpack(boxes(image))
     if len(bboxes) == 0:
         summary.no_boxes[name] = summary.no_boxes.get(name, 0) + 1
     heatmaps = None
@@ -133,16 +140,15 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
     else:
         keypoints, scores = model.predict(image, bboxes)
     image_id = summary.images + summary.frames + 1
-    summary.records += instance_records(image_id, name, keypoints, scores, bboxes, bbox_scores,
-                                        *instance_class(model.dataset_meta))
+    summary.records += frame_records(image_id, name, model, keypoints, scores, bboxes, bbox_scores, classes)
     summary.instances += len(keypoints)
-    _prelabel(labelme, src, frame, image, keypoints, scores, bboxes)
+    _prelabel(labelme, src, frame, image, keypoints, scores, bboxes, model, classes)
     if not want_drawing:
         return None
     canvas = draw_heatmap(image, heatmaps) if heatmaps is not None else image
-    return draw_pose(canvas, keypoints, scores, model.dataset_meta, bboxes=bboxes, kpt_thr=draw.kpt_thr,
-                     radius=draw.radius, thickness=draw.thickness, show_kpt_idx=draw.show_kpt_idx,
-                     skeleton_style=draw.skeleton_style, draw_bbox=draw.draw_bbox)
+    return draw_instances(canvas, keypoints, scores, model, classes, bboxes=bboxes, kpt_thr=draw.kpt_thr,
+                          radius=draw.radius, thickness=draw.thickness, show_kpt_idx=draw.show_kpt_idx,
+                          skeleton_style=draw.skeleton_style, draw_bbox=draw.draw_bbox)
 
 
 def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence: SequenceOptions,
@@ -155,9 +161,9 @@ def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence:
         return
     if sequence.track is not None:  # a one-frame sequence: its instances get track ids 1, 2, ...
         (pose,) = sequence_poses([image], model, boxes, sequence)
-        _record(pose, src.name, src.name, summary, model.dataset_meta)
-        drawn = _draw_frame(pose, model.dataset_meta, draw) if out_dir is not None else None
-        _prelabel(labelme, src, None, image, pose.keypoints, pose.scores, pose.bboxes)
+        _record(pose, src.name, src.name, summary, model)
+        drawn = _draw_frame(pose, model, draw) if out_dir is not None else None
+        _prelabel(labelme, src, None, image, pose.keypoints, pose.scores, pose.bboxes, model, pose.classes)
     else:
         drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None,
                          labelme=labelme, src=src)
@@ -215,12 +221,13 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
     else:
         tracks: set[int] = set()
         for pose in sequence_poses(reader, model, boxes, sequence, fps=reader.fps):
-            _record(pose, f"{src.name}#frame={pose.index}", src.name, summary, model.dataset_meta)
-            _prelabel(labelme, src, pose.index, pose.image, pose.keypoints, pose.scores, pose.bboxes)
+            _record(pose, f"{src.name}#frame={pose.index}", src.name, summary, model)
+            _prelabel(labelme, src, pose.index, pose.image, pose.keypoints, pose.scores, pose.bboxes, model,
+                      pose.classes)
             if pose.track_ids is not None:
                 tracks.update(pose.track_ids.tolist())
             if writer is not None:  # drawn and encoded by the writer's thread, while the next frames are predicted
-                writer.put(_draw_frame, pose, model.dataset_meta, draw)
+                writer.put(_draw_frame, pose, model, draw)
             summary.frames += 1
             advance()
             index += 1
@@ -230,30 +237,38 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
     return index
 
 
-def _record(pose: FramePoses, name: str, video: str, summary: Summary, meta: dict) -> None:
+def _record(pose: FramePoses, name: str, video: str, summary: Summary, model) -> None:
     """JSON records and table rows of one frame's poses (in this thread: they keep the frames' order)."""
     if len(pose.bboxes) == 0 and pose.detected:
         summary.no_boxes[video] = summary.no_boxes.get(video, 0) + 1
     image_id = summary.images + summary.frames + 1
-    records = instance_records(image_id, name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores,
-                               *instance_class(meta))
-    summary.records += add_track_fields(records, pose.track_ids, pose.raw_keypoints, pose.scores)
+    records = frame_records(image_id, name, model, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores,
+                            pose.classes)
+    if pose.classes is None:
+        summary.records += add_track_fields(records, pose.track_ids, pose.raw_keypoints, pose.scores)
+    else:  # each instance's own keypoints (and raw ones)
+        _, scores, _, raw = cut_instances(model, pose.keypoints, pose.scores, pose.classes, pose.raw_keypoints)
+        for record, track_id, own_raw, own_scores in zip(records, (pose.track_ids if pose.track_ids is not None
+                                                                   else [None] * len(records)), raw, scores,
+                                                         strict=True):
+            add_track_fields([record], None if track_id is None else [track_id],
+                             None if own_raw is None else own_raw[None], own_scores[None])
+        summary.records += records
     summary.instances += len(pose.keypoints)
     if summary.table is not None and pose.track_ids is not None:
         summary.table.add(video, pose.index, pose.time, pose.track_ids, pose.keypoints, pose.scores,
-                          pose.raw_keypoints)
+                          pose.raw_keypoints, classes=pose.classes)
 
 
-def _draw_frame(pose: FramePoses, metainfo: dict, draw: DrawOptions) -> np.ndarray:
+def _draw_frame(pose: FramePoses, model, draw: DrawOptions) -> np.ndarray:
     """One frame's poses (and track ids) drawn on a copy of its image; runs in the video writer's thread."""
     from mmpx.infer.track import draw_track_ids
-    from mmpx.visual.draw import draw_pose
 
     tracked = pose.track_ids is not None
-    drawn = draw_pose(pose.image, pose.keypoints, pose.scores, metainfo, bboxes=pose.bboxes,
-                      kpt_thr=draw.kpt_thr, radius=draw.radius, thickness=draw.thickness,
-                      show_kpt_idx=draw.show_kpt_idx, skeleton_style=draw.skeleton_style,
-                      draw_bbox=draw.draw_bbox and not tracked)
+    drawn = draw_instances(pose.image, pose.keypoints, pose.scores, model, pose.classes, bboxes=pose.bboxes,
+                           kpt_thr=draw.kpt_thr, radius=draw.radius, thickness=draw.thickness,
+                           show_kpt_idx=draw.show_kpt_idx, skeleton_style=draw.skeleton_style,
+                           draw_bbox=draw.draw_bbox and not tracked)
     if tracked:
         draw_track_ids(drawn, pose.bboxes, pose.track_ids, thickness=draw.thickness, draw_bbox=draw.draw_bbox)
     return drawn
@@ -263,13 +278,18 @@ def _same(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _prelabel(labelme, src: Source | None, frame: int | None, image, keypoints, scores, bboxes) -> None:
+def _prelabel(labelme, src: Source | None, frame: int | None, image, keypoints, scores, bboxes, model=None,
+              classes=None) -> None:
     if labelme is None:
         return
+    own = None
+    if classes is not None:  # each instance its class's keypoints and names, its rectangle labelled with it
+        keypoints, scores, metas, _ = cut_instances(model, keypoints, scores, classes)
+        own = [(m["class_name"], keypoint_names(m)) for m in metas]
     if frame is None:
-        labelme.image(src, image, keypoints, scores, bboxes)
+        labelme.image(src, image, keypoints, scores, bboxes, own)
     else:
-        labelme.frame(src, frame, image, keypoints, scores, bboxes)
+        labelme.frame(src, frame, image, keypoints, scores, bboxes, own)
 
 
 class _NoProgress:

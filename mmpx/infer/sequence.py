@@ -13,6 +13,7 @@ import numpy as np
 
 from mmpx.errors import MmpxError
 from mmpx.infer.frames import predict_frames
+from mmpx.infer.mixed import mask_scores, unpack
 from mmpx.infer.smooth import OneEuroParams, Smoother
 from mmpx.infer.track import PoseTracker, TrackParams
 
@@ -53,7 +54,10 @@ class SequenceOptions:
 @dataclass
 class FramePoses:
     """One frame's poses. ``track_ids`` is None without tracking; ``raw_keypoints`` (what the model gave) is
-    set when ``keypoints`` are smoothed; ``detected`` says whether the box source ran on this frame."""
+    set when ``keypoints`` are smoothed; ``detected`` says whether the box source ran on this frame. ``classes``
+    is each instance's class (an index into a :class:`~mmpx.infer.mixed.MixedModel`'s classes) when the boxes
+    are of several classes, else None; ``keypoints`` and ``scores`` are then the union, the other classes' scores
+    0."""
 
     index: int
     time: float
@@ -65,13 +69,14 @@ class FramePoses:
     track_ids: np.ndarray | None = None
     raw_keypoints: np.ndarray | None = field(default=None, repr=False)
     detected: bool = True
+    classes: np.ndarray | None = None
 
 
-Boxes = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Boxes = Callable[[np.ndarray], tuple]  # (xyxy, scores), or (xyxy, scores, classes) for several classes
 _HELD_FRAMES = 16  # frames read ahead at most to detect the first frames of several det_every chunks together
 
 
-def detect_frames(boxes: Boxes, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+def detect_frames(boxes: Boxes, images: list[np.ndarray]) -> list[tuple]:
     """The box source on several frames: one call of its ``batch(images)`` when it has one (an exported detector
     runs them in one ONNX Runtime session run), else frame by frame; the same boxes either way."""
     batch = getattr(boxes, "batch", None)
@@ -98,23 +103,28 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
     it = iter(frames)
     index = 0
 
-    def finish(i: int, image, bboxes, bbox_scores, keypoints, scores, detected: bool) -> FramePoses:
+    class_of: dict[int, int] = {}  # track id -> class (several classes): boxes between detections keep it
+
+    def finish(i: int, image, bboxes, bbox_scores, keypoints, scores, detected: bool, classes=None) -> FramePoses:
         pose = FramePoses(i, i / fps, image, np.asarray(bboxes, np.float32).reshape(-1, 4),
                           np.asarray(bbox_scores, np.float32).reshape(-1), np.asarray(keypoints),
-                          np.asarray(scores), detected=detected)
-        if tracker is not None:
-            pose.track_ids = tracker.update(pose.bboxes, pose.keypoints, pose.scores)
+                          mask_scores(model, np.asarray(scores), classes), detected=detected, classes=classes)
+        if tracker is not None:  # with classes, a track only ever matches boxes of its class
+            pose.track_ids = tracker.update(pose.bboxes, pose.keypoints, pose.scores, classes)
+            if classes is not None:
+                class_of.update(zip(pose.track_ids.tolist(), classes.tolist(), strict=True))
         if smoother is not None:
             pose.raw_keypoints = pose.keypoints
             pose.keypoints = smoother(pose.time, pose.track_ids, pose.keypoints)
         return pose
 
-    def tracked_chunk(chunk, b, s) -> Iterator[FramePoses]:
-        """The chunk's first frame with the box source's boxes; its tracks' predicted boxes on the others, in one
-        batch."""
+    def tracked_chunk(chunk, found) -> Iterator[FramePoses]:
+        """The chunk's first frame with the box source's boxes; its tracks' predicted boxes (and classes) on the
+        others, in one batch."""
         nonlocal index
+        b, s, c = unpack(found)
         k, sc = model.predict(chunk[0], b)
-        first = finish(index, chunk[0], b, s, k, sc, True)
+        first = finish(index, chunk[0], b, s, k, sc, True, c)
         yield first
         index += 1
         if len(chunk) == 1:
@@ -126,18 +136,19 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
             h, w = chunk[step_ahead].shape[:2]
             planned_boxes = np.clip(planned_boxes, 0, [w, h, w, h]).astype(np.float32)
             keep = (planned_boxes[:, 2] - planned_boxes[:, 0] >= 1) & (planned_boxes[:, 3] - planned_boxes[:, 1] >= 1)
-            planned.append((planned_boxes[keep], np.array([score_of.get(t, 0.0) for t in ids[keep]], np.float32)))
+            planned.append((planned_boxes[keep], np.array([score_of.get(t, 0.0) for t in ids[keep]], np.float32),
+                            None if c is None else np.array([class_of[t] for t in ids[keep]], np.int64)))
         preds = predict_frames(model, chunk[1:], [p[0] for p in planned])
-        for image, (pb, ps), (k, sc) in zip(chunk[1:], planned, preds, strict=True):
-            yield finish(index, image, pb, ps, k, sc, False)
+        for image, (pb, ps, pc), (k, sc) in zip(chunk[1:], planned, preds, strict=True):
+            yield finish(index, image, pb, ps, k, sc, False, pc)
             index += 1
 
     if options.det_every == 1:
         while chunk := list(islice(it, options.batch_frames)):
-            found = detect_frames(boxes, chunk)
-            preds = predict_frames(model, chunk, [b for b, _ in found])
-            for image, (b, s), (k, sc) in zip(chunk, found, preds, strict=True):
-                yield finish(index, image, b, s, k, sc, True)
+            found = [unpack(f) for f in detect_frames(boxes, chunk)]
+            preds = predict_frames(model, chunk, [f[0] for f in found])
+            for image, (b, s, c), (k, sc) in zip(chunk, found, preds, strict=True):
+                yield finish(index, image, b, s, k, sc, True, c)
                 index += 1
         return
     # chunks of det_every frames; with a batch call, up to batch_frames chunks are read at once so that their first
@@ -147,8 +158,8 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
     if not callable(getattr(boxes, "batch", None)):
         group = 1
     while chunks := [c for c in (list(islice(it, options.det_every)) for _ in range(group)) if c]:
-        for chunk, (b, s) in zip(chunks, detect_frames(boxes, [c[0] for c in chunks]), strict=True):
-            yield from tracked_chunk(chunk, b, s)
+        for chunk, found in zip(chunks, detect_frames(boxes, [c[0] for c in chunks]), strict=True):
+            yield from tracked_chunk(chunk, found)
         if len(chunks[-1]) < options.det_every:
             return
 

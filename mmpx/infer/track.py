@@ -71,23 +71,27 @@ class PoseTracker:
         self._Detection = norfair.Detection
         self._hit: list = []  # the tracks matched in the last update
 
-    def update(self, bboxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def update(self, bboxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
+               classes: np.ndarray | None = None) -> np.ndarray:
         """Match one frame's instances to the tracks.
 
         Args:
             bboxes: (N, 4) xyxy. keypoints: (N, K, 2). scores: (N, K).
+            classes: (N,) each instance's class, or None: an instance only matches a track of its class (a
+                track never changes class; track ids stay unique over all classes).
 
         Returns:
             (N,) int64 track ids.
         """
         bboxes = np.asarray(bboxes, np.float64).reshape(-1, 4)
         detections = []
+        labels = [None] * len(bboxes) if classes is None else [int(c) for c in classes]
         for i, (box, kpts, kscores) in enumerate(zip(bboxes, keypoints, scores, strict=True)):
             kpts = np.asarray(kpts, np.float64)
             kscores = np.where(np.isfinite(kpts).all(axis=1), np.asarray(kscores, np.float64), 0.0)
             points = np.concatenate([box.reshape(2, 2), np.nan_to_num(kpts)])
             point_scores = np.concatenate([[1.0, 1.0], kscores])  # box corners are always measured
-            detections.append(self._Detection(points, scores=point_scores, data=i))
+            detections.append(self._Detection(points, scores=point_scores, data=i, label=labels[i]))
         tracks = self._tracker.update(detections)
         ids = np.full(len(detections), -1, np.int64)
         self._hit = []
@@ -138,7 +142,9 @@ def _pose_distance(norfair, kpt_thr: float):
             count = trusted.sum(-1)
             kpt = np.where(count > 0, (gaps[..., 2:] * trusted).sum(-1) / np.maximum(count, 1), box)
             # keypoints that agree bring a match closer; a poor pose estimate never breaks a match the box makes
-            return np.minimum(box, 0.5 * (box + kpt)).astype(np.float32)
+            out = np.minimum(box, 0.5 * (box + kpt)).astype(np.float32)
+            same = np.array([[c.label == o.label for o in objects] for c in candidates])
+            return np.where(same, out, np.float32(np.inf))  # several classes: never across two
 
     return PoseDistance()
 

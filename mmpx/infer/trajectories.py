@@ -41,49 +41,76 @@ class TrajectoryTable:
         keypoint_names: the model's keypoint names, in order.
         kpt_thr: a keypoint is ``visible`` when its score is at least this.
         class_name: a multi-class model's class: a ``class`` column after ``track_id``.
+        classes: instances of several classes: each class's (name, keypoint names) in the union's order (its
+            blocks one after the other, as ``keypoint_names``); :meth:`add` then takes each instance's class,
+            and each row has its instance's own keypoint names and ``class``.
     """
 
-    def __init__(self, keypoint_names: list[str], kpt_thr: float = 0.3, class_name: str | None = None) -> None:
+    def __init__(self, keypoint_names: list[str], kpt_thr: float = 0.3, class_name: str | None = None,
+                 classes: list[tuple[str, list[str]]] | None = None) -> None:
         self.keypoint_names = [str(n) for n in keypoint_names]
         self.class_name = None if class_name is None else str(class_name)
+        self.classes = None if classes is None else [(str(c), [str(n) for n in names]) for c, names in classes]
         self.kpt_thr = float(kpt_thr)
         self._parts: list[tuple] = []
         self.has_raw = False
 
-    def add(self, video: str, frame: int, time: float, track_ids, keypoints, scores, raw_keypoints=None) -> None:
-        """One frame's instances: track ids (N,), keypoints (N, K, 2), scores (N, K), raw keypoints (N, K, 2)."""
+    def add(self, video: str, frame: int, time: float, track_ids, keypoints, scores, raw_keypoints=None,
+            classes=None) -> None:
+        """One frame's instances: track ids (N,), keypoints (N, K, 2), scores (N, K), raw keypoints (N, K, 2);
+        with several classes (``classes`` given here and to the table) K is the union's and ``classes`` (N,)
+        each instance's class index: its rows hold its class's block only."""
         keypoints = np.asarray(keypoints, np.float64).reshape(len(track_ids), len(self.keypoint_names), 2)
         if len(track_ids) == 0:
             return
         raw = None if raw_keypoints is None else np.asarray(raw_keypoints, np.float64).reshape(keypoints.shape)
         self.has_raw = self.has_raw or raw is not None
-        self._parts.append((video, int(frame), float(time), np.asarray(track_ids, np.int64), keypoints,
-                            np.asarray(scores, np.float64).reshape(keypoints.shape[:2]), raw))
+        ids = np.asarray(track_ids, np.int64)
+        scores = np.asarray(scores, np.float64).reshape(keypoints.shape[:2])
+        if classes is None or self.classes is None:
+            self._parts.append((video, int(frame), float(time), ids, keypoints, scores, raw, self.keypoint_names,
+                                self.class_name))
+            return
+        starts = np.cumsum([0] + [len(names) for _, names in self.classes])
+        for i, c in enumerate(np.asarray(classes).tolist()):  # each instance its class's block, in order
+            s, e = starts[c], starts[c + 1]
+            self.add_instance(video, frame, time, ids[i], keypoints[i, s:e], scores[i, s:e],
+                              None if raw is None else raw[i, s:e], self.classes[c][1], self.classes[c][0])
+
+    def add_instance(self, video: str, frame: int, time: float, track_id: int, keypoints, scores, raw_keypoints,
+                     keypoint_names: list[str], class_name: str | None) -> None:
+        """One instance with its own keypoints (K_i, 2), scores (K_i,), raw keypoints (or None), keypoint names
+        and class: instances of several classes in one table."""
+        keypoints = np.asarray(keypoints, np.float64).reshape(1, len(keypoint_names), 2)
+        raw = None if raw_keypoints is None else np.asarray(raw_keypoints, np.float64).reshape(keypoints.shape)
+        self.has_raw = self.has_raw or raw is not None
+        self._parts.append((video, int(frame), float(time), np.asarray([track_id], np.int64), keypoints,
+                            np.asarray(scores, np.float64).reshape(1, -1), raw, [str(n) for n in keypoint_names],
+                            None if class_name is None else str(class_name)))
 
     def __len__(self) -> int:
-        return sum(p[3].size * len(self.keypoint_names) for p in self._parts)
+        return sum(p[3].size * len(p[7]) for p in self._parts)
 
     @property
     def columns(self) -> tuple[str, ...]:
         base = COLUMNS
-        if self.class_name is not None:
+        if self.class_name is not None or self.classes is not None:
             at = COLUMNS.index("track_id") + 1
             base = COLUMNS[:at] + ("class",) + COLUMNS[at:]
         return base + (RAW_COLUMNS if self.has_raw else ())
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every column as one array (``video`` and ``keypoint`` as str, ``visible`` as bool)."""
-        k = len(self.keypoint_names)
         cols: dict[str, list] = {c: [] for c in self.columns}
-        for video, frame, time, ids, kpts, scores, raw in self._parts:
-            n = len(ids)
+        for video, frame, time, ids, kpts, scores, raw, names, cls in self._parts:
+            n, k = len(ids), len(names)
             cols["video"].append(np.full(n * k, video, object))
             cols["frame"].append(np.full(n * k, frame, np.int64))
             cols["time"].append(np.full(n * k, time))
             cols["track_id"].append(np.repeat(ids, k))
-            if self.class_name is not None:
-                cols["class"].append(np.full(n * k, self.class_name, object))
-            cols["keypoint"].append(np.tile(np.asarray(self.keypoint_names, object), n))
+            if "class" in cols:
+                cols["class"].append(np.full(n * k, cls, object))
+            cols["keypoint"].append(np.tile(np.asarray(names, object), n))
             cols["x"].append(kpts[..., 0].reshape(-1))
             cols["y"].append(kpts[..., 1].reshape(-1))
             cols["score"].append(scores.reshape(-1))

@@ -306,6 +306,16 @@ class OnnxBoxes:
         graph has a dynamic batch axis; each image's result is what calling this on it alone gives."""
         return [self._filter(*found) for found in self.detector.detect(images_bgr)]
 
+    def labelled(self, image_bgr: np.ndarray, cat_ids=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes, scores and the detector's labels of the classes ``cat_ids`` (None: every class), NMS within
+        each class (:func:`labelled_filter`): the boxes of a run with several classes."""
+        return labelled_filter(*self.detector(image_bgr), cat_ids, self.bbox_thr, self.nms_thr)
+
+    def batch_labelled(self, images_bgr, cat_ids=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`labelled` for several images, the detector run once for all of them (as :meth:`batch`)."""
+        return [labelled_filter(*found, cat_ids, self.bbox_thr, self.nms_thr)
+                for found in self.detector.detect(images_bgr)]
+
     def _filter(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keep = np.isin(labels, self.cat_ids) & (scores > self.bbox_thr)
         dets = np.concatenate([boxes[keep], scores[keep, None]], axis=1).astype(np.float32)
@@ -314,5 +324,28 @@ class OnnxBoxes:
         return dets[:, :4].reshape(-1, 4), dets[:, 4].reshape(-1)
 
 
-__all__ = ["DET_FORMAT", "OnnxBoxes", "OnnxDetector", "batched_nms", "grid_priors", "load_det_sidecar", "nms",
-           "pose_demo_nms", "refuse_detector", "rescale_size"]
+def labelled_filter(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, cat_ids, bbox_thr: float,
+                    nms_thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A detector's boxes of the labels ``cat_ids`` (None: all) scoring above ``bbox_thr``, then MMPose's NMS at
+    ``nms_thr`` (1 turns it off) within each label, so that a bicycle beside a car is never suppressed by it;
+    best score first (the detector's order). Returns boxes (M, 4) float32, scores (M,), labels (M,) int64."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    scores, labels = np.asarray(scores, np.float32).reshape(-1), np.asarray(labels, np.int64).reshape(-1)
+    keep = scores > bbox_thr
+    if cat_ids is not None:
+        keep &= np.isin(labels, [int(c) for c in cat_ids])
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    if len(boxes) and nms_thr < 1:
+        kept = []
+        for label in np.unique(labels):
+            rows = np.flatnonzero(labels == label)
+            dets = np.concatenate([boxes[rows], scores[rows, None]], axis=1)
+            kept += rows[pose_demo_nms(dets, nms_thr)].tolist()
+        kept = np.asarray(kept, np.int64)
+        boxes, scores, labels = boxes[kept], scores[kept], labels[kept]
+    order = np.argsort(-scores, kind="stable")
+    return boxes[order].reshape(-1, 4), scores[order], labels[order]
+
+
+__all__ = ["DET_FORMAT", "OnnxBoxes", "OnnxDetector", "batched_nms", "grid_priors", "labelled_filter",
+           "load_det_sidecar", "nms", "pose_demo_nms", "refuse_detector", "rescale_size"]
