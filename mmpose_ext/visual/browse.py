@@ -7,6 +7,10 @@ with its ground-truth boxes, keypoints and skeleton, straight from the dataset's
 heatmaps (MSRA/UDP/...) as a colour overlay, SimCC labels as their 1-D x and y distributions in strips added
 below and to the right of the image (one curve per keypoint, in its colour, aligned with the image's pixels).
 
+With several classes (``MultiClassCocoDataset``: each sample one instance of its ``category_id``'s class, its
+keypoints in that class's block of the union), each instance is drawn with its own class's keypoints only, its
+skeleton and colours and its class's name at its box; ``SampleView.keypoints`` then holds that class's keypoints.
+
 An image is enlarged by the largest integer factor that keeps its longer side within 256 pixels (64 -> 256,
 96 -> 192, 160 and larger unchanged), nearest neighbour, so that small inputs (64x64) stay readable.
 """
@@ -47,6 +51,7 @@ class SampleView:
     visible: np.ndarray
     image_size: tuple[int, int]  # (width, height) of the image part, strips excluded
     target: str | None = None  # 'heatmap', 'simcc' or None
+    class_name: str | None = None  # the instance's class (several classes), its keypoints only in ``keypoints``
 
 
 @dataclass
@@ -203,10 +208,14 @@ def _draw_original(info: dict, metainfo: dict, index: int, name: str):
     bboxes = info.get("bbox")
     bboxes = None if bboxes is None else np.asarray(bboxes, dtype=np.float64).reshape(-1, 4) * scale
     kpts = kpts * scale
+    meta, kpts, vis, class_name = _class_cut(metainfo, info, kpts, vis)
     radius, thickness = _marks(image.shape)
-    image = draw_pose(image, kpts, vis, metainfo, bboxes=bboxes, draw_bbox=bboxes is not None, kpt_thr=0.5,
+    if class_name is not None:  # under the points: a label never hides one
+        _class_label(image, class_name, bboxes, kpts, vis)
+    image = draw_pose(image, kpts, vis, meta, bboxes=bboxes, draw_bbox=bboxes is not None, kpt_thr=0.5,
                       radius=radius, thickness=thickness)
-    return image, SampleView(index, name, Path(), kpts, vis, (image.shape[1], image.shape[0]))
+    return image, SampleView(index, name, Path(), kpts, vis, (image.shape[1], image.shape[0]),
+                             class_name=class_name)
 
 
 # -- transformed ------------------------------------------------------------------------------------------------
@@ -244,14 +253,17 @@ def _draw_transformed(dataset, info: dict, metainfo: dict, index: int, name: str
         heatmaps = heatmaps[0]
     if heatmaps is not None and np.ndim(heatmaps) == 3:
         image, target = draw_heatmap(image, np.asarray(heatmaps), alpha=0.5), "heatmap"
+    meta, kpts, vis, class_name = _class_cut(metainfo, info, kpts, vis)
     radius, thickness = _marks(image.shape)
-    image = draw_pose(image, kpts, vis, metainfo, kpt_thr=0.5, radius=radius, thickness=thickness)
+    if class_name is not None:
+        _class_label(image, class_name, None, kpts, vis)
+    image = draw_pose(image, kpts, vis, meta, kpt_thr=0.5, radius=radius, thickness=thickness)
     size = (image.shape[1], image.shape[0])
     x_labels, y_labels = state.get("keypoint_x_labels"), state.get("keypoint_y_labels")
     if x_labels is not None and y_labels is not None:
         weights = state.get("keypoint_weights")
         image, target = _simcc_strips(image, np.asarray(x_labels), np.asarray(y_labels), weights, metainfo), "simcc"
-    return image, SampleView(index, name, Path(), kpts, vis, size, target)
+    return image, SampleView(index, name, Path(), kpts, vis, size, target, class_name)
 
 
 def _input_image(inputs, img) -> np.ndarray:
@@ -297,6 +309,45 @@ def _simcc_strips(image, x_labels, y_labels, weights, metainfo) -> np.ndarray:
                     pts = np.stack([w + 3 + height, pos], axis=1)
                 cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, color, 1, cv2.LINE_AA)
     return canvas
+
+
+# -- several classes --------------------------------------------------------------------------------------------
+
+
+def _class_cut(metainfo: dict, info: dict, kpts: np.ndarray, vis: np.ndarray):
+    """The instance's class's metainfo and its block of the union's keypoints, plus the class's name; the inputs
+    unchanged (and None) for a one-class dataset. The class is the sample's ``category_id``."""
+    classes = metainfo.get("classes")
+    if not classes:
+        return metainfo, kpts, vis, None
+    from mmpx.infer.classes import class_meta
+    from mmpx.metainfo.classes import KeypointClass
+
+    cat = info.get("category_id")
+    found = next((c for c in classes if c["id"] == cat), None)
+    if found is None:
+        known = ", ".join(f"{c['name']} (id {c['id']})" for c in classes)
+        raise MmpxError(f"sample {info.get('img_path') or info.get('img_id')} has category_id {cat!r}, not a class "
+                        f"of the dataset ({known})", "give each annotation the category_id of its class")
+    cls = KeypointClass(int(found["id"]), str(found["name"]), tuple(found["keypoints"]), int(found["start"]))
+    return class_meta(metainfo, cls), kpts[:, cls.start:cls.stop], vis[:, cls.start:cls.stop], cls.name
+
+
+def _class_label(image: np.ndarray, text: str, bboxes, kpts: np.ndarray, vis: np.ndarray) -> None:
+    """The class's name at the top left of the instance's box (else of its visible keypoints), white on black."""
+    if bboxes is not None and len(bboxes) and np.all(np.isfinite(bboxes[0])):
+        x, y = float(bboxes[0][0]), float(bboxes[0][1])
+    elif kpts.size and (vis > 0).any():
+        shown = kpts[vis > 0]
+        x, y = float(shown[:, 0].min()), float(shown[:, 1].min())
+    else:
+        x, y = 0.0, 0.0
+    scale = max(0.4, max(image.shape[:2]) / 640)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x = int(np.clip(x, 0, max(0, image.shape[1] - tw - 4)))
+    y = int(np.clip(y - th - base - 4, 0, max(0, image.shape[0] - th - base - 4)))
+    cv2.rectangle(image, (x, y), (x + tw + 4, y + th + base + 4), (0, 0, 0), -1)
+    cv2.putText(image, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------

@@ -51,9 +51,6 @@ def _append(request: LabelmeRequest, progress):
     if request.overwrite:
         raise MmpxError("--append and --overwrite together: --append keeps OUT and adds to it, --overwrite "
                         "replaces it", "drop one of them")
-    if request.classes:
-        raise MmpxError("--append with --classes: --append adds to one-class datasets only",
-                        "convert all the files again with --classes (put the new files beside the old ones)")
     metainfo = request.metainfo
     if isinstance(metainfo, list):
         if len(metainfo) > 1:
@@ -64,7 +61,8 @@ def _append(request: LabelmeRequest, progress):
                         "time, to spot duplicates among them", "drop --workers")
     return append_labelme(request.src, request.out, keypoints=request.keypoints, metainfo=metainfo,
                           category=request.category, val_ratio=request.val_ratio, seed=request.seed,
-                          images=request.images, strict=request.strict, progress=progress)
+                          images=request.images, strict=request.strict, progress=progress,
+                          classes=request.classes)
 
 
 def _split(counts: dict) -> str:

@@ -51,7 +51,9 @@ def browse(
 ) -> None:
     """Look at a dataset as the model sees it: one JPEG per sample and a contact sheet.
 
-    Works with any skeleton (colours and links from the dataset's metainfo) and with in-memory datasets.
+    Works with any skeleton (colours and links from the dataset's metainfo) and with in-memory datasets; with
+    several classes, each instance is drawn with its own class's keypoints, skeleton and colours, its class's name
+    at its box.
     """
     from mmpose_ext.visual.browse import browse as run_browse
 

@@ -39,6 +39,9 @@ def eval_(
 ) -> None:
     """Evaluate keypoint predictions: COCO AP/AR (overall, per group), per-keypoint PCK/EPE/OKS AP, swaps.
 
+    With a multi-class --metainfo (several classes, one COCO category each), each class is scored on its own
+    keypoints and sigmas (a per-class table; the overall figures are the means over the classes).
+
     The numbers equal those of the GroupedCocoMetric / KeypointBreakdownMetric of a run on the same
     predictions; definitions in docs/guides/evaluation.md.
     """

@@ -1,5 +1,7 @@
 """The existing dataset an ``--append`` adds to: its report, COCO files and metainfo, read and checked; the COCO
-files kept record by record as text so that old records come out byte for byte as they were. Shared by
+files kept record by record as text so that old records come out byte for byte as they were. A dataset of several
+classes (one category per class, a multi-class metainfo) is read with its classes: the new annotations are laid out
+by their own category's keypoints. Shared by
 ``convert labelme --append`` and ``convert dlc|sleap|labelstudio|nwb --append``: the options checked against the
 dataset, the append's :class:`AppendReport`, and :func:`finish_append` (old records, then the new ones).
 """
@@ -19,6 +21,7 @@ from mmpx.convert.output import IMAGE_MODES, PARTS, written_by_mmpx
 from mmpx.convert.summary import Report
 from mmpx.errors import MmpxError
 from mmpx.metainfo import keypoint_names, load_metainfo
+from mmpx.metainfo.classes import KeypointClass, keypoint_classes
 
 SPLITS = ("train", "val")
 # the converters whose datasets an append may add to: one keypoint category, images under images/ (or none)
@@ -84,6 +87,11 @@ class Existing:
     names: list[str]
     category: dict
     absent: frozenset[str] = frozenset()  # splits the first conversion did not write (a val share of 0)
+    classes: list[KeypointClass] | None = None  # several classes (one category each); names is then their union
+
+    def category_names(self) -> dict[int, list[str]] | None:
+        """Per category id, the spooled (union) names of its keypoints; None for one class."""
+        return None if self.classes is None else {c.id: c.union_names for c in self.classes}
 
     @property
     def images_mode(self) -> str:
@@ -143,10 +151,20 @@ def read_existing(out: Path, converter: str = "labelme") -> Existing:
     for split in absent:  # an empty split, shaped as train is: written only if the append adds to it
         coco[split] = dict(images=[], annotations=[], categories=coco["train"]["categories"])
         text[split] = CocoText(text["train"].head, [], [], text["train"].tail)
+    meta = out / "metainfo.py"
+    info = load_metainfo(meta)
+    if len(coco["train"]["categories"]) > 1 and coco["train"]["categories"] == coco["val"]["categories"]:
+        classes = _classes(out, coco["train"]["categories"], info)
+        if converter != "labelme":  # the sleap-io formats carry one skeleton: no class per instance
+            raise MmpxError(f"--append: {out} holds several classes ({', '.join(c.name for c in classes)}); "
+                            f"mmpx convert {converter} writes one class",
+                            "append labelme files (a rectangle labelled with its class per instance) with mmpx "
+                            "convert labelme --append, or convert into a new folder")
+        return Existing(out, report, report_text, coco, text, [n for c in classes for n in c.union_names],
+                        coco["train"]["categories"][0], frozenset(absent), classes)
     category = _one_category(out, coco)
     names = list(category["keypoints"])
-    meta = out / "metainfo.py"
-    meta_names = keypoint_names(load_metainfo(meta))
+    meta_names = keypoint_names(info)
     if meta_names != names:
         raise MmpxError(f"--append: {meta} names the keypoints {', '.join(meta_names)} but the category in "
                         f"{out / 'annotations'} has {', '.join(names)}",
@@ -173,12 +191,25 @@ def _read_coco(path: Path) -> tuple[dict, CocoText]:
     return data, coco_text(raw, data)
 
 
+def _classes(out: Path, cats: list, info: dict) -> list[KeypointClass]:
+    """The classes of a multi-class dataset: its metainfo's, each matching its COCO category."""
+    meta = out / "metainfo.py"
+    classes = keypoint_classes(info, str(meta))
+    if classes is None:
+        raise MmpxError(f"--append: {out / 'annotations'} has {len(cats)} categories but {meta} lists no classes",
+                        "convert all the files again with --classes (--overwrite to replace the folder)")
+    got = [(c.get("id"), c.get("name"), c.get("keypoints")) for c in cats]
+    want = [(c.id, c.name, list(c.keypoints)) for c in classes]
+    if got != want:
+        raise MmpxError(f"--append: the categories of {out / 'annotations'} ({', '.join(str(g[1]) for g in got)}) "
+                        f"are not the classes of {meta} ({', '.join(c.name for c in classes)}): ids, names and "
+                        "keypoint lists must agree, in order",
+                        "make them agree (or convert again without --append) before appending")
+    return classes
+
+
 def _one_category(out: Path, coco: dict[str, dict]) -> dict:
     cats = [coco[split]["categories"] for split in SPLITS]
-    if len(cats[0]) > 1 and cats[0] == cats[1]:
-        raise MmpxError(f"--append: {out} holds several classes ({', '.join(str(c.get('name')) for c in cats[0])}); "
-                        "--append adds to one-class datasets only",
-                        "convert all the files again with --classes (put the new files beside the old ones)")
     if len(cats[0]) != 1 or cats[0] != cats[1] or not isinstance(cats[0][0].get("keypoints"), list):
         raise MmpxError(f"--append: {out / 'annotations'}/train.json and val.json must have the same single "
                         "keypoint category (with a 'keypoints' list), as mmpx convert writes them",
@@ -212,7 +243,11 @@ def link_tree(out: Path, stage: Path) -> None:
 
 
 def check_category(base: Existing, category: str | None) -> None:
-    """``--category`` may be given with ``--append``, but must be the dataset's."""
+    """``--category`` may be given with ``--append``, but must be the dataset's (none for several classes)."""
+    if category is not None and base.classes is not None:
+        raise MmpxError(f"--append: --category {category!r}, but the dataset in {base.out} has several classes "
+                        f"({', '.join(c.name for c in base.classes)}): each instance's class is its rectangle's label",
+                        "drop --category")
     if category is not None and category != base.category.get("name"):
         raise MmpxError(f"--append: --category {category!r}, but the dataset in {base.out} has category "
                         f"{base.category.get('name')!r}", "drop --category: with --append it is the dataset's")
@@ -284,7 +319,8 @@ def finish_append(stage: Path, base: Existing, report: AppendReport, writers: di
     report.outputs = []
     for split, writer in writers.items():
         new_path = stage / PARTS / f"{split}.new.json"
-        writer.finish(new_path, base.coco[split]["categories"], base.names, {}, labelled, visibility)
+        writer.finish(new_path, base.coco[split]["categories"], base.names, {}, labelled, visibility,
+                      category_names=base.category_names())
         new = coco_text(new_path.read_text(encoding="ascii"))
         old = base.text[split]
         merged = CocoText(old.head, old.images + new.images, old.annotations + new.annotations, old.tail)

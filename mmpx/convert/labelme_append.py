@@ -6,10 +6,15 @@ byte. The new files get ids after the existing ones, their own seeded split, nam
 image whose bytes the dataset already holds is reported as a duplicate and left out. The new dataset is built
 beside ``OUT`` (hard links to the existing images) and swapped in whole, as ``--overwrite`` does.
 See ``docs/guides/convert.md`` ("Appending newly labelled files").
+
+A dataset of several classes (``convert labelme --classes``) takes new files labelled the same way: each instance's
+rectangle label names its class, its points are that class's keypoints; a rectangle naming a class the dataset does
+not have is a problem of that file (a new class needs a new conversion). See ``docs/guides/multiclass.md``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +36,7 @@ from mmpx.convert.append_dataset import (
 from mmpx.convert.append_images import AppendImages
 from mmpx.convert.coco_writer import CocoSplitWriter
 from mmpx.convert.labelme import ChunkJob, Progress, convert_chunk, keypoint_spec, output_clashes
+from mmpx.convert.labelme_classes import ClassJob, parse_classes
 from mmpx.convert.labelme_images import scan_json_files
 from mmpx.convert.output import recovered, staged_output, val_indices
 from mmpx.convert.paths import check_out_not_link
@@ -49,6 +55,7 @@ def append_labelme(
     images: str | None = None,
     strict: bool = False,
     progress: Progress | None = None,
+    classes: str | Sequence[str] | None = None,
 ) -> AppendReport:
     """Add the labelme files under ``src`` to the dataset in ``out`` (written by :func:`convert_labelme`, or by
     :func:`~mmpx.convert.sleapio.convert_sleapio`).
@@ -63,6 +70,7 @@ def append_labelme(
         images: ``copy``, ``link`` or ``none``; default: the dataset's mode. ``none`` only with ``none``.
         strict: raise on the first bad new file (``out`` is then left as it was).
         progress: called as ``progress(done, total)`` now and then.
+        classes: optional; must be the dataset's classes, in order (they come from it).
 
     Returns:
         The :class:`AppendReport` of this append, also added to ``appends`` in ``OUT/report.json``.
@@ -74,11 +82,11 @@ def append_labelme(
     # the lock first: two appends must not both read the same dataset and take the same new ids
     with hold(out, "dataset"), recovered(out):
         return _append(Path(src), Path(out), keypoints, metainfo, category, val_ratio, seed, images, strict,
-                       progress)
+                       progress, classes)
 
 
 def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed, images, strict,
-            progress) -> AppendReport:
+            progress, classes=None) -> AppendReport:
     start = time.perf_counter()
     if not src.is_dir():
         raise MmpxError(f"source folder {src} does not exist or is not a folder",
@@ -87,6 +95,7 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
     base = read_existing(out, "labelme")
     names = base.names
     _check_options(base, keypoints, metainfo, category)
+    _check_classes(base, classes)
     mode = images_mode(base, images)
     root = none_root(base) if mode == "none" else None
     files, notes = scan_json_files(src, out)
@@ -106,9 +115,7 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
         index = image_index(base, root)
         handler = AppendImages(stage, mode, index, root, src=src)
         writers = {split: CocoSplitWriter(stage, split) for split in SPLITS}
-        job = ChunkJob(str(src), stage, mode, frozenset(names),
-                       f"known keypoints (from {out}): {', '.join(names)}; fix the label (a new keypoint "
-                       "needs a new conversion, without --append)", output_clashes(str(src), files, mode))
+        job = _job(base, src, stage, mode, output_clashes(str(src), files, mode))
         ann_id = first_ann - 1
         if progress is not None:
             progress(0, len(files))
@@ -118,7 +125,7 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
             ((result,), _, _) = convert_chunk(job, handler, [(i, path)])
             if result[1] is not None:
                 handler.discard()
-                problem = FileProblem(*result[1])
+                problem = _new_class(base, FileProblem(*result[1]))
                 if strict:
                     raise problem
                 report.skip(problem)
@@ -154,8 +161,56 @@ def _append(src: Path, out: Path, keypoints, metainfo, category, val_ratio, seed
     return report
 
 
+def _job(base: Existing, src: Path, stage: Path, mode: str, refused: dict) -> ChunkJob:
+    """What converting a new file needs: the dataset's keypoints, or with several classes each class's own."""
+    hint = "; fix the label (a new keypoint needs a new conversion, without --append)"
+    if base.classes is None:
+        return ChunkJob(str(src), stage, mode, frozenset(base.names),
+                        f"known keypoints (from {base.out}): {', '.join(base.names)}" + hint, refused)
+    own = frozenset(k for c in base.classes for k in c.keypoints)
+    listed = "; ".join(f"{c.name}: {', '.join(c.keypoints)}" for c in base.classes)
+    return ChunkJob(str(src), stage, mode, own, f"known keypoints (from {base.out}) {listed}" + hint, refused,
+                    ClassJob({c.name: (c.id, frozenset(c.keypoints)) for c in base.classes}))
+
+
+_NO_CLASS = re.compile(r"^(rectangle '.*' \(shape \d+\)) names no class of --classes$")
+
+
+def _new_class(base: Existing, problem: FileProblem) -> FileProblem:
+    """A rectangle naming a class the dataset does not have, said in the words of an append."""
+    found = _NO_CLASS.match(problem.problem) if base.classes is not None else None
+    if found is None:
+        return problem
+    names = ", ".join(c.name for c in base.classes)
+    return FileProblem(problem.file, f"{found.group(1)} names no class of the dataset in {base.out} ({names})",
+                       f"label the rectangle with one of {names}; a new class needs a new conversion of all the "
+                       f"files: mmpx convert labelme SRC OUT --classes {','.join(c.name for c in base.classes)},"
+                       "NEW --overwrite (without --append)")
+
+
+def _check_classes(base: Existing, classes) -> None:
+    """``--classes`` may be given with ``--append``, but must be the dataset's classes in order."""
+    if classes is None:
+        return
+    given = parse_classes(classes)
+    if base.classes is None:
+        raise MmpxError(f"--append --classes {','.join(given)}: the dataset in {base.out} has one class "
+                        f"({base.category.get('name')!r})",
+                        "drop --classes; to make it a dataset of several classes, convert all the files again "
+                        "with --classes (without --append)")
+    have = [c.name for c in base.classes]
+    if given != have:
+        raise MmpxError(f"--append --classes {','.join(given)}, but the dataset in {base.out} has the classes "
+                        f"{','.join(have)}",
+                        "drop --classes (with --append they come from the dataset); a new class needs a new "
+                        "conversion of all the files, without --append")
+
+
 def _check_options(base: Existing, keypoints, metainfo, category: str | None) -> None:
     """``--keypoints``, ``--metainfo`` and ``--category`` may be given with ``--append``, but must agree."""
+    if keypoints and base.classes is not None:
+        raise MmpxError(f"--append --keypoints: the dataset in {base.out} has several classes, each with its "
+                        "own keypoints", "drop --keypoints (with --append they come from the dataset)")
     spec = keypoint_spec(keypoints, metainfo)
     if spec["names"] and spec["names"] != base.names:
         raise MmpxError(f"--append: {spec['source']} names the keypoints {', '.join(spec['names'])}, but the "

@@ -3,6 +3,11 @@
 Writes ``OUT/images/<split>/``, ``OUT/labels/<split>/*.txt`` (``cls cx cy w h x1 y1 v1 ...``, normalised,
 6 decimals) and ``OUT/data.yaml`` (``kpt_shape: [K, 3]``, ``flip_idx`` from the metainfo's swaps or inferred
 from the keypoint names, ``names``, ``kpt_names``).
+
+Ultralytics has one ``kpt_shape`` per dataset and model. Categories with different keypoints (a multi-class
+dataset: cars with 8, bicycles with 6) are written as the union, class after class, named ``<class>/<keypoint>``
+(as a multi-class metainfo names them): ``kpt_shape: [14, 3]``, each label line carries its class's own points
+in its block and ``0 0 0`` for every other class's, ``flip_idx`` swaps within a class.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import os
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from mmpx.convert.output import ImagePlacer, staged_output
@@ -27,6 +33,7 @@ from mmpx.convert.summary import FileProblem, Report, nothing_converted
 from mmpx.convert.yolo_yaml import pose_yaml_text
 from mmpx.errors import MmpxError
 from mmpx.metainfo import infer_swaps, keypoint_names, load_metainfo
+from mmpx.metainfo.classes import SEP, union_name
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -64,26 +71,60 @@ def _load_coco(path: Path) -> dict:
     return coco
 
 
-def _classes(coco: dict, path: Path) -> tuple[dict[int, int], list[str], list[str]]:
-    """Category id -> class index (categories in id order), class names, keypoint names (shared by all)."""
+@dataclass(frozen=True)
+class Layout:
+    """How the categories map onto one YOLO keypoint set: class index per category id, class names, the keypoint
+    names of every label line and where each category's own keypoints start in it. One set shared by all
+    categories: that set, every start 0. Categories with different keypoints (several classes): the union, class
+    after class, named ``<class>/<keypoint>``, the other classes' points ``0 0 0``."""
+
+    index: dict[int, int]
+    class_names: list[str]
+    names: list[str]
+    start: dict[int, int]
+    own: dict[int, list[str]]
+
+    @property
+    def several(self) -> bool:
+        return any(self.start.values()) or len(set(map(tuple, self.own.values()))) > 1
+
+
+def _classes(coco: dict, path: Path) -> Layout:
+    """The categories (in id order) and their keypoints as one YOLO keypoint set (:class:`Layout`)."""
     cats = sorted(coco["categories"], key=lambda c: c["id"])
-    kpts = [list(c.get("keypoints") or []) for c in cats]
-    if not cats or not kpts[0] or any(k != kpts[0] for k in kpts):
-        raise MmpxError(f"{path}: categories must all list the same, non-empty keypoints",
-                        "YOLO pose datasets have one keypoint set for all classes")
-    return {c["id"]: i for i, c in enumerate(cats)}, [str(c["name"]) for c in cats], kpts[0]
+    kpts = [[str(k) for k in c.get("keypoints") or []] for c in cats]
+    if not cats or not all(kpts):
+        raise MmpxError(f"{path}: every category must list its keypoints (a non-empty 'keypoints' list)",
+                        "give the COCO keypoint file that mmpx convert (or another tool) wrote")
+    index = {c["id"]: i for i, c in enumerate(cats)}
+    class_names = [str(c["name"]) for c in cats]
+    own = {c["id"]: k for c, k in zip(cats, kpts, strict=True)}
+    if all(k == kpts[0] for k in kpts):
+        return Layout(index, class_names, kpts[0], {c["id"]: 0 for c in cats}, own)
+    if len(set(class_names)) != len(class_names) or any(SEP in n for n in class_names):
+        raise MmpxError(f"{path}: categories with different keypoints need distinct names without {SEP!r} "
+                        f"(got {', '.join(class_names)})", "rename the categories")
+    start, names = {}, []
+    for c, k in zip(cats, kpts, strict=True):
+        start[c["id"]] = len(names)
+        names += [union_name(str(c["name"]), n) for n in k]
+    return Layout(index, class_names, names, start, own)
 
 
-def _label_line(ann: dict, cls: int, width: int, height: int, k: int) -> str:
+def _label_line(ann: dict, cls: int, width: int, height: int, k: int, start: int = 0, own: int | None = None) -> str:
+    """One label line: the box, then ``k`` keypoints, the annotation's ``own`` ones (default ``k``) from
+    ``start`` on, every other ``0 0 0``."""
+    own = k if own is None else own
     x, y, w, h = ann["bbox"]
     values = [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height]
-    kps = ann.get("keypoints") or [0] * (3 * k)
-    if len(kps) != 3 * k:
-        raise MmpxError(f"annotation {ann.get('id')} has {len(kps) // 3} keypoints, not {k}",
+    kps = ann.get("keypoints") or [0] * (3 * own)
+    if len(kps) != 3 * own:
+        raise MmpxError(f"annotation {ann.get('id')} has {len(kps) // 3} keypoints, not {own}",
                         "every annotation needs one (x, y, v) per keypoint of its category")
     parts = [str(cls)] + [f"{v:.6f}" for v in values]
     for i in range(k):
-        kx, ky, v = kps[3 * i: 3 * i + 3]
+        j = i - start
+        kx, ky, v = kps[3 * j: 3 * j + 3] if 0 <= j < own else (0, 0, 0)
         if v:
             parts += [f"{kx / width:.6f}", f"{ky / height:.6f}", str(int(v))]
         else:
@@ -151,17 +192,17 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
         plain_name(split, "--split")
     coco_files = _coco_files(ann, split)
     report = Report("to-yolo", str(ann), str(out), images_mode="link" if link else "copy")
-    classes: list[str] | None = None
-    names: list[str] = []
+    layout: Layout | None = None
     with staged_output(out, overwrite, inputs=[ann, *coco_files.values(), images]) as stage:
         placer = ImagePlacer(stage / "images", report.images_mode)
         for split_name, path in coco_files.items():
             coco = _load_coco(path)
-            cat_index, class_names, kpt_names = _classes(coco, path)
-            if classes is not None and (class_names, kpt_names) != (classes, names):
+            found = _classes(coco, path)
+            if layout is not None and found != layout:
                 raise MmpxError(f"{path}: categories differ from the other split files",
                                 "convert them separately")
-            classes, names = class_names, kpt_names
+            layout = found
+            names = layout.names
             by_image = defaultdict(list)
             for a in coco["annotations"]:
                 if not a.get("iscrowd"):
@@ -184,7 +225,8 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
                     continue
                 placer.place(str(src), f"{split_name}/{rel}")
                 width, height = image["width"], image["height"]
-                lines = [_label_line(a, cat_index[a["category_id"]], width, height, len(names))
+                lines = [_label_line(a, layout.index[a["category_id"]], width, height, len(names),
+                                     layout.start[a["category_id"]], len(layout.own[a["category_id"]]))
                          for a in by_image.get(image["id"], [])]
                 label = stage / "labels" / split_name / (os.path.splitext(rel)[0] + ".txt")
                 label.parent.mkdir(parents=True, exist_ok=True)
@@ -199,9 +241,10 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
             report.images[split_name] = converted
         if report.files_converted == 0 and report.skipped:  # every record was bad: say why, write nothing
             raise nothing_converted(report, report.files_read, ann)
-        swaps = _swaps(metainfo, names)
+        swaps = _swaps(metainfo, layout)
         flip_idx = [names.index(swaps[n]) if n in swaps else i for i, n in enumerate(names)]
-        text = pose_yaml_text(out.resolve(), list(coco_files), classes, names, flip_idx)
+        text = pose_yaml_text(out.resolve(), list(coco_files), layout.class_names, names, flip_idx,
+                              layout.several)
         (stage / "data.yaml").write_text(text, encoding="utf-8")
         report.keypoint_names = names
         report.keypoints_source = f"--metainfo {metainfo}" if metainfo else "COCO categories (swaps inferred)"
@@ -211,9 +254,15 @@ def convert_to_yolo(ann: str | Path, out: str | Path, images: str | Path, metain
     return report
 
 
-def _swaps(metainfo: str | Path | None, names: list[str]) -> dict[str, str]:
+def _swaps(metainfo: str | Path | None, layout: Layout) -> dict[str, str]:
+    """Left/right partners by the label lines' names: the metainfo's, else inferred (within each class)."""
+    names = layout.names
     if metainfo is None:
-        return infer_swaps(names)
+        if not layout.several:
+            return infer_swaps(names)
+        class_of = {cid: layout.class_names[i] for cid, i in layout.index.items()}
+        return {union_name(class_of[cid], a): union_name(class_of[cid], b)
+                for cid, own in layout.own.items() for a, b in infer_swaps(own).items()}
     info = load_metainfo(metainfo)
     if keypoint_names(info) != names:
         raise MmpxError(f"metainfo {metainfo} names keypoints {keypoint_names(info)}, the COCO file {names}",

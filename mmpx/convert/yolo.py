@@ -4,6 +4,10 @@ Layout read (Ultralytics' own): ``path`` (dataset root, relative to the YAML's f
 ``test`` (image folders, list files or lists of them, relative to ``path``), ``kpt_shape: [K, 2|3]``,
 ``flip_idx``, ``names`` and optionally ``kpt_names``; each image ``.../images/<split>/x.jpg`` has its labels
 in ``.../labels/<split>/x.txt``, one ``cls cx cy w h x1 y1 [v1] ...`` line per instance, normalised to 0-1.
+
+Several classes in the union layout ``mmpx convert to-yolo`` writes (``kpt_names`` named ``<class>/<keypoint>``,
+class after class) come back as a multi-class dataset: one category per class with its own keypoints and a
+multi-class metainfo; a point labelled outside its line's class block is an error.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from mmpx.convert.paths import (
 from mmpx.convert.summary import FileProblem, Report, nothing_converted
 from mmpx.convert.yolo_yaml import YoloSpec, read_pose_yaml
 from mmpx.errors import MmpxError
-from mmpx.metainfo import build_metainfo, write_metainfo
+from mmpx.metainfo import build_classes_metainfo, build_metainfo, write_metainfo
 
 IMAGE_EXTS = {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm"}
 SPLITS = ("train", "val", "test")
@@ -138,6 +142,7 @@ def _parse_labels(spec: YoloSpec, txt: str, width: int, height: int) -> tuple[li
     except ValueError:
         raise MmpxError(f"{txt}: not UTF-8 text", "a label file holds lines of numbers") from None
     k, dim = spec.num_keypoints, spec.dim
+    blocks = spec.class_blocks
     expected = 5 + k * dim
     texts, empty = [], 0
     for lineno, line in enumerate(content.splitlines(), 1):
@@ -155,6 +160,7 @@ def _parse_labels(spec: YoloSpec, txt: str, width: int, height: int) -> tuple[li
         if not 0 <= cls < len(spec.class_names):
             raise MmpxError(f"{txt}:{lineno}: class {cls} is not in names "
                             f"({len(spec.class_names)} classes)", f"add it to names in {spec.yaml}")
+        block = range(k) if blocks is None else range(blocks[cls][1], blocks[cls][1] + len(blocks[cls][2]))
         cx, cy, w, h = nums[:4]
         bbox = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
         points = []
@@ -164,6 +170,10 @@ def _parse_labels(spec: YoloSpec, txt: str, width: int, height: int) -> tuple[li
             if v not in (0, 1, 2):
                 raise MmpxError(f"{txt}:{lineno}: keypoint {i} has visibility {nums[6 + i * dim]:g}",
                                 "visibility must be 0, 1 or 2")
+            if v and i not in block:
+                raise MmpxError(f"{txt}:{lineno}: keypoint {spec.keypoint_names[i]!r} is labelled on a line of "
+                                f"class {spec.class_names[cls]!r}", "each line labels its own class's keypoints "
+                                "only (kpt_names <class>/<keypoint>); give the others 0 0 0")
             if v:
                 points.append((i, spec.keypoint_names[i], x * width, y * height, v))
         texts.append(annotation_text(cls + 1, bbox, points, COCO_FORMAT))
@@ -195,7 +205,13 @@ def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwri
     names = spec.keypoint_names
     report = Report("yolo", str(spec.yaml), str(out), images_mode=images, keypoint_names=names,
                     keypoints_source="kpt_names" if spec.has_kpt_names else "kpt_0.. (no kpt_names in YAML)")
-    categories = [coco_category(i + 1, name, names, []) for i, name in enumerate(spec.class_names)]
+    blocks = spec.class_blocks
+    if blocks is None:
+        categories = [coco_category(i + 1, name, names, []) for i, name in enumerate(spec.class_names)]
+        by_category = None
+    else:  # several classes: each category its own keypoints; the spooled names are the union's
+        categories = [coco_category(i + 1, name, own, []) for i, (name, _, own) in enumerate(blocks)]
+        by_category = {i + 1: names[start:start + len(own)] for i, (_, start, own) in enumerate(blocks)}
     image_id = ann_id = 0
     with staged_output(out, overwrite, inputs=[spec.yaml, spec.root]) as stage:
         placer = ImagePlacer(stage / "images", images)
@@ -237,12 +253,13 @@ def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwri
                 report.skip(problem)
             writer.finish(stage / "annotations" / f"{split}.json", categories, spec.keypoint_names,
                           dict(description=f"converted from YOLO by mmpose-ext ({spec.yaml})", version="1.0"),
-                          labelled, visibility)
+                          labelled, visibility, category_names=by_category)
             report.images[split] = writer.num_images
             report.outputs.append(f"annotations/{split}.json")
         if report.files_converted == 0 and report.skipped:  # every image was bad: say why, write nothing
             raise nothing_converted(report, report.files_read, spec.yaml)
-        info = build_metainfo(spec.yaml.stem, spec.keypoint_names, swaps=spec.swaps)
+        info = build_metainfo(spec.yaml.stem, spec.keypoint_names, swaps=spec.swaps) if blocks is None else \
+            _classes_metainfo(spec, blocks)
         write_metainfo(stage / "metainfo.py", info)
         report.keypoints_labelled = {n: labelled.get(n, 0) for n in spec.keypoint_names}
         report.visibility = {str(v): visibility.get(v, 0) for v in (1, 2)}
@@ -250,3 +267,25 @@ def convert_yolo(src: str | Path, out: str | Path, images: str = "copy", overwri
         report.seconds = round(time.perf_counter() - start, 3)
         report.write(stage)
     return report
+
+
+def _classes_metainfo(spec: YoloSpec, blocks: list[tuple[str, int, list[str]]]) -> dict:
+    """A multi-class metainfo: per class its own keypoints and the swaps ``flip_idx`` gives within its block.
+
+    Raises:
+        MmpxError: ``flip_idx`` pairing keypoints of two classes.
+    """
+    swaps = spec.swaps
+    classes = []
+    for i, (name, start, own) in enumerate(blocks):
+        union = spec.keypoint_names[start:start + len(own)]
+        mine = {}
+        for full, kp in zip(union, own, strict=True):
+            partner = swaps.get(full)
+            if partner is not None and partner not in union:
+                raise MmpxError(f"{spec.yaml}: flip_idx pairs {full!r} with {partner!r}, a keypoint of another "
+                                "class", "flip_idx must pair keypoints within a class's block")
+            if partner is not None:
+                mine[kp] = own[union.index(partner)]
+        classes.append(dict(id=i + 1, name=name, keypoints=own, swaps=mine))
+    return build_classes_metainfo(spec.yaml.stem, classes)

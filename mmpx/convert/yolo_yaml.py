@@ -24,6 +24,26 @@ class YoloSpec:
     flip_idx: list[int] = field(default_factory=list)
 
     @property
+    def class_blocks(self) -> list[tuple[str, int, list[str]]] | None:
+        """Several classes in the union layout ``mmpx convert to-yolo`` writes (``kpt_names`` of two or more
+        classes are ``<class>/<keypoint>``, class after class in ``names`` order): per class its name, where its
+        block starts and its own keypoint names; None for one keypoint set shared by the classes."""
+        if len(self.class_names) < 2 or not self.has_kpt_names:
+            return None
+        blocks, start = [], 0
+        for name in self.class_names:
+            prefix = f"{name}/"
+            own = []
+            while start + len(own) < len(self.keypoint_names) and \
+                    self.keypoint_names[start + len(own)].startswith(prefix):
+                own.append(self.keypoint_names[start + len(own)][len(prefix):])
+            if not own:
+                return None
+            blocks.append((name, start, own))
+            start += len(own)
+        return blocks if start == len(self.keypoint_names) else None
+
+    @property
     def swaps(self) -> dict[str, str]:
         """Left/right partners from ``flip_idx`` (a keypoint that maps to itself has none)."""
         names = self.keypoint_names
@@ -130,8 +150,9 @@ def read_pose_yaml(src: str | Path) -> YoloSpec:
 
 
 def pose_yaml_text(root: Path, splits: Sequence[str], class_names: Sequence[str],
-                   keypoint_names: Sequence[str], flip_idx: Sequence[int]) -> str:
-    """The data YAML of a pose dataset written by :func:`mmpx.convert.to_yolo.convert_to_yolo`."""
+                   keypoint_names: Sequence[str], flip_idx: Sequence[int], union: bool = False) -> str:
+    """The data YAML of a pose dataset written by :func:`mmpx.convert.to_yolo.convert_to_yolo`; ``union``: the
+    keypoints are several classes' union (``<class>/<keypoint>``), which a comment at the top says."""
     import yaml
 
     data = dict(path=str(root))
@@ -145,5 +166,9 @@ def pose_yaml_text(root: Path, splits: Sequence[str], class_names: Sequence[str]
     data.update(kpt_shape=[len(keypoint_names), 3], flip_idx=list(flip_idx),
                 names=dict(enumerate(class_names)),
                 kpt_names={i: list(keypoint_names) for i in range(len(class_names))})
-    return "# Ultralytics pose dataset, written by mmpose-ext (mmpx convert to-yolo)\n" + yaml.safe_dump(
+    head = "# Ultralytics pose dataset, written by mmpose-ext (mmpx convert to-yolo)\n"
+    if union:
+        head += ("# several classes with different keypoints: kpt_shape is their union, class after class (named "
+                 "<class>/<keypoint>);\n# each label line holds its class's points, 0 0 0 for the other classes'\n")
+    return head + yaml.safe_dump(
         data, sort_keys=False, allow_unicode=True, default_flow_style=None)

@@ -189,6 +189,8 @@ def evaluate(gt_json: str | Path, pred_json: str | Path, metainfo: str | Path | 
         The ``mmpx-eval/1`` dict: ``metrics`` (CocoMetric's names, ``PCK``, ``EPE``,
         ``OKS AP (mean per keypoint)``, ``swap rate``), ``keypoints`` (one row per keypoint), ``swaps``,
         ``matching``, and with ``by``: ``by`` and ``groups`` (value -> CocoMetric's names + ``num_images``).
+        With a multi-class metainfo (``classes``) also ``classes``, each class scored alone, and the overall
+        figures their means (:mod:`mmpx.evaluation.classes`).
 
     Raises:
         MmpxError: missing or invalid files, unknown image ids, wrong keypoint count, unknown ``by`` field.
@@ -209,6 +211,19 @@ def evaluate(gt_json: str | Path, pred_json: str | Path, metainfo: str | Path | 
         from mmpx.metainfo import load_metainfo
 
         metainfo = load_metainfo(metainfo)
+    classes = None
+    if metainfo is not None:
+        from mmpx.metainfo.classes import keypoint_classes
+
+        classes = keypoint_classes(metainfo, "--metainfo")
+    if classes is not None:  # several classes: each scored alone on its own keypoints and sigmas
+        from mmpx.evaluation.classes import check_class_predictions, evaluate_classes
+
+        _, sigmas, flip = keypoint_spec(metainfo, gt)
+        results = _read_json(pred_path, "prediction")
+        check_class_predictions(results, gt, classes, str(pred_path))
+        out = evaluate_classes(gt, results, classes, sigmas, flip, by, metrics, pck_thr, pck_norm, str(gt_path))
+        return dict(gt=str(gt_path), pred=str(pred_path), **out)
     names, sigmas, flip = keypoint_spec(metainfo, gt)
     bad_gt = next((a for a in gt["annotations"] if len(a.get("keypoints", ())) != 3 * len(names)), None)
     if bad_gt is not None:

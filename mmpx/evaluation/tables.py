@@ -257,9 +257,21 @@ def _cell(value) -> str:
     return f"{value:.4f}"
 
 
+def _pair(names: list[str]) -> str:
+    """``left_eye/right_eye``; union names (``car/left_front``) already hold a slash, so spaces set them apart."""
+    return (" / " if any("/" in n for n in names) else "/").join(names)
+
+
 def eval_rows(result: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) for each table: overall, per keypoint, swaps, per group."""
+    """(title, header, rows) for each table: overall, per class (several classes), per keypoint, swaps, per
+    group."""
     tables = [("Overall", ["metric", "value"], [[k, _cell(v)] for k, v in result["metrics"].items()])]
+    if result.get("classes"):  # several classes: each scored alone; the overall figures are their means
+        extra = [c for c in ("PCK", "EPE") if c in result["metrics"]]
+        cols = ["AP", "AP .5", "AP .75", "AR", *extra]
+        tables.append(("Per class", ["class", "instances", *cols],
+                       [[c["name"], str(c["annotations"]), *(_cell(c["metrics"].get(k)) for k in cols)]
+                        for c in result["classes"]]))
     kpts = result.get("keypoints")
     if kpts:
         cols = [c for c in ("count", "PCK", "EPE", "OKS AP") if c in kpts[0]]
@@ -267,7 +279,7 @@ def eval_rows(result: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                                                              for r in kpts]))
     if result.get("swaps"):
         tables.append(("Left/right swaps", ["pair", "swapped", "full swaps", "total", "rate"],
-                       [["/".join(p["pair"]), str(p["swapped"]), str(p["swapped_pairs"]), str(p["total"]),
+                       [[_pair(p["pair"]), str(p["swapped"]), str(p["swapped_pairs"]), str(p["total"]),
                          _cell(p["rate"])] for p in result["swaps"]]))
     if result.get("groups"):
         by = result["by"] if isinstance(result["by"], str) else ",".join(result["by"])

@@ -10,6 +10,7 @@ from pathlib import Path
 from mmpx.errors import MmpxError
 from mmpx.report import sections
 from mmpx.report.charts import overlaid_curves, run_curves
+from mmpx.report.classes import class_rows, eval_class_rows
 from mmpx.report.page import render
 from mmpx.report.predictions import spec_for
 from mmpx.report.run_config import summary
@@ -92,6 +93,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, compare: st
         data=_data(run), metrics_source=run.metrics_source,
         base_metrics_source=base.metrics_source if base is not None else None,
         metrics=sections.metric_rows(run.metrics, base.metrics if base is not None else None),
+        classes=class_rows(run.metrics, base.metrics if base is not None else None),
         predictions=run.predictions.describe() if run.predictions else None, notes=notes,
     )
     if base is not None and run.scalars is not None and base.scalars is not None:
@@ -138,7 +140,8 @@ def build_eval_report(gt: str | Path, pred: str | Path, out: str | Path, metainf
         title=f"Predictions {pred.name}", source=f"{pred.resolve()} against {gt.resolve()}",
         labels=("baseline", "this run"), compare=False, settings=[], config_name=None, config_text=None,
         data=[dict(data_counts(gt) or {}, split="evaluated")], metrics_source=f"mmpx eval {gt.name} {pred.name}",
-        metrics=sections.metric_rows(scored.result["metrics"]), curves=[], notes=notes,
+        metrics=sections.metric_rows(scored.result["metrics"]), classes=eval_class_rows(scored.result), curves=[],
+        notes=notes,
         predictions=f"{len(results)} predictions in {pred.name} on {gt.name}",
         keypoints=sections.keypoint_section(scored), gallery=sections.gallery(scored, folder, worst),
     )

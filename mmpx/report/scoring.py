@@ -17,6 +17,7 @@ import numpy as np
 
 from mmpx.errors import MmpxError
 from mmpx.evaluation import api, keypoints, matching
+from mmpx.evaluation.classes import check_class_predictions, evaluate_classes, gt_classes, to_union
 from mmpx.evaluation.groups import HUMANART_FIELDS, group_images
 from mmpx.report.predictions import KeypointSpec
 
@@ -118,6 +119,9 @@ def score(gt_path: Path, results: list[dict], spec: KeypointSpec, by: str | list
     """
     coco = load_coco(gt_path)
     gt = coco.dataset
+    classes = gt_classes(gt, spec.names)
+    if classes is not None:
+        return _score_classes(gt_path, gt, results, spec, classes, by, pck_thr, pck_norm, source)
     bad = next((a for a in gt["annotations"] if len(a.get("keypoints", ())) != 3 * len(spec.names)), None)
     if bad is not None:
         raise MmpxError(f"{gt_path}: annotation {bad.get('id')} has {len(bad.get('keypoints', ()))} keypoint values, "
@@ -129,6 +133,35 @@ def score(gt_path: Path, results: list[dict], spec: KeypointSpec, by: str | list
                                  pck_norm=pck_norm, matched=m)
     oks, worst, worst_px = instance_scores(m, spec.sigmas)
     return Scored(result, gt, coco.imgs, spec, m, oks, worst, worst_px, _pck_hits(m, pck_thr, pck_norm),
+                  group_images(gt["images"], by))
+
+
+def _score_classes(gt_path: Path, gt: dict, results: list[dict], spec: KeypointSpec, classes, by, pck_thr: float,
+                   pck_norm: str, source: str) -> Scored:
+    """:func:`score` for several classes (the GT's categories are blocks of ``spec``'s union): the tables are
+    ``mmpx eval``'s per class; the instances are matched and scored in the union, where each one's other classes'
+    keypoints are unlabelled, so its OKS and worst keypoint are its class's own (and nothing of another class is
+    drawn)."""
+    from xtcocotools.coco import COCO
+
+    check_class_predictions(results, gt, classes, source)
+    by = auto_groups(gt["images"]) if by is None else by
+    result = evaluate_classes(gt, results, classes, spec.sigmas, spec.flip, by, api.METRICS, pck_thr, pck_norm,
+                              str(gt_path))
+    union = dict(gt, annotations=to_union(gt["annotations"], classes, len(spec.names)))
+    coco = COCO()
+    coco.dataset = union
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    m = matching.match(coco.imgs, union["annotations"], to_union(results, classes, len(spec.names)), spec.sigmas)
+    block = {c.id: (c.start, c.stop) for c in classes}
+    for g, p in enumerate(m.gt_pred):  # a prediction shows its class's points only
+        if p >= 0:
+            start, stop = block[m.gt_anns[g]["category_id"]]
+            m.pred_xy[p, :start] = np.nan
+            m.pred_xy[p, stop:] = np.nan
+    oks, worst, worst_px = instance_scores(m, spec.sigmas)
+    return Scored(result, union, coco.imgs, spec, m, oks, worst, worst_px, _pck_hits(m, pck_thr, pck_norm),
                   group_images(gt["images"], by))
 
 

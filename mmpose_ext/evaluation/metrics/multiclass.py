@@ -190,8 +190,10 @@ def evaluate_category(coco: COCO, detections: COCO | None, category_id: int, sig
 @METRICS.register_module()
 class MultiClassPCKAccuracy(PCKAccuracy):
     """MMPose's PCK (normalised by the box), overall on the union (other classes' keypoints are invisible in the
-    ground truth, so they never count) and for each class on its own keypoints: keys ``PCK`` and
-    ``<class>/PCK``. Takes ``thr`` and mmengine's arguments; ``norm_item`` is ``'bbox'``."""
+    ground truth, so they never count) and for each class on its own keypoints: keys ``PCK``,
+    ``<class>/PCK`` and, per keypoint a class's instances label, ``PCK/<class>/<keypoint>`` (the union's name, as
+    ``KeypointBreakdownMetric`` names its per-keypoint ``PCK/<keypoint>``). Takes ``thr`` and mmengine's
+    arguments; ``norm_item`` is ``'bbox'``."""
 
     def __init__(self, thr: float = 0.05, **kwargs) -> None:
         if kwargs.get("norm_item", "bbox") != "bbox":
@@ -213,9 +215,13 @@ class MultiClassPCKAccuracy(PCKAccuracy):
             if not mine:
                 continue
             block = slice(cls["start"], cls["stop"])
-            _, pck, _ = keypoint_pck_accuracy(np.concatenate([r["pred_coords"][:, block] for r in mine]),
-                                              np.concatenate([r["gt_coords"][:, block] for r in mine]),
-                                              np.concatenate([r["mask"][:, block] for r in mine]), self.thr,
-                                              np.concatenate([r["bbox_size"] for r in mine]))
+            mask = np.concatenate([r["mask"][:, block] for r in mine])
+            per_kpt, pck, _ = keypoint_pck_accuracy(np.concatenate([r["pred_coords"][:, block] for r in mine]),
+                                                    np.concatenate([r["gt_coords"][:, block] for r in mine]),
+                                                    mask, self.thr,
+                                                    np.concatenate([r["bbox_size"] for r in mine]))
             metrics[f"{cls['name']}/PCK"] = float(pck)
+            for name, value, labelled in zip(cls["keypoints"], per_kpt, mask.any(axis=0), strict=True):
+                if labelled:  # MMPose gives -1 to a keypoint nobody labels: left out, as a missing figure
+                    metrics[f"PCK/{cls['name']}/{name}"] = float(value)
         return metrics

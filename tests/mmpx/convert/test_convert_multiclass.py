@@ -155,16 +155,17 @@ def test_without_classes_the_same_keypoints_or_fewer_under_several_labels_say_no
     assert not [w for w in report.warnings if "--classes" in w["message"]]
 
 
-def test_append_onto_a_multiclass_dataset_is_refused(tmp_path):
+def test_append_onto_a_multiclass_dataset_keeps_the_classes(tmp_path):
+    """More in tests/mmpx/convert/test_append_multiclass.py."""
     from mmpx.convert.labelme_append import append_labelme
 
     src = tmp_path / "src"
     write_lm(src, "a.json", car(1) + bike(2))
     convert(src, tmp_path / "out", classes="car,bicycle")
     more = tmp_path / "more"
-    write_lm(more, "b.json", car(1))
-    with pytest.raises(MmpxError, match="several classes"):
-        append_labelme(more, tmp_path / "out")
+    write_lm(more, "b.json", bike(1))
+    assert append_labelme(more, tmp_path / "out").instances == 1
+    assert coco(tmp_path / "out")["annotations"][-1]["category_id"] == 2
 
 
 def test_cli_classes_and_repeated_metainfo(tmp_path):
@@ -204,10 +205,11 @@ def test_the_output_loads_in_xtcocotools_and_mmpose(tmp_path):
     assert list(meta["flip_indices"]) == [1, 0, 2, 3, 4, 5]  # front_left <-> front_right, within the car
 
 
-def test_append_with_classes_is_refused(tmp_path):
+def test_append_with_classes_must_be_the_datasets(tmp_path):
     from mmpx.app.convert import LabelmeRequest, labelme
 
     src = tmp_path / "src"
     write_lm(src, "a.json", car(1) + bike(2))
-    with pytest.raises(MmpxError, match="--append with --classes"):
-        labelme(LabelmeRequest(src, tmp_path / "out", append=True, classes="car,bicycle"))
+    convert(src, tmp_path / "out", classes="car,bicycle")
+    with pytest.raises(MmpxError, match="has the classes car,bicycle"):
+        labelme(LabelmeRequest(src, tmp_path / "out", append=True, classes="car,truck"))
