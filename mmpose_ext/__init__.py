@@ -15,5 +15,6 @@ from mmpose_ext import datasets  # noqa: E402  (registers the dataset classes)
 from mmpose_ext import evaluation  # noqa: E402  (registers the metrics)
 from mmpose_ext import engine  # noqa: E402  (registers the training hooks)
 from mmpose_ext import transforms  # noqa: E402  (registers the data transforms)
+from mmpose_ext.models import visibility  # noqa: E402, F401  (registers VisibilityHead)
 
 __all__ = ["__version__", "compat", "datasets", "engine", "evaluation", "registry", "transforms"]

@@ -6,7 +6,8 @@ folder exist, the metainfo file exists and is sound, the annotation file passes 
 opening images) read where the dataset class reads keypoints (:mod:`mmpx.check.layouts`: COCO-WholeBody's five
 arrays, ...), and its keypoint count matches the metainfo; then the head's output channels match that count,
 and its input channels, feature-map size and heatmap size match what the backbone returns (one forward pass);
-``load_from`` and evaluator ``ann_file`` exist, and no evaluator is one known to compute nothing. Reuses
+``load_from`` and evaluator ``ann_file`` exist, and no evaluator is one known to compute nothing; bottom-up datasets
+(one-stage and bottom-up models) also get :mod:`mmpose_ext.apis.preflight_whole`'s checks. Reuses
 :mod:`mmpx.check` and :mod:`mmpx.metainfo`.
 """
 
@@ -256,14 +257,19 @@ def preflight(cfg, config: str | Path, phases=PHASES) -> list[Problem]:
             for where, ds in _datasets(cfg, f"{phase}_dataloader"):
                 problems += _check_detection_dataset(config, where, ds, seen)
         return _once(problems + _common(cfg, config, phases))
+    whole = []  # bottom-up datasets: checked again for what whole-image models need
     for phase in phases:
         for where, ds in _datasets(cfg, f"{phase}_dataloader"):
             found, counted = _check_dataset(config, where, ds, seen)
             problems += found
+            whole.append((phase, where, ds))
             if counted is not None:
                 counts.append((where, counted))
         if phase != "train":
             problems += _head_sizes(cfg, config, phase) + _no_metric(cfg, config, phase)
+    from mmpose_ext.apis.preflight_whole import whole_image_problems
+
+    problems += whole_image_problems(cfg, config, whole, seen)
     head = _head_channels(cfg)
     if head is not None:
         problems += [_head_problem(config, head, where, *counted) for where, counted in counts

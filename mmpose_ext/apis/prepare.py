@@ -114,12 +114,18 @@ def _check_init_cfg(value, where: str) -> None:
 
 
 def check_config(cfg, config, phases=("train", "val")) -> None:
-    """Run :func:`~mmpose_ext.apis.preflight.preflight` for ``phases``; print every error and raise the first as
-    ConfigError."""
+    """Run :func:`~mmpose_ext.apis.preflight.preflight` for ``phases``; print its warnings and every error, and raise
+    the first error as ConfigError."""
     from mmpose_ext.apis.preflight import preflight
     from mmpx.errors.problems import ERROR, print_table
 
-    errors = [p for p in preflight(cfg, config, phases) if p.severity == ERROR]
+    found = preflight(cfg, config, phases)
+    errors = [p for p in found if p.severity == ERROR]
+    notes = [p for p in found if p.severity != ERROR]  # e.g. unlabelled instances of a whole-image dataset
+    if notes:
+        from rich.console import Console
+
+        print_table(notes, f"preflight notes: {config}", console=Console(stderr=True))
     if not errors:
         return
     if len(errors) > 1:

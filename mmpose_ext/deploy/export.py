@@ -1,7 +1,8 @@
 """Export a top-down MMPose model to ONNX plus a JSON sidecar with everything decoding and drawing need.
 
 The ONNX graph is backbone + neck + head ``forward`` on a normalised N x 3 x H x W input and returns the raw
-head outputs (SimCC x/y vectors or heatmaps); cropping, normalisation, flip test and decoding stay outside the
+head outputs (SimCC x/y vectors or heatmaps; a visibility head's per-keypoint output as a last output ``visible``,
+which the sidecar's ``visibility`` describes); cropping, normalisation, flip test and decoding stay outside the
 graph, done by :class:`mmpx.runtime.ort.OnnxPoseModel` exactly as MMPose does them.
 """
 
@@ -23,7 +24,11 @@ SUPPORTED_HEADS = {
     "HeatmapHead": ("heatmap", ["heatmaps"]),
     "ViPNASHead": ("heatmap", ["heatmaps"]),
 }
-SUPPORTED_TEXT = "top-down models (TopdownPoseEstimator) with a head of type " + ", ".join(SUPPORTED_HEADS)
+# heads that wrap a pose head (``pose_cfg``) and add a visibility output per keypoint
+VISIBILITY_HEADS = ("VisPredictHead", "VisibilityHead")
+VISIBLE_OUTPUT = "visible"
+SUPPORTED_TEXT = ("top-down models (TopdownPoseEstimator) with a head of type " + ", ".join(SUPPORTED_HEADS)
+                  + ", and one-stage RTMO models (BottomupPoseEstimator with RTMOHead)")
 DEFAULT_OPSET = 17
 
 
@@ -64,7 +69,7 @@ def _pipeline_step(pipeline, name: str) -> dict | None:
 def check_supported(cfg, config) -> tuple[str, list[str], dict, dict]:
     """Raise a clear error unless ``cfg`` is a top-down model with a supported head; returns what export needs."""
     model_type = cfg.model.get("type")
-    head = cfg.model.get("head") or {}
+    head = pose_head_cfg(cfg)
     head_type = head.get("type")
     if model_type != "TopdownPoseEstimator" or head_type not in SUPPORTED_HEADS:
         raise MmpxError(
@@ -86,6 +91,12 @@ def check_supported(cfg, config) -> tuple[str, list[str], dict, dict]:
     center_scale = _pipeline_step(pipeline, "GetBBoxCenterScale") or {}
     kind, outputs = SUPPORTED_HEADS[head_type]
     return kind, outputs, affine, center_scale
+
+
+def pose_head_cfg(cfg) -> dict:
+    """The config of the head that predicts keypoints: ``model.head``, or its ``pose_cfg`` in a visibility head."""
+    head = cfg.model.get("head") or {}
+    return (head.get("pose_cfg") or {}) if head.get("type") in VISIBILITY_HEADS else head
 
 
 def _load_state_dict(model, checkpoint: Path):
@@ -139,6 +150,9 @@ class _Network:
 
             def forward(self, inputs):
                 out = self.model.head.forward(self.model.extract_feat(inputs))
+                if hasattr(self.model.head, "vis_head"):  # a visibility head: (pose outputs, visibility)
+                    pose, visible = out
+                    return (*(pose if isinstance(pose, (tuple, list)) else (pose,)), visible)
                 return tuple(out) if isinstance(out, (tuple, list)) else out
 
         return PoseNetwork(model).eval()
@@ -228,6 +242,12 @@ def export_onnx(
     from mmpose_ext.config import load_config
 
     cfg = load_config(config, cfg_options)  # plugins registered, overrides applied
+    from mmpose_ext.deploy.rtmo_export import export_one_stage, is_one_stage_config
+
+    if is_one_stage_config(cfg):  # RTMO: boxes and keypoints from the whole image (sidecar kind "one-stage")
+        if trust_checkpoint:
+            safe_checkpoint.trust(str(checkpoint))
+        return export_one_stage(cfg, config, checkpoint, onnx_path, dynamic_batch, opset)
     kind, outputs, affine, center_scale = check_supported(cfg, config)
     if trust_checkpoint:
         safe_checkpoint.trust(str(checkpoint))
@@ -248,7 +268,12 @@ def export_onnx(
         probe = net(example)
     probe = probe if isinstance(probe, tuple) else (probe,)
     num_out = probe[0].shape[1]
-    expected = meta["num_keypoints"] * (3 if cfg.model.head.decoder.get("heatmap_type") == "combined" else 1)
+    pose_head = pose_head_cfg(cfg)
+    visibility = None
+    if cfg.model.head.get("type") in VISIBILITY_HEADS:  # the last output; "logits": the sigmoid is still to apply
+        outputs = [*outputs, VISIBLE_OUTPUT]
+        visibility = {"output": VISIBLE_OUTPUT, "logits": not bool(getattr(model.head, "use_sigmoid", False))}
+    expected = meta["num_keypoints"] * (3 if pose_head["decoder"].get("heatmap_type") == "combined" else 1)
     if num_out != expected:
         raise ConfigError(
             f"the head outputs {num_out} channels but the dataset metainfo has {meta['num_keypoints']} keypoints",
@@ -275,7 +300,7 @@ def export_onnx(
                 {"name": name, "shape": ["batch" if dynamic_batch else 1, *list(t.shape[1:])]}
                 for name, t in zip(outputs, probe, strict=True)
             ],
-            "head": {"type": cfg.model.head.type, "kind": kind},
+            "head": {"type": pose_head["type"], "kind": kind},
             "preprocess": {
                 "mean": json_safe(preprocessor.get("mean")),
                 "std": json_safe(preprocessor.get("std")),
@@ -283,9 +308,10 @@ def export_onnx(
                 "bbox_padding": float(center_scale.get("padding", 1.25)),
                 "use_udp": bool(affine.get("use_udp", False)),
             },
-            "codec": json_safe(dict(cfg.model.head.decoder)),
+            "codec": json_safe(dict(pose_head["decoder"])),
             "test_cfg": json_safe(dict(cfg.model.get("test_cfg") or {})),
             "dataset_meta": json_safe(meta),
+            **({"visibility": visibility} if visibility else {}),
             "source": {
                 "config": str(config),
                 "checkpoint": str(checkpoint),

@@ -1,9 +1,10 @@
 """A top-down MMPose model behind the small interface ``mmpx infer`` drives (shared with the ONNX Runtime model).
 
 ``predict(image_bgr, bboxes_xyxy) -> (keypoints (N,K,2), scores (N,K))``, plus ``dataset_meta`` and
-``input_size``. Built on ``mmpose.apis.init_model`` / ``inference_topdown``; the checkpoint is loaded here, so
-that one whose tensors do not fit the config (another keypoint count) is an error and not MMPose's warning
-followed by random head weights.
+``input_size``; ``predict_with_visibility`` adds each keypoint's probability of being seen (a model trained with
+``mmpx configs new --visibility``; None for the others, ``has_visibility`` says which). Built on
+``mmpose.apis.init_model`` / ``inference_topdown``; the checkpoint is loaded here, so that one whose tensors do not
+fit the config (another keypoint count) is an error and not MMPose's warning followed by random head weights.
 """
 
 from __future__ import annotations
@@ -103,13 +104,27 @@ class TorchPoseModel:
 
     def predict(self, image_bgr: np.ndarray, bboxes: np.ndarray):
         """Keypoints (N,K,2) float32 in image pixels and scores (N,K) float32 for N xyxy boxes."""
-        keypoints, scores, _ = self._run(image_bgr, bboxes, heatmaps=False)
+        keypoints, scores, _, _ = self._run(image_bgr, bboxes, heatmaps=False)
         return keypoints, scores
 
     def predict_with_heatmaps(self, image_bgr: np.ndarray, bboxes: np.ndarray):
         """As :meth:`predict`, plus heatmaps (K,H,W) in image pixels (max over boxes), or None when the head has
         none to give."""
-        return self._run(image_bgr, bboxes, heatmaps=True)
+        keypoints, scores, maps, _ = self._run(image_bgr, bboxes, heatmaps=True)
+        return keypoints, scores, maps
+
+    @property
+    def has_visibility(self) -> bool:
+        """Whether the head predicts visibility (MMPose's ``VisPredictHead`` or mmpose-ext's ``VisibilityHead``)."""
+        from mmpose.models.heads import VisPredictHead
+
+        return isinstance(getattr(self.model, "head", None), VisPredictHead)
+
+    def predict_with_visibility(self, image_bgr: np.ndarray, bboxes: np.ndarray):
+        """As :meth:`predict`, plus ``visible`` (N,K) float32: the probability that each keypoint is seen (not
+        hidden), or None when the model has no visibility head."""
+        keypoints, scores, _, visible = self._run(image_bgr, bboxes, heatmaps=False)
+        return keypoints, scores, visible
 
     # -- internals ---------------------------------------------------------------------------------------------
 
@@ -119,21 +134,25 @@ class TorchPoseModel:
 
         bboxes = np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
         k = self.num_keypoints
+        vis = self.has_visibility  # else MMPose fills pred_instances.keypoints_visible with the scores
         if len(bboxes) == 0:
-            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), None
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), None, \
+                np.zeros((0, k), np.float32) if vis else None
         test_cfg = self.model.test_cfg if self.model.test_cfg is not None else {}
         self.model.test_cfg = test_cfg
         test_cfg["output_heatmaps"] = heatmaps
-        kpts, scores, maps = [], [], None
+        kpts, scores, maps, visible = [], [], None, []
         for start in range(0, len(bboxes), self.batch_size):
             samples = inference_topdown(self.model, image_bgr, bboxes[start:start + self.batch_size], "xyxy")
             merged = merge_data_samples(samples)
             kpts.append(np.asarray(merged.pred_instances.keypoints, np.float32).reshape(-1, k, 2))
             scores.append(np.asarray(merged.pred_instances.keypoint_scores, np.float32).reshape(-1, k))
+            if vis:
+                visible.append(np.asarray(merged.pred_instances.keypoints_visible, np.float32).reshape(-1, k))
             if heatmaps and "pred_fields" in merged and "heatmaps" in merged.pred_fields:
                 chunk = np.asarray(merged.pred_fields.heatmaps, np.float32)
                 maps = chunk if maps is None else np.maximum(maps, chunk)
-        return np.concatenate(kpts), np.concatenate(scores), maps
+        return np.concatenate(kpts), np.concatenate(scores), maps, np.concatenate(visible) if vis else None
 
     def _load(self, weights) -> dict | None:
         """Load the checkpoint's weights; every tensor must fit. Returns its dataset_meta, if it has one."""

@@ -2,6 +2,8 @@
 declares, measured with one forward pass, and the head checks preflight runs on it) and whether a checkpoint
 fits a model (every parameter present with its shape, so that no run goes on with random weights). Below
 ``engine`` and ``apis``: both import it, it imports neither, and torch is imported only where a function needs it.
+``models.visibility`` (imported by ``import mmpose_ext``, not here) registers ``VisibilityHead``, the head that
+``mmpx configs new --visibility`` wraps around a pose head.
 """
 
 from mmpose_ext.models.backbone import BackboneOutputs, declared_stages, head_problems, measure

@@ -7,5 +7,6 @@ from mmpose_ext.transforms.albu import AlbumentationsKeypoints
 from mmpose_ext.transforms.keypoint_mapping import KeypointMapping
 from mmpose_ext.transforms.occlusion import RandomOcclusion
 from mmpose_ext.transforms.part_crop import RandomPartCrop
+from mmpose_ext.transforms.visibility import KeypointVisibility
 
-__all__ = ["AlbumentationsKeypoints", "KeypointMapping", "RandomOcclusion", "RandomPartCrop"]
+__all__ = ["AlbumentationsKeypoints", "KeypointMapping", "KeypointVisibility", "RandomOcclusion", "RandomPartCrop"]

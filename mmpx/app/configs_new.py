@@ -31,6 +31,7 @@ class ConfigsNewRequest:
     overwrite: bool = False
     command: str = "mmpx configs new"
     check: bool = True
+    visibility: bool = False  # --visibility: the head also predicts seen/hidden per keypoint
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ def configs_new(request: ConfigsNewRequest) -> ConfigsNewOutcome:
     check_writable(out, "--out")
     plan = plan_config(request.data, request.model, request.metainfo, request.images, request.input_size,
                        request.epochs, request.load_from, request.flip)
+    if request.visibility:
+        from mmpx.configs.visibility import visibility_plan
+
+        plan = visibility_plan(plan)
     text = render(plan, request.command)
     if request.check and not all(importlib.util.find_spec(m) for m in ("torch", "mmengine", "mmpose")):
         raise MmpxError(f"--out {out}: the config is built and preflighted before it is written, which needs torch "

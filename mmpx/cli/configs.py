@@ -88,23 +88,32 @@ def new(
                                        "train.json, val.json, images/, metainfo.py), or one COCO keypoint .json "
                                        "(then --metainfo).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="The config file to write (.py).", show_default=False)],
-    model: Annotated[str, typer.Option("--model", help="rtmpose-t, rtmpose-s, rtmpose-m (SimCC) or "
-                                       "heatmap-resnet50 (SimpleBaseline heatmaps).")] = "rtmpose-t",
+    model: Annotated[str, typer.Option("--model", help="Top-down: rtmpose-t, rtmpose-s, rtmpose-m (SimCC) or "
+                                       "heatmap-resnet50 (SimpleBaseline heatmaps); one-stage on whole images: "
+                                       "rtmo-t, rtmo-s (RTMO); bottom-up: dekr-hrnet-w32 (DEKR). Whole-image models "
+                                       "need every instance of an image labelled (docs/guides/one-stage.md).")
+                 ] = "rtmpose-t",
     metainfo: Annotated[Path | None, typer.Option("--metainfo", help="Metainfo .py (default: DATA/metainfo.py); "
                                                   "mmpx metainfo from-coco ANN.json M.py makes one.",
                                                   callback=metainfo_file)] = None,
     images: Annotated[Path | None, typer.Option("--images", help="Folder the file_name entries are under "
                                                 "(default: DATA/images, or the .json's folder).")] = None,
-    input_size: Annotated[str, typer.Option("--input-size", help="auto (from the train boxes' shape) or WxH, "
-                                            "multiples of 32.")] = "auto",
+    input_size: Annotated[str, typer.Option("--input-size", help="auto (top-down: from the train boxes' shape; "
+                                            "RTMO 640, DEKR 512) or WxH, multiples of 32; whole-image models take "
+                                            "a square N or NxN.")] = "auto",
     epochs: Annotated[str, typer.Option("--epochs", help="auto (scaled to the dataset's size) or a number.")] = "auto",
     load_from: Annotated[Path | None, typer.Option("--load-from", help="Checkpoint to start from (load_from).")] = None,
     flip: Annotated[str, typer.Option("--flip", help="Horizontal flip augmentation and flip test: auto (when the "
                                       "metainfo pairs left/right keypoints), yes or no.")] = "auto",
+    visibility: Annotated[bool, typer.Option("--visibility", help="The head also predicts, per keypoint, the "
+                                             "probability that it is seen (labelled v=2) rather than hidden (v=1: "
+                                             "labelme's _occluded suffix or flag); top-down models "
+                                             "(docs/guides/visibility.md).")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Write a complete, commented training config for any keypoint set: input size from the boxes' shape, head
-    channels and flip from the metainfo, schedule from the dataset's size (docs/guides/configs.md).
+    channels and flip from the metainfo, schedule from the dataset's size (docs/guides/configs.md); or a
+    one-stage (RTMO) or bottom-up (DEKR) config on whole images (docs/guides/one-stage.md).
 
     The config is loaded, built and preflighted before it is written; train it with mmpx train OUT.
     """
@@ -115,9 +124,10 @@ def new(
 
     command = "mmpx configs new " + shlex.join(sys.argv[sys.argv.index("new") + 1:] if "new" in sys.argv else [])
     done = configs_new(ConfigsNewRequest(data, model, out, metainfo, images, input_size, epochs, load_from, flip,
-                                         overwrite, command))
+                                         overwrite, command, visibility=visibility))
     p = done.plan
     typer.echo(f"wrote {out}: {p.model}, {len(p.names)} keypoints ({p.pairs} left/right pairs, flip "
                f"{'on' if p.flip else 'off'}), input {p.input_size[0]}x{p.input_size[1]}, {p.epochs} epochs of "
-               f"{p.steps_per_epoch} step(s) at batch {p.batch}; preflight passed")
+               f"{p.steps_per_epoch} step(s) at batch {p.batch}"
+               f"{', visibility head' if p.visibility else ''}; preflight passed")
     typer.echo(f"train it: mmpx train {out}")

@@ -102,8 +102,9 @@ def train(
     launcher: LauncherOpt = Launcher.none,
     no_preflight: NoPreflightOpt = False,
     model: Annotated[str | None, typer.Option(
-        "--model", help="For a DATASET: rtmpose-t (default), rtmpose-s, rtmpose-m (SimCC) or heatmap-resnet50, as "
-        "mmpx configs new; the default work dir is work_dirs/<dataset>_<model>.", show_default=False,
+        "--model", help="For a DATASET: rtmpose-t (default), rtmpose-s, rtmpose-m (SimCC), heatmap-resnet50 "
+        "(top-down), rtmo-t, rtmo-s (one-stage) or dekr-hrnet-w32 (bottom-up), as mmpx configs new; the default "
+        "work dir is work_dirs/<dataset>_<model>.", show_default=False,
         rich_help_panel=_DATASET)] = None,
     input_size: Annotated[str | None, typer.Option(
         "--input-size", help="For a DATASET: auto (default, from the train boxes' shape) or WxH, multiples of 32.",

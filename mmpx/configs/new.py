@@ -8,7 +8,10 @@ What is chosen and why (docs/guides/configs.md):
 - several classes (a metainfo with ``classes``): the head predicts their union, the dataset and metric are mmpx's
   multi-class ones (each instance supervised and scored on its own class's keypoints);
 - schedule: at least RTMPose's 210 epochs, more for a small set so that it still takes some thousands of steps;
-  batch size capped by the number of training instances.
+  batch size capped by the number of training instances;
+- one-stage (RTMO) and bottom-up (DEKR) models see whole images: the input is square (640 for RTMO, 512 for DEKR
+  as in MMPose, or ``--input-size N``), the batch is capped by the number of training images, and the config is
+  rendered by :mod:`mmpx.configs.one_stage_text`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from mmpx.errors import MmpxError
 from mmpx.metainfo import KeypointClass, keypoint_classes, keypoint_names, load_metainfo, validate_metainfo
 from mmpx.metainfo.build import DEFAULT_SIGMA
 
-MODELS = ("rtmpose-t", "rtmpose-s", "rtmpose-m", "heatmap-resnet50")
+TOP_DOWN = ("rtmpose-t", "rtmpose-s", "rtmpose-m", "heatmap-resnet50")
+ONE_STAGE = ("rtmo-t", "rtmo-s")  # whole images in, boxes and keypoints out (RTMO)
+BOTTOM_UP = ("dekr-hrnet-w32", )  # whole images in, keypoints grouped by their centre (DEKR)
+MODELS = TOP_DOWN + ONE_STAGE + BOTTOM_UP
+# whole-image models: MMPose's input side for each
+WHOLE_IMAGE_SIDE = {"rtmo-t": 640, "rtmo-s": 640, "dekr-hrnet-w32": 512}
 STRIDE = 32  # every backbone here downsamples by 32: input sides must divide by it
 LONG_SIDE = 256  # RTMPose's and SimpleBaseline's long side
 MIN_SIDE = 128
@@ -31,7 +39,10 @@ SPREAD = 2.0  # p90/p10 of the boxes' width/height above this: a square input
 MIN_EPOCHS, MAX_EPOCHS, MIN_STEPS = 210, 1500, 3000
 # per model: default batch size, base learning rate at that batch size
 TRAINING = {"rtmpose-t": (64, 4e-3), "rtmpose-s": (64, 4e-3), "rtmpose-m": (64, 4e-3),
-            "heatmap-resnet50": (32, 5e-4)}
+            "heatmap-resnet50": (32, 5e-4),
+            # RTMO: 4e-3 at 256 images (8 GPUs x 32), per GPU 32, scaled by sqrt(32/256); DEKR: 1e-3 at 8 x 10
+            "rtmo-t": (32, 1.4e-3), "rtmo-s": (32, 1.4e-3), "dekr-hrnet-w32": (10, 1e-3)}
+MIN_EPOCHS_OF = {"rtmo-t": 600, "rtmo-s": 600, "dekr-hrnet-w32": 140}  # the others: MIN_EPOCHS
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,13 @@ class Plan:
     coco_metric: bool = True
     why: dict[str, str] = field(default_factory=dict)
     classes: list[KeypointClass] | None = None  # a multi-class metainfo's classes, in the union's order
+    train_images: int = 0  # images in the training file, with or without instances (whole-image models)
+    visibility: bool = False  # the head also predicts seen/hidden per keypoint (mmpx.configs.visibility)
+
+    @property
+    def whole_image(self) -> bool:
+        """One-stage or bottom-up: the model sees whole images, not one crop per instance."""
+        return self.model in ONE_STAGE + BOTTOM_UP
 
     @property
     def pairs(self) -> int:
@@ -100,7 +118,7 @@ class Plan:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(self.stats.instances / self.batch)
+        return math.ceil((self.train_images if self.whole_image else self.stats.instances) / self.batch)
 
 
 def _shown(path: Path) -> str:
@@ -236,6 +254,16 @@ def parse_input_size(text: str) -> tuple[int, int]:
     return size
 
 
+def parse_side(text: str) -> tuple[int, int]:
+    """A whole-image model's ``--input-size``: ``N`` or ``NxN`` (square, a multiple of 32, at least 64)."""
+    w, _, h = text.lower().partition("x")
+    size = parse_input_size(f"{w}x{h or w}") if w.isdigit() and (not h or h.isdigit()) else None
+    if size is None or size[0] != size[1]:
+        raise MmpxError(f"--input-size {text!r}: a whole-image model takes a square input, N or NxN",
+                        "e.g. --input-size 640 (RTMO) or --input-size 512 (DEKR)")
+    return size
+
+
 def flip_indices(info: dict) -> list[int]:
     """MMPose's ``flip_indices`` for ``info``, as its ``parse_pose_metainfo`` derives them from the swaps."""
     entries = sorted(info["keypoint_info"].values(), key=lambda kp: kp["id"])
@@ -248,10 +276,12 @@ def schedule(model: str, instances: int, epochs: str | int) -> tuple[int, int, f
     default_batch, base_lr = TRAINING[model]
     batch = max(1, min(default_batch, instances))
     steps = math.ceil(instances / batch)
+    least = MIN_EPOCHS_OF.get(model, MIN_EPOCHS)
+    what, whose = ("images", f"{model}'s") if model in WHOLE_IMAGE_SIDE else ("instances", "RTMPose's")
     if epochs == "auto":
-        n = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_STEPS / steps / 10) * 10))
-        why = (f"{instances} train instances, batch {batch}: {steps} step(s) an epoch; at least {MIN_EPOCHS} "
-               f"epochs (RTMPose's schedule) and at least {MIN_STEPS} steps, at most {MAX_EPOCHS} epochs")
+        n = min(MAX_EPOCHS, max(least, math.ceil(MIN_STEPS / steps / 10) * 10))
+        why = (f"{instances} train {what}, batch {batch}: {steps} step(s) an epoch; at least {least} "
+               f"epochs ({whose} schedule) and at least {MIN_STEPS} steps, at most {MAX_EPOCHS} epochs")
     else:
         n, why = int(epochs), f"--epochs {epochs}"
     # Adam-type optimisers: scale the rate by the square root of the batch below the default, not linearly
@@ -269,7 +299,8 @@ def plan_config(data: Path, model: str, metainfo: Path | None = None, images: Pa
         MmpxError: an unknown model, bad sizes or epochs, a metainfo with errors or not matching the data.
     """
     if model not in MODELS:
-        raise MmpxError(f"--model {model!r} is not one of {', '.join(MODELS)}", "e.g. --model rtmpose-t")
+        raise MmpxError(f"--model {model!r} is not one of {', '.join(MODELS)}",
+                        "e.g. --model rtmpose-t (top-down) or --model rtmo-t (one-stage, docs/guides/one-stage.md)")
     if epochs != "auto" and (not str(epochs).isdigit() or int(epochs) < 1):
         raise MmpxError(f"--epochs {epochs!r}: expected auto or a positive whole number", "e.g. --epochs 300")
     if flip not in ("auto", "yes", "no"):
@@ -289,11 +320,21 @@ def plan_config(data: Path, model: str, metainfo: Path | None = None, images: Pa
     stats = box_stats(train_file, classes or len(names))
     indices = flip_indices(info)
     why = {}
-    if input_size == "auto":
+    whole = model in WHOLE_IMAGE_SIDE
+    if whole:
+        if classes:
+            raise MmpxError(f"{meta_file}: --model {model} predicts one class; this metainfo has "
+                            f"{len(classes)}", "give a one-class metainfo, or a top-down model (e.g. rtmpose-t)")
+        side = WHOLE_IMAGE_SIDE[model]
+        size, why["input_size"] = ((side, side), f"{side}, the input side of MMPose's {model} configs; whole "
+                                   "images are resized to fit it") if input_size == "auto" else \
+            (parse_side(input_size), f"--input-size {input_size}")
+    elif input_size == "auto":
         size, why["input_size"] = auto_input_size(stats)
     else:
         size, why["input_size"] = parse_input_size(input_size), f"--input-size {input_size}"
-    n, batch, lr, warmup, interval, why["epochs"] = schedule(model, stats.instances, epochs)
+    images_count = _image_count(train_file, data) if whole else 0
+    n, batch, lr, warmup, interval, why["epochs"] = schedule(model, images_count or stats.instances, epochs)
     pairs = sum(1 for i, j in enumerate(indices) if i < j)
     on = flip == "yes" or (flip == "auto" and pairs > 0)
     why["flip"] = (f"--flip {flip}" if flip != "auto" else
@@ -310,8 +351,21 @@ def plan_config(data: Path, model: str, metainfo: Path | None = None, images: Pa
     if classes and coco:
         why["metric"] = ("COCO AP and AR for each class on its own keypoints with its own sigmas, and PCK@0.05 per "
                          "class; coco/AP is the mean over the classes")
-    return Plan(model, source, stats, names, sigmas, indices, on, size, n, batch, max(1, min(32, val_count)), lr,
-                warmup, interval, _shown(load_from) if load_from else None, coco, why, classes)
+    if whole and not coco:
+        raise MmpxError(f"{meta_file}: --model {model} needs one OKS sigma per keypoint ({len(names)}), the metainfo "
+                        f"has {len(sigmas)}", "estimate them: mmpx metainfo sigmas A.json B.json --out M.py, or "
+                        "write the default 0.05 per keypoint into the metainfo's sigmas")
+    val_batch = 1 if whole else max(1, min(32, val_count))  # whole images of different sizes: one at a time
+    return Plan(model, source, stats, names, sigmas, indices, on, size, n, batch, val_batch, lr,
+                warmup, interval, _shown(load_from) if load_from else None, coco, why, classes, images_count)
+
+
+def _image_count(ann_path: Path, data: Path) -> int:
+    try:
+        images = json.loads(ann_path.read_text(encoding="utf-8")).get("images") or []
+    except (OSError, ValueError, AttributeError):
+        raise MmpxError(f"{ann_path}: not a readable COCO file", f"mmpx check data {data}") from None
+    return max(1, len(images))
 
 
 def _count(ann_path: Path, data: Path) -> int:

@@ -1,5 +1,6 @@
 """The text of ``mmpx configs new``'s config: a :class:`~mmpx.configs.new.Plan` as a complete, commented MMPose
-config (RTMPose-t/s/m as in configs/carpose/, or MMPose's SimpleBaseline ResNet-50 heatmap model)."""
+config (RTMPose-t/s/m as in configs/carpose/, or MMPose's SimpleBaseline ResNet-50 heatmap model; the whole-image
+models, RTMO and DEKR, by :mod:`mmpx.configs.one_stage_text`)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,17 @@ def _wrap(text: str, width: int = 116) -> list[str]:
     return lines + [line]
 
 
+def _metainfo_shown(path: str) -> str:
+    """mmpose_ext's own metainfo files by their place in the package, not this machine's path."""
+    parts = path.replace("\\", "/").split("/")
+    return "mmpose_ext/" + "/".join(parts[-3:]) if parts[-4:-1] == ["mmpose_ext", "datasets", "metainfo"] else path
+
+
 def _header(plan: Plan, command: str) -> list[str]:
     s, src = plan.stats, plan.source
     k = len(plan.names)
     lines = [f"# {plan.model} for {k} keypoints, {plan.input_size[0]}x{plan.input_size[1]} input (width x height).",
-             f"# Written by: {command}", "#"]
+             *_wrap(f"Written by: {command}"), "#"]
     if plan.classes:
         blocks = ", ".join(f"{c.name} (category_id {c.id}: keypoints {c.start}-{c.stop - 1})" for c in plan.classes)
         lines += _wrap(f"Classes: {blocks}. One model predicts the union of their keypoints; each instance is "
@@ -35,7 +42,7 @@ def _header(plan: Plan, command: str) -> list[str]:
                        "(docs/guides/multiclass.md).") + ["#"]
     lines += _wrap(f"Data: {src.root}{src.train} ({s.instances} instances with keypoints in {s.images} images, "
                    f"median box {s.width:.0f}x{s.height:.0f} px); val {src.val}; images under "
-                   f"{src.root}{src.images}; metainfo {src.metainfo}.")
+                   f"{src.root}{src.images}; metainfo {_metainfo_shown(src.metainfo)}.")
     if not src.held_out:
         lines += _wrap("The training file is also the val and test file: the scores say how well the model fits "
                        "its own data, not how it does on new images. Give a dataset folder with a val split (mmpx "
@@ -275,10 +282,19 @@ test_evaluator = val_evaluator
 
 def render(plan: Plan, command: str) -> str:
     """The config file's text."""
+    if plan.whole_image:
+        from mmpx.configs.one_stage_text import render_whole_image
+
+        return render_whole_image(plan, _header(plan, command) + _sigma_lines(plan))
     s = plan.input_size
     size_note = "\n".join(_wrap(f"input size {s[0]}x{s[1]}: " + plan.why["input_size"]))
     parts = ["\n".join(_header(plan, command) + _sigma_lines(plan)),
              "_base_ = ['mmpose::_base_/default_runtime.py']\n"
              "custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)",
              _runtime(plan), size_note + "\n" + _model(plan), _data(plan), _hooks(plan)]
-    return "\n\n".join(parts).rstrip() + "\n"
+    text = "\n\n".join(parts).rstrip() + "\n"
+    if plan.visibility:
+        from mmpx.configs.visibility import visibility_text
+
+        text = visibility_text(text)
+    return text

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mmpx.errors import MmpxError
-from mmpx.runtime.model_file import SIDECAR_KEY, open_session
+from mmpx.runtime.model_file import SIDECAR_KEY, kind_error, open_session
 
 DET_FORMAT = "mmpose-ext/onnx-detector"
 POSE_FORMAT = "mmpose-ext/onnx-pose"  # what a pose model's sidecar says (mmpx.runtime.ort.SIDECAR_FORMAT)
@@ -39,6 +39,9 @@ def load_det_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None, e
         except (OSError, ValueError) as exc:
             raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the detector again") from exc
     fmt = data.get("format") if isinstance(data, dict) else None
+    other = kind_error(onnx_path, data, DET_FORMAT)  # a one-stage model: said plainly
+    if other is not None and fmt != POSE_FORMAT:
+        raise other
     if fmt == POSE_FORMAT:
         raise MmpxError(f"{onnx_path} is a pose model ({where} says format {fmt!r}), not a detector",
                         "pass the detector's .onnx here and the pose model as --weights")

@@ -19,6 +19,26 @@ from mmpx.atomic.stale import lock_tmp, release
 from mmpx.errors import MmpxError
 
 SIDECAR_KEY = "mmpose_ext.sidecar"
+ONE_STAGE_FORMAT = "mmpose-ext/onnx-one-stage"
+# each kind of exported model: the sidecar's format -> (what it is, what runs it)
+KINDS = {
+    "mmpose-ext/onnx-pose": ("a top-down pose model (it needs boxes from a detector)",
+                             "run it with mmpx.runtime.OnnxPoseModel, or mmpx infer --weights POSE.onnx"),
+    "mmpose-ext/onnx-detector": ("a detector", "run it with mmpx.runtime.OnnxDetector, or pass it as --det-weights"),
+    ONE_STAGE_FORMAT: ("a one-stage model (boxes and keypoints from the whole image)",
+                       "run it with mmpx.runtime.one_stage.OnnxOneStage"),
+}
+
+
+def kind_error(onnx_path, data, wanted: str) -> MmpxError | None:
+    """The plain "NAME is a one-stage model, not a detector" error when the sidecar ``data`` says another kind of
+    model than the format ``wanted``; None when it is that kind or no kind mmpx knows."""
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if fmt == wanted or fmt not in KINDS or wanted not in KINDS:
+        return None
+    what, hint = KINDS[fmt]
+    return MmpxError(f"{Path(onnx_path).name} is {what}, not {KINDS[wanted][0].split(' (')[0]} (its sidecar says "
+                     f"format {fmt!r})", hint)
 
 
 def embed_sidecar(onnx_file: str | Path, sidecar: dict) -> None:
@@ -95,7 +115,7 @@ def check_targets(onnx_path: str | Path, option: str = "--out") -> None:
         return
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-        ours = isinstance(data, dict) and data.get("format") in ("mmpose-ext/onnx-pose", "mmpose-ext/onnx-detector")
+        ours = isinstance(data, dict) and data.get("format") in KINDS
     except (OSError, ValueError):
         ours = False
     if sidecar.is_symlink() or not ours:
@@ -104,4 +124,5 @@ def check_targets(onnx_path: str | Path, option: str = "--out") -> None:
                         "written")
 
 
-__all__ = ["SIDECAR_KEY", "check_targets", "embed_sidecar", "embedded_sidecar", "publish", "staged_path"]
+__all__ = ["KINDS", "ONE_STAGE_FORMAT", "SIDECAR_KEY", "check_targets", "embed_sidecar", "embedded_sidecar",
+           "kind_error", "publish", "staged_path"]

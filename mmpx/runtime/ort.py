@@ -15,7 +15,7 @@ import numpy as np
 from mmpx.errors import MmpxError
 from mmpx.runtime import decode as dec
 from mmpx.runtime.det import DET_FORMAT
-from mmpx.runtime.model_file import open_session
+from mmpx.runtime.model_file import kind_error, open_session
 from mmpx.runtime.sidecar_check import sidecar_problems
 
 SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
@@ -53,6 +53,9 @@ def load_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None, embed
                         f"format {data.get('format')!r}; the pose model is an mmpose-ext/onnx-pose export)",
                         f"e.g. mmpx infer IMAGES --weights POSE.onnx --det-weights {name}, or "
                         f"PoseEstimator('POSE.onnx', detector='{name}')")
+    other = kind_error(onnx_path, data, SIDECAR_FORMAT)  # a one-stage model: the detector is named above
+    if other is not None:
+        raise other
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise MmpxError(f"{path} is not an mmpose-ext sidecar (format != {SIDECAR_FORMAT!r})", "export again")
     for key in ("input", "outputs", "head", "preprocess", "codec", "test_cfg", "dataset_meta"):
@@ -133,6 +136,15 @@ class OnnxPoseModel:
         self.bgr_to_rgb = bool(pre.get("bgr_to_rgb", False))
         self.padding = float(pre.get("bbox_padding", 1.25))
         self.use_udp = bool(pre.get("use_udp", False))
+        # a visibility head's output (the graph's last): {"output": name, "logits": whether a sigmoid is to apply}
+        self.visibility = dict(sc["visibility"]) if sc.get("visibility") else None
+        if self.visibility and self.visibility["output"] != self.session.get_outputs()[-1].name:
+            raise ValueError(f"visibility.output {self.visibility['output']!r} is not the graph's last output")
+
+    @property
+    def has_visibility(self) -> bool:
+        """Whether the model predicts each keypoint's visibility (exported from a ``--visibility`` config)."""
+        return self.visibility is not None
 
     def _check_sidecar(self, onnx_path: Path, sidecar_file, flip_test) -> None:
         """Refuse values out of range (a 1e9 input size, a zero std, flip indices past the last keypoint) and a
@@ -185,16 +197,18 @@ class OnnxPoseModel:
         n = len(stacked) // 2
         outs = self._run(stacked)
         plain, flipped = [o[:n] for o in outs], [o[n:] for o in outs]
+        # the visibility head's flip test: the mirrored crop's values swapped left/right, averaged (MMPose's)
+        visible = [(plain[-1] + flipped[-1][:, flip_indices]) * 0.5] if self.has_visibility else []
         if self.head_kind == "simcc":
             fx, fy = dec.flip_vectors(flipped[0], flipped[1], flip_indices)
-            return [(plain[0] + fx) * 0.5, (plain[1] + fy) * 0.5]
+            return [(plain[0] + fx) * 0.5, (plain[1] + fy) * 0.5, *visible]
         hm = dec.flip_heatmaps(
             flipped[0],
             flip_indices,
             flip_mode=self.test_cfg.get("flip_mode", "heatmap"),
             shift_heatmap=self.test_cfg.get("shift_heatmap", False),
         )
-        return [(plain[0] + hm) * 0.5]
+        return [(plain[0] + hm) * 0.5, *visible]
 
     def decode(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Head outputs to keypoints (N, K, 2) in input-crop pixels and scores (N, K)."""
@@ -229,13 +243,20 @@ class OnnxPoseModel:
 
     def predict(self, image_bgr: np.ndarray, bboxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (N, K, 2) in image pixels and scores (N, K), float32, for ``bboxes`` (N, 4) xyxy pixels."""
+        keypoints, scores, _ = self.predict_with_visibility(image_bgr, bboxes)
+        return keypoints, scores
+
+    def predict_with_visibility(self, image_bgr: np.ndarray, bboxes: np.ndarray):
+        """As :meth:`predict`, plus ``visible`` (N, K) float32: the probability that each keypoint is seen (not
+        hidden), or None when the model has no visibility output."""
         image_bgr = np.asarray(image_bgr)
         if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
             raise MmpxError(f"predict() needs an H x W x 3 BGR image, got shape {image_bgr.shape}")
         bboxes = np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
         K = int(self.dataset_meta["num_keypoints"])
         if len(bboxes) == 0:
-            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
+            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32), \
+                np.zeros((0, K), np.float32) if self.has_visibility else None
         n = len(bboxes)
         if self.flip_test:  # crops and their mirror images in one buffer, one session run
             stacked = self._buffer(2 * n)
@@ -245,9 +266,15 @@ class OnnxPoseModel:
         else:
             inputs, center, scale = self.preprocess(image_bgr, bboxes, out=self._buffer(n))
             outputs = self._run(inputs)
+        visible = None
+        if self.has_visibility:
+            visible = outputs.pop()
+            visible = 1 / (1 + np.exp(-visible)) if self.visibility.get("logits") else visible
         keypoints, scores = self.decode(outputs)
         keypoints = dec.to_image_space(keypoints[..., :2], self.input_size, center, scale)
         indices = self.test_cfg.get("output_keypoint_indices")
         if indices is not None:
             keypoints, scores = keypoints[:, indices], scores[:, indices]
-        return keypoints.astype(np.float32), scores.astype(np.float32)
+            visible = visible[:, indices] if visible is not None else None
+        return keypoints.astype(np.float32), scores.astype(np.float32), \
+            visible.astype(np.float32) if visible is not None else None

@@ -71,6 +71,42 @@ def sidecar_problems(sidecar: dict, session=None, flip_test: bool | None = None)
     return list(problems)
 
 
+def one_stage_problems(sidecar: dict, session=None) -> list[str]:
+    """The same checks for a one-stage model's sidecar (``kind`` "one-stage"): keypoints, input size, mean/std,
+    pad value, thresholds, and the graph's input and outputs (``boxes``, ``scores``, ``keypoints``, ...)."""
+    problems = _Problems()
+    k = _num_keypoints(sidecar, problems)
+    size = _input_size(sidecar, problems)
+    pre = sidecar.get("preprocess")
+    if not isinstance(pre, dict):
+        problems.add("preprocess", pre, "must be an object with mean, std, bgr_to_rgb, pad_value")
+        pre = {}
+    for name in ("mean", "std", "pad_value"):
+        values = pre.get(name)
+        if values is not None and (not isinstance(values, list) or len(values) not in (1, 3)
+                                   or not all(_number(v) for v in values)):
+            problems.add(f"preprocess.{name}", values, "must be 3 finite numbers (one per colour channel) or 1")
+        elif name == "std" and values is not None and not all(v > 0 for v in values):
+            problems.add("preprocess.std", values, "must be > 0 (pixels are divided by it)")
+    test_cfg = sidecar.get("test_cfg") if isinstance(sidecar.get("test_cfg"), dict) else {}
+    for name in ("score_thr", "nms_thr"):
+        value = test_cfg.get(name, 0.5)
+        if not _number(value) or not 0 <= value <= 1:
+            problems.add(f"test_cfg.{name}", value, "must be a number from 0 to 1")
+    if session is not None and len(problems) == 0:
+        _graph_input(sidecar, session, size, problems)
+        outputs = {o.name: _dims(o.shape) for o in session.get_outputs()}
+        names = ("boxes", "scores", "keypoints", "keypoint_scores")
+        missing = [n for n in names if n not in outputs]
+        if missing:
+            problems.append(f"graph outputs {list(outputs)}: a one-stage model has {', '.join(names)}")
+        elif len(outputs["keypoints"]) == 4 and isinstance(outputs["keypoints"][2], int) \
+                and outputs["keypoints"][2] != k:
+            problems.append(f"graph output 'keypoints' shape {_show(outputs['keypoints'])}: "
+                            f"{outputs['keypoints'][2]} keypoints, but dataset_meta.num_keypoints is {k}")
+    return list(problems)
+
+
 def _num_keypoints(sidecar: dict, problems: _Problems) -> int | None:
     k = _get(sidecar, "dataset_meta.num_keypoints")
     if not _whole(k) or k < 1:
@@ -239,4 +275,4 @@ def _graph_outputs(sidecar: dict, session, k: int, size: tuple[int, int] | None,
                                 f"{list(size)} x codec.simcc_split_ratio {ratio} gives {int(side * ratio)}")
 
 
-__all__ = ["MAX_INPUT_SIDE", "sidecar_problems"]
+__all__ = ["MAX_INPUT_SIDE", "one_stage_problems", "sidecar_problems"]

@@ -43,6 +43,7 @@ def test_there_are_configs():
     names = set(CONFIG_IDS)
     assert {f"carpose/rtmpose-{s}_carpose-256x256.py" for s in "tsml"} <= names
     assert {"carpose/rtmdet-tiny_carpose.py", "carpose/smoke_cpu.py"} <= names
+    assert {"carpose/rtmo-t_carpose.py", "carpose/rtmo-s_carpose.py", "carpose/dekr-hrnet-w32_carpose.py"} <= names
     assert {f"humanart/rtmpose-t_humanart-{g}-256x192.py"
             for g in ("real_human", "2D_virtual_human", "3D_virtual_human")} <= names
 
@@ -66,6 +67,10 @@ def test_model_builds_and_runs(path):
         if cfg.default_scope == "mmdet":
             cls_scores, _ = model(torch.zeros(1, 3, 128, 128), mode="tensor")
             assert cls_scores[0].shape[1] == cfg.model.bbox_head.num_classes == len(cfg.metainfo["classes"])
+            return
+        if cfg.model.type == "BottomupPoseEstimator":  # RTMO, DEKR: whole images, any size divisible by 32
+            outputs = model(torch.zeros(1, 3, 128, 128), None, mode="tensor")
+            assert outputs and model.head.num_keypoints == cfg.model.head.num_keypoints == 8
             return
         width, height = cfg.codec["input_size"]
         simcc_x, simcc_y = model(torch.zeros(1, 3, height, width), None, mode="tensor")
@@ -91,6 +96,10 @@ def test_pose_configs_use_our_datasets():
             assert "ann_file" not in cfg.val_evaluator  # scored on the selected group only
         elif path.parent.name == "street" and cfg.default_scope == "mmpose":  # the union of 8 and 6 keypoints
             assert dataset.type == val.type == "MultiClassCocoDataset" and cfg.model.head.out_channels == 14
+        elif cfg.model.type == "BottomupPoseEstimator":  # mmpx configs new's whole-image configs: any COCO file
+            assert dataset.type == val.type == "CocoDataset" and dataset.data_mode == "bottomup"
+            assert dataset.metainfo.from_file.endswith("mmpose_ext/datasets/metainfo/carpose.py")
+            assert cfg.model.head.num_keypoints == 8 and dataset.ann_file == "annotations/train.json"
         elif cfg.default_scope == "mmpose":
             assert dataset.type == "CarPoseDataset" and cfg.model.head.out_channels == 8
             assert dataset.ann_file == "annotations/train.json" and dataset.data_prefix == dict(img="images/")
