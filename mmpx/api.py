@@ -45,19 +45,36 @@ Boxes = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 def load_pose_model(model: str | Path, weights: str | Path | None = None, *, device: str = "cpu",
                     flip_test: bool | None = None, threads: int | None = None, batch_size: int = 32,
-                    cfg_options: list[str] | None = None):
+                    cfg_options: list[str] | None = None, score_thr: float | None = None,
+                    nms_thr: float | None = None):
     """The pose model behind ``mmpx infer``: ``OnnxPoseModel`` for an ``.onnx``, else ``TorchPoseModel`` for a config
-    (with ``weights``). Both answer ``predict(image_bgr, xyxy) -> (keypoints (N,K,2), scores (N,K))``."""
+    (with ``weights``). Both answer ``predict(image_bgr, xyxy) -> (keypoints (N,K,2), scores (N,K))``.
+
+    A one-stage model (RTMO: an ``.onnx`` exported from it, or its config) comes as a
+    :class:`mmpx.infer.one_stage.OneStageModel`, its own box source; ``score_thr`` and ``nms_thr`` then filter its
+    instances (None: the config's ``model.test_cfg``)."""
+    from mmpx.infer.one_stage import OneStageModel, onnx_is_one_stage
+
     if str(model).lower().endswith(".onnx"):
         try:
             from mmpx.runtime.ort import OnnxPoseModel
         except ImportError as exc:
             raise MmpxError(f"ONNX Runtime does not import ({exc})", "run `mmpx doctor`") from exc
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
+        if onnx_is_one_stage(model):
+            from mmpx.runtime.one_stage import OnnxOneStage
+
+            return OneStageModel(OnnxOneStage(str(model), providers=providers, threads=threads, score_thr=score_thr,
+                                              nms_thr=nms_thr))
         return OnnxPoseModel(str(model), providers=providers, threads=threads, flip_test=flip_test,
                              codec_builder=_mmpose_codec)
     from mmpose_ext.infer.frames import TorchFramesModel  # TorchPoseModel + crops of several video frames at once
+    from mmpose_ext.infer.one_stage import TorchOneStage, is_one_stage_config
 
+    if is_one_stage_config(model, cfg_options):
+        return OneStageModel(TorchOneStage(model, None if weights is None else str(weights), device=device,
+                                           cfg_options=cfg_options, threads=threads, score_thr=score_thr,
+                                           nms_thr=nms_thr))
     return TorchFramesModel(model, None if weights is None else str(weights), device=device,
                             cfg_options=cfg_options, batch_size=batch_size, flip_test=flip_test, threads=threads)
 
@@ -112,6 +129,8 @@ class PoseResult:
             instance's class metainfo (its own keypoint names, skeleton, ``class_id``, ``class_name``); then
             ``keypoints``, ``scores`` (and ``raw_keypoints``) are lists with one (K_i, 2), (K_i,) array per
             instance, K_i its class's keypoint count, and ``dataset_meta`` is the union's. None otherwise.
+        visible: (N, K) float32, a visibility head's probability (0..1) that each keypoint is seen, not hidden
+            (a model of ``mmpx configs new --visibility``); None for a model without one.
     """
 
     name: str
@@ -129,6 +148,7 @@ class PoseResult:
     raw_keypoints: np.ndarray | None = field(default=None, repr=False)
     path: Path | None = None
     metas: list[dict] | None = field(default=None, repr=False)
+    visible: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -213,15 +233,17 @@ class PoseResult:
 
     def to_coco(self, image_id: int = 1, category_id: int | None = None) -> list[dict]:
         """COCO keypoint results (what ``mmpx eval`` and pycocotools read), scored as MMPose's CocoMetric does;
-        with ``track_id`` and ``keypoints_raw`` as ``mmpx infer`` writes them when tracked and smoothed.
-        ``category_id`` defaults to the class's id (a multi-class model, with a ``category`` name) or 1."""
-        from mmpx.infer.results import add_track_fields, instance_records
+        with ``track_id`` and ``keypoints_raw`` as ``mmpx infer`` writes them when tracked and smoothed, and
+        ``keypoint_visible`` with a visibility head. ``category_id`` defaults to the class's id (a multi-class
+        model, with a ``category`` name) or 1."""
+        from mmpx.infer.results import add_track_fields, add_visible, instance_records
 
         if self.metas is None:
             cid = self.category_id if category_id is None else category_id
             records = instance_records(image_id, self.name, self.keypoints, self.scores, self.bboxes,
                                        self.bbox_scores, cid, self.dataset_meta.get("class_name"))
-            return add_track_fields(records, self.track_ids, self.raw_keypoints, self.scores)
+            return add_visible(add_track_fields(records, self.track_ids, self.raw_keypoints, self.scores),
+                               self.visible)
         records = []  # several classes: each instance its class's id and keypoints
         for i, (kpts, kscores, raw, meta) in enumerate(self._instances()):
             one = instance_records(image_id, self.name, kpts[None], kscores[None], np.asarray(self.bboxes)[i:i + 1],
@@ -235,7 +257,9 @@ class PoseResult:
         """The labelme document ``mmpx infer --save-labelme`` writes for this image (``image_path`` relative to
         where the JSON goes): a rectangle and named points per instance, points under ``kpt_thr`` flagged
         ``check``; ``mmpx convert labelme`` reads it back to these keypoints. The rectangle's ``label`` defaults to
-        the class (a multi-class model: what ``convert labelme --classes`` reads) or ``object``."""
+        the class (a multi-class model: what ``convert labelme --classes`` reads) or ``object``. With a
+        visibility head each point has the flag ``occluded`` (ticked when :attr:`visible` is under 0.5), which the
+        converter reads as a hidden point."""
         from mmpx.convert.labelme_write import prelabel
 
         if self.image is None:
@@ -247,20 +271,24 @@ class PoseResult:
             return instances_prelabel(image_path, width, height, self.keypoints, self.scores, self.bboxes,
                                       list(zip(self.classes, self.instance_names, strict=True)), kpt_thr,
                                       source="mmpx.api")
+        from mmpx.infer.labelme_out import mark_hidden
+
         label = label or self.dataset_meta.get("class_name") or "object"
-        return prelabel(image_path, width, height, self.keypoints, self.scores, self.bboxes, self.names, label,
-                        kpt_thr, source="mmpx.api")
+        return mark_hidden(prelabel(image_path, width, height, self.keypoints, self.scores, self.bboxes, self.names,
+                                    label, kpt_thr, source="mmpx.api"), self.visible, self.names)
 
     def to_table(self, as_frame: bool = False):
         """One row per instance and keypoint: ``image``, ``instance``, ``keypoint``, ``x``, ``y``, ``score``,
         ``bbox_score`` (and ``class`` after ``instance`` for a multi-class model; each instance its own
-        keypoints); a pandas DataFrame with
+        keypoints; ``visible`` after ``score`` with a visibility head: :attr:`visible`); a pandas DataFrame with
         ``as_frame=True`` (pandas is optional)."""
         names, classes = self.instance_names, self.classes
         cls = self.metas is not None or self.dataset_meta.get("class_name") is not None  # a class column
+        vis = self.visible is not None
         rows = [dict(image=self.name, instance=i, **({"class": classes[i]} if cls else {}),
                      keypoint=names[i][k], x=float(self.keypoints[i][k, 0]), y=float(self.keypoints[i][k, 1]),
-                     score=float(self.scores[i][k]), bbox_score=float(self.bbox_scores[i]))
+                     score=float(self.scores[i][k]), **({"visible": float(self.visible[i][k])} if vis else {}),
+                     bbox_score=float(self.bbox_scores[i]))
                 for i in range(len(self)) for k in range(len(names[i]))]
         if not as_frame:
             return rows
@@ -268,13 +296,17 @@ class PoseResult:
             import pandas as pd
         except ImportError as exc:
             raise MmpxError("to_table(as_frame=True) needs pandas", "pip install pandas, or use the list") from exc
-        columns = ["image", "instance"] + (["class"] if cls else []) + ["keypoint", "x", "y", "score",
-                                                                                  "bbox_score"]
+        columns = ["image", "instance"] + (["class"] if cls else []) + ["keypoint", "x", "y", "score"] + \
+            (["visible"] if vis else []) + ["bbox_score"]
         return pd.DataFrame(rows, columns=columns)
 
 
 class PoseEstimator:
-    """A top-down pose model with its boxes: call it on an image, or :meth:`run` it on files and videos.
+    """A pose model with its boxes: call it on an image, or :meth:`run` it on files and videos.
+
+    A one-stage model (RTMO: its config and checkpoint, or the ``.onnx`` exported from it) finds its own boxes:
+    no detector, each result's ``bboxes`` and ``bbox_scores`` are the model's instances; ``detector``,
+    ``det_weights``, ``det_cat_ids``, ``class_name`` and ``bboxes=`` per call are refused.
 
     Args:
         model: an exported ``.onnx`` or an MMPose config (``PACKAGE::path`` works too).
@@ -284,7 +316,8 @@ class PoseEstimator:
             image as one box.
         device, flip_test, threads, batch_size, cfg_options: as ``mmpx infer``'s options.
         det_cat_ids, bbox_thr, nms_thr: which detector classes to keep (default [0]; every class when the
-            boxes are of several classes), the score threshold, NMS IoU.
+            boxes are of several classes), the score threshold, NMS IoU (default 0.3 each; a one-stage model's
+            instances: default its config's ``test_cfg.score_thr`` and ``nms_thr``).
         class_name: a multi-class model's class of every box (``mmpx infer --class``): each instance
             gets that class's keypoints, names and skeleton only. Refused for a one-class model. Without it, a
             multi-class model with a detector whose class names are the model's (an exported ``det.onnx``, an
@@ -293,17 +326,31 @@ class PoseEstimator:
     """
 
     def __init__(self, model: str | Path, weights: str | Path | None = None, *, detector=None,
-                 det_weights: str | Path | None = None, det_cat_ids: Sequence[int] | None = None, bbox_thr: float = 0.3,
-                 nms_thr: float = 0.3, device: str = "cpu", flip_test: bool | None = None, threads: int | None = None,
+                 det_weights: str | Path | None = None, det_cat_ids: Sequence[int] | None = None,
+                 bbox_thr: float | None = None, nms_thr: float | None = None, device: str = "cpu",
+                 flip_test: bool | None = None, threads: int | None = None,
                  batch_size: int = 32, cfg_options: list[str] | None = None, class_name: str | None = None) -> None:
         from mmpx.infer.boxes import WholeImage
         from mmpx.infer.classes import for_class, model_classes
         from mmpx.infer.mixed import MixedModel, for_boxes
 
         self._union = load_pose_model(model, weights, device=device, flip_test=flip_test, threads=threads,
-                                      batch_size=batch_size, cfg_options=cfg_options)
+                                      batch_size=batch_size, cfg_options=cfg_options, score_thr=bbox_thr,
+                                      nms_thr=nms_thr)
         self.class_name = class_name
         self._model = None  # a multi-class model without a class: each call names one
+        self._no_class: MmpxError | None = None  # why calls without a class_name cannot be answered
+        if getattr(self._union, "one_stage", False):  # its own box source
+            from mmpx.infer.one_stage import refuse_boxes
+
+            given = [n for n, v in (("detector", detector), ("det_weights", det_weights),
+                                    ("det_cat_ids", det_cat_ids), ("class_name", class_name)) if v is not None]
+            if given:
+                refuse_boxes(f"{model}: {', '.join(given)}", "leave it out: each call gives the instances' boxes "
+                             "and scores (bbox_thr and nms_thr filter them)")
+            self._model = self._detector = self.boxes = self._union
+            return
+        bbox_thr, nms_thr = 0.3 if bbox_thr is None else bbox_thr, 0.3 if nms_thr is None else nms_thr
         if class_name is not None or model_classes(self._union.dataset_meta) is None:
             self._model = for_class(self._union, class_name, "class_name")
         if detector is None:
@@ -314,7 +361,6 @@ class PoseEstimator:
             self.boxes = load_detector(detector, det_weights, device=device, cat_ids=det_cat_ids or (0,),
                                        bbox_thr=bbox_thr, nms_thr=nms_thr, threads=threads)
         self._detector = self.boxes  # as loaded: the boxes of a call that names its class
-        self._no_class: MmpxError | None = None  # why calls without a class_name cannot be answered
         if self._model is None and getattr(self.boxes, "classes", None) and hasattr(self.boxes, "labelled"):
             try:
                 mixed, boxes = for_boxes(self._union, self.boxes, None, det_cat_ids, "class_name")
@@ -362,6 +408,7 @@ class PoseEstimator:
         """Poses in one image: a path or a BGR ``uint8`` array (H, W, 3); ``bboxes`` (M, 4) xyxy overrides the
         detector (scores 1); ``class_name`` the class of the boxes for this call (a multi-class model)."""
         from mmpx.infer.classes import for_class
+        from mmpx.infer.sequence import has_visibility
 
         mixed = self.mixed and class_name is None
         if mixed and bboxes is not None:
@@ -393,10 +440,13 @@ class PoseEstimator:
             if not hasattr(model, "predict_with_heatmaps"):
                 raise MmpxError("heatmaps=True: this backend gives no heatmaps", "load a config + checkpoint")
             keypoints, scores, maps = model.predict_with_heatmaps(image, bboxes)
-        else:
+        visible = None
+        if has_visibility(model):
+            keypoints, scores, visible = model.predict_with_visibility(image, bboxes)
+        elif not heatmaps:
             keypoints, scores = model.predict(image, bboxes)
         result = PoseResult(name or "image", np.asarray(keypoints), np.asarray(scores), np.asarray(bboxes),
-                            np.asarray(bbox_scores), model.dataset_meta, image, maps, path=path)
+                            np.asarray(bbox_scores), model.dataset_meta, image, maps, path=path, visible=visible)
         return _cut(result, model, classes) if mixed else result
 
     def suggest(self, inputs: str | Path | Iterable[str | Path], out: str | Path, n: int = 50, **options):
@@ -436,6 +486,9 @@ class PoseEstimator:
         from mmpx.infer.sequence import sequence_poses
 
         options = sequence_options(track, smooth, det_every=det_every, batch_frames=batch_frames, kpt_thr=kpt_thr)
+        if det_every > 1 and getattr(self._union, "one_stage", False):
+            raise MmpxError(f"det_every={det_every}: a one-stage model finds every frame's instances itself",
+                            "leave det_every out")
         paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
         sources, _ = collect(paths)
         for src in sources:
@@ -457,7 +510,7 @@ class PoseEstimator:
     def _result(self, pose, name: str, src) -> PoseResult:
         result = PoseResult(name, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores, self.dataset_meta,
                             pose.image, None, src.name, pose.index, pose.time, pose.track_ids, pose.raw_keypoints,
-                            src.path)
+                            src.path, visible=pose.visible)
         return result if pose.classes is None else _cut(result, self.model, pose.classes)
 
     @staticmethod
@@ -496,7 +549,7 @@ def trajectories(results: Iterable[PoseResult], kpt_thr: float = 0.3):
             table = TrajectoryTable(result.names, kpt_thr=kpt_thr, class_name=result.dataset_meta.get("class_name"))
         if result.metas is None:
             table.add(result.source or result.name, result.frame, result.time, result.track_ids, result.keypoints,
-                      result.scores, result.raw_keypoints)
+                      result.scores, result.raw_keypoints, visible=result.visible)
             continue
         for i, (kpts, kscores, raw, meta) in enumerate(result._instances()):
             table.add_instance(result.source or result.name, result.frame, result.time, int(result.track_ids[i]),

@@ -123,6 +123,7 @@ class InferOutcome:
     saved_frames: int | None = None  # frames written to --save-as
     dropped: dict = field(default_factory=dict)  # detector class -> boxes dropped (no pose class of that name)
     classes: list = field(default_factory=list)  # the classes of a run with boxes of several classes
+    truncated: int = 0  # one-stage: images whose every kept anchor passed the score threshold (some may be cut)
 
 
 def _check(request: InferRequest) -> SequenceOptions:
@@ -135,6 +136,9 @@ def _check(request: InferRequest) -> SequenceOptions:
     sequence = sequence_options(video.track, video.smooth or False, det_every=video.det_every,
                                 batch_frames=video.batch_frames, tables=bool(request.outputs.tables),
                                 kpt_thr=request.draw.kpt_thr, track_params=video.track_params)
+    if request.model.one_stage and (video.det_every > 1 or request.draw.draw_heatmap):
+        raise MmpxError("--det-every and --draw-heatmap work with a top-down model: a one-stage model finds every "
+                        "frame's instances in one run of its own, and gives no heatmaps", "leave them out")
     if request.draw.draw_heatmap and sequence.track is not None:
         raise MmpxError("--draw-heatmap works frame by frame: it does not combine with --track, --smooth, "
                         "--save-csv, --save-parquet or --det-every", "leave out --draw-heatmap, or those")
@@ -172,7 +176,8 @@ def infer(request: InferRequest) -> InferOutcome:
                       save_tables=outputs.tables, labelme=labelme)
     saved = _save_as(request, summary, sources, model.dataset_meta)
     return InferOutcome(summary, boxes.name, model.dataset_meta, labelme.files if labelme else None, ignored, saved,
-                        dict(getattr(boxes, "dropped", {})), [m["class_name"] for m in getattr(model, "metas", [])])
+                        dict(getattr(boxes, "dropped", {})), [m["class_name"] for m in getattr(model, "metas", [])],
+                        int(getattr(boxes, "truncated", 0)))
 
 
 def _check_mixed(request: InferRequest, model) -> None:

@@ -4,6 +4,7 @@ that cannot work, the checkpoints to trust, and the loading (through :mod:`mmpx.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from mmpx.errors import MmpxError
@@ -19,6 +20,9 @@ class ModelChoice:
             exported ``.onnx`` as ``det_weights`` alone, run without torch), the classes it keeps (default [0]),
             its score threshold and NMS IoU.
         whole_image: no detector: one box, the whole image.
+        A one-stage model (RTMO: its config, or the ``.onnx`` exported from it) is its own box source: the detector
+        options, ``whole_image`` and ``class_name`` are refused, and ``bbox_thr``/``nms_thr``, when given, filter
+        its instances (None: its config's ``model.test_cfg``; a detector's default is 0.3 each).
         device, backend, threads, cfg_options: where and how the pose model runs.
         trust_checkpoint: load the named checkpoints without the safe-load allow-list.
         class_name: the class of every box for a multi-class model (``--class``; refused for a one-class
@@ -33,8 +37,8 @@ class ModelChoice:
     det_weights: Path | None = None
     det_cat_id: list[int] | None = None
     whole_image: bool = False
-    bbox_thr: float = 0.3
-    nms_thr: float = 0.3
+    bbox_thr: float | None = None
+    nms_thr: float | None = None
     device: str = "cpu"
     backend: str = "torch"
     threads: int | None = None
@@ -52,7 +56,56 @@ class ModelChoice:
                             "export one with `mmpx export`")
         if self.weights is not None and "://" not in str(self.weights) and not self.weights.is_file():
             raise MmpxError(f"--weights {self.weights} does not exist", "check the path")
-        self._check_boxes()
+        if self.one_stage:
+            self._check_one_stage()
+        else:
+            self._check_boxes()
+
+    @cached_property
+    def one_stage(self) -> bool:
+        """Whether the pose model is one-stage (its own box source): from the exported model's sidecar, or the
+        config's ``model.type`` (torch)."""
+        if self.backend == "onnxruntime":
+            from mmpx.infer.one_stage import onnx_is_one_stage
+
+            return self.weights is not None and onnx_is_one_stage(self.weights)
+        if self.pose is None:
+            return False
+        if "::" not in str(self.pose):  # a file: the config is loaded (torch imported) only when it may be one
+            try:
+                text = Path(self.pose).read_text(encoding="utf-8", errors="replace")
+            except OSError:  # missing: said when the model loads
+                return False
+            if "Bottomup" not in text and "_base_" not in text:
+                return False
+        try:  # a config that does not load (or no torch) is said so when the model loads
+            from mmpose_ext.infer.one_stage import is_one_stage_config
+
+            return is_one_stage_config(self.pose, self.cfg_options)
+        except (ImportError, MmpxError):
+            return False
+
+    def _check_one_stage(self) -> None:
+        from mmpx.infer.one_stage import refuse_boxes
+
+        given = [name for name, value in (("--det-config", self.det_config), ("--det-weights", self.det_weights),
+                                          ("--det-cat-id", self.det_cat_id), ("--whole-image", self.whole_image))
+                 if value]
+        if given:
+            refuse_boxes(" and ".join(given), "leave them out: the model gives each instance's box and score "
+                         "(--bbox-thr and --nms-thr filter them)")
+        if self.class_name is not None:
+            refuse_boxes(f"--class {self.class_name}", "leave it out: the instances are of the model's one class")
+
+    @property
+    def det_bbox_thr(self) -> float:
+        """The score threshold in effect for a detector (0.3 unless given)."""
+        return 0.3 if self.bbox_thr is None else self.bbox_thr
+
+    @property
+    def det_nms_thr(self) -> float:
+        """The NMS IoU in effect for a detector (0.3 unless given)."""
+        return 0.3 if self.nms_thr is None else self.nms_thr
 
     @property
     def onnx_detector(self) -> bool:
@@ -83,7 +136,8 @@ class ModelChoice:
     def trust(self) -> None:
         """Import the torch side when it is needed (the fixes, safe checkpoint loading) and, with
         ``trust_checkpoint``, trust the weights named."""
-        if self.backend == "torch" or not (self.whole_image or self.onnx_detector):  # all ONNX: none of it
+        all_onnx = self.whole_image or self.onnx_detector or self.one_stage
+        if self.backend == "torch" or not all_onnx:  # all ONNX: none of it
             from mmpose_ext.compat.checkpoint import trust
 
             if self.trust_checkpoint:
@@ -95,6 +149,8 @@ class ModelChoice:
         from mmpx.infer.mixed import for_boxes
 
         model = self.load_pose(batch_size, flip_test, union=True)
+        if self.one_stage:  # boxes, scores and keypoints from one run per image
+            return model, model
         boxes = self.load_boxes()
         return for_boxes(model, boxes, self.class_name, self.det_cat_id)
 
@@ -105,11 +161,13 @@ class ModelChoice:
         from mmpx.infer.classes import for_class
 
         if self.backend == "onnxruntime":
-            model = load_pose_model(self.weights, device=self.device, flip_test=flip_test, threads=self.threads)
+            model = load_pose_model(self.weights, device=self.device, flip_test=flip_test, threads=self.threads,
+                                    score_thr=self.bbox_thr, nms_thr=self.nms_thr)
         else:
             model = load_pose_model(self.pose, self.weights, device=self.device, flip_test=flip_test,
-                                    threads=self.threads, batch_size=batch_size, cfg_options=self.cfg_options)
-        return model if union else for_class(model, self.class_name)
+                                    threads=self.threads, batch_size=batch_size, cfg_options=self.cfg_options,
+                                    score_thr=self.bbox_thr, nms_thr=self.nms_thr)
+        return model if union or getattr(model, "one_stage", False) else for_class(model, self.class_name)
 
     def load_boxes(self):
         """The box source: the whole image, or an mmdet detector (:func:`mmpx.api.load_detector`) keeping the
@@ -123,12 +181,13 @@ class ModelChoice:
             from mmpx.runtime.det import OnnxBoxes
 
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device.startswith("cuda") else None
-            return OnnxBoxes(self.det_weights, cat_ids=self.det_cat_id or [0], bbox_thr=self.bbox_thr,
-                             nms_thr=self.nms_thr, providers=providers, threads=self.threads)
+            return OnnxBoxes(self.det_weights, cat_ids=self.det_cat_id or [0], bbox_thr=self.det_bbox_thr,
+                             nms_thr=self.det_nms_thr, providers=providers, threads=self.threads)
         from mmpx import api  # looked up when called: a test may stand a detector in for it
 
         return api.load_detector(self.det_config, self.det_weights, device=self.device,
-                                 cat_ids=self.det_cat_id or [0], bbox_thr=self.bbox_thr, nms_thr=self.nms_thr)
+                                 cat_ids=self.det_cat_id or [0], bbox_thr=self.det_bbox_thr,
+                                 nms_thr=self.det_nms_thr)
 
 
 __all__ = ["ModelChoice"]

@@ -51,7 +51,7 @@ def suggest(request: SuggestRequest):
     request.model.trust()
     # no flip test: the mirrored prediction is made (and compared) by suggest itself
     model = request.model.load_pose(flip_test=False)
-    boxes = request.model.load_boxes()
+    boxes = model if getattr(model, "one_stage", False) else request.model.load_boxes()  # one-stage: its own
     step = request.frame_step
     total = sum(-(-frame_count(s.path) // step) if s.kind == "video" else 1 for s in sources)
     with progress_bar(total, enabled=request.progress) as bar:

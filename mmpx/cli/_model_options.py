@@ -18,7 +18,8 @@ class Backend(StrEnum):
 
 
 PoseOpt = Annotated[Path | None, typer.Option(
-    "--pose", help="MMPose top-down config (required with --backend torch).", show_default=False)]
+    "--pose", help="MMPose config (required with --backend torch): top-down (it needs a detector or "
+    "--whole-image), or one-stage RTMO (it finds its own boxes: no detector option).", show_default=False)]
 WeightsOpt = Annotated[Path | None, typer.Option(
     "--weights", "--model", help="Pose checkpoint (.pth; .onnx with --backend onnxruntime). Without it (torch) the "
     "model keeps random weights.", show_default=False)]
@@ -34,9 +35,12 @@ DetCatIdOpt = Annotated[list[int] | None, typer.Option(
     "class.", show_default=False)]
 WholeImageOpt = Annotated[bool, typer.Option(
     "--whole-image", help="No detector: one box, the whole image (for crops of one object).")]
-BboxThrOpt = Annotated[float, typer.Option("--bbox-thr", help="Keep detections scoring above this.")]
-NmsThrOpt = Annotated[float, typer.Option(
-    "--nms-thr", help="IoU above which overlapping detections are merged (NMS); 1 turns NMS off.")]
+BboxThrOpt = Annotated[float | None, typer.Option(
+    "--bbox-thr", help="Keep detections scoring above this (default 0.3; a one-stage model: its instances, "
+    "default its config's test_cfg.score_thr).", show_default=False)]
+NmsThrOpt = Annotated[float | None, typer.Option(
+    "--nms-thr", help="IoU above which overlapping detections are merged (NMS); 1 turns NMS off (default 0.3; a "
+    "one-stage model: its config's test_cfg.nms_thr).", show_default=False)]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")]
 BackendOpt = Annotated[Backend, typer.Option(
     "--backend", help="torch (config + .pth) or onnxruntime (an .onnx from mmpx export).")]

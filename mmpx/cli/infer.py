@@ -1,4 +1,5 @@
-"""``mmpx infer INPUT...``: top-down pose inference on images, folders and videos; drawings and COCO results."""
+"""``mmpx infer INPUT...``: pose inference (top-down, or one-stage RTMO) on images, folders and videos; drawings and
+COCO results."""
 
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ def infer(
     det_cat_id: DetCatIdOpt = None,
     whole_image: WholeImageOpt = False,
     class_name: ClassOpt = None,
-    bbox_thr: BboxThrOpt = 0.3,
-    nms_thr: NmsThrOpt = 0.3,
+    bbox_thr: BboxThrOpt = None,
+    nms_thr: NmsThrOpt = None,
     kpt_thr: Annotated[float, typer.Option("--kpt-thr", help="Draw keypoints scoring at least this.")] = 0.3,
     radius: Annotated[int, typer.Option("--radius", help="Keypoint radius in pixels.", min=1)] = 3,
     thickness: Annotated[int, typer.Option("--thickness", help="Link line width in pixels.", min=1)] = 1,
@@ -121,10 +122,11 @@ def infer(
         "--batch-frames", help="Video frames whose crops go through the pose model as one batch.", min=1,
         rich_help_panel="Video")] = 4,
 ) -> None:
-    """Estimate poses on images, folders and videos with a top-down model; draw them and/or save COCO results.
+    """Estimate poses on images, folders and videos; draw them and/or save COCO results.
 
-    Boxes come from a detector (--det-config) or, with --whole-image, are the whole image: a pose model never
-    silently gets a person detector. Unreadable images or videos are skipped and listed; the exit code is then 1.
+    A top-down model's boxes come from a detector (--det-config) or, with --whole-image, are the whole image: a pose
+    model never silently gets a person detector. A one-stage model (RTMO) finds its own boxes: no detector option.
+    Unreadable images or videos are skipped and listed; the exit code is then 1.
     Videos: --track keeps each object's id across frames, --smooth steadies its keypoints, --save-csv writes its
     trajectories (plot them with mmpx plot trajectories), --det-every N runs the detector every N frames.
     """
@@ -184,8 +186,16 @@ def _print_done(request, outcome) -> None:
 def _warn(request, outcome) -> None:
     """Runs that drew nothing worth looking at: no box found, every keypoint under --kpt-thr."""
     summary, outputs = outcome.summary, request.outputs
-    if summary.no_boxes and not request.model.whole_image:
-        _say_no_boxes(summary, request.model.bbox_thr, request.model.det_cat_id, bool(outcome.classes))
+    if outcome.truncated:
+        report_warning(f"in {outcome.truncated} image(s)/frame(s) all the anchors the exported one-stage model keeps "
+                       "(its top_k, in the sidecar) passed --bbox-thr: instances may be missing there; raise "
+                       "--bbox-thr")
+    if summary.no_boxes and request.model.one_stage:
+        count, total = sum(summary.no_boxes.values()), summary.images + summary.frames
+        report_warning(f"the one-stage model found no instance in {count} of {total} image(s)/frame(s): lower "
+                       "--bbox-thr (default: the config's test_cfg.score_thr), or check the weights")
+    elif summary.no_boxes and not request.model.whole_image:
+        _say_no_boxes(summary, request.model.det_bbox_thr, request.model.det_cat_id, bool(outcome.classes))
     if outputs.out_dir is not None or outcome.labelme_files is not None or outputs.tables:
         _say_low_scores(summary.records, request.draw.kpt_thr)
 

@@ -4,6 +4,11 @@ DIR opens in labelme as it is (Open Dir) and ``mmpx convert labelme DIR`` reads 
 Images keep their relative names (``DIR/sub/a.jpg`` + ``DIR/sub/a.json``); a video's frames become
 ``DIR/<video name>/frame_000123.jpg`` + ``.json``. Nothing in DIR is ever replaced: a labelme file there may
 hold a person's corrections, so existing targets are refused before any work (:meth:`LabelmeSink.check`).
+
+From a model with a visibility head every point also has the shape flag ``occluded`` (labelme shows it as a
+check box when the point is edited), ticked where the head says the point is hidden (probability seen under 0.5),
+and its description says the probability: ``mmpx convert labelme`` reads a ticked point as hidden (COCO v=1), so
+the model's call and the reviewer's correction both reach the data (:func:`mark_hidden`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from mmpx.errors import MmpxError
 from mmpx.infer.inputs import Source
 
 FRAME_NAME = "frame_{:06d}"
+OCCLUDED_FLAG = "occluded"  # the shape flag mmpx convert labelme reads as a hidden point (COCO v=1)
+HIDDEN_BELOW = 0.5  # a point whose probability of being seen is under this is flagged occluded
 
 
 def frame_folder(src: Source) -> str:
@@ -51,15 +58,18 @@ class LabelmeSink:
                         f"--save-labelme: {target} already exists; it may hold corrections, so mmpx does not "
                         "replace it", "give a new folder, or move the old pre-labels away first")
 
-    def image(self, src: Source, image: np.ndarray, keypoints, scores, bboxes, classes=None) -> None:
+    def image(self, src: Source, image: np.ndarray, keypoints, scores, bboxes, classes=None, *,
+              visible=None) -> None:
         """The pre-label of an image file, beside a copy (a hard link where possible) of the file itself;
-        ``classes`` as :func:`instances_prelabel` takes them (boxes of several classes), else None."""
+        ``classes`` as :func:`instances_prelabel` takes them (boxes of several classes), else None; ``visible``
+        (N, K) a visibility head's probabilities (:func:`mark_hidden`), or None."""
         target = self.folder / src.name
         target.parent.mkdir(parents=True, exist_ok=True)
         _link_or_copy(src.path, target)
-        self._write(target, image, keypoints, scores, bboxes, classes)
+        self._write(target, image, keypoints, scores, bboxes, classes, visible)
 
-    def frame(self, src: Source, index: int, image: np.ndarray, keypoints, scores, bboxes, classes=None) -> None:
+    def frame(self, src: Source, index: int, image: np.ndarray, keypoints, scores, bboxes, classes=None, *,
+              visible=None) -> None:
         """The pre-label of a video frame, beside the frame written as JPEG (quality 95)."""
         import cv2
 
@@ -68,13 +78,14 @@ class LabelmeSink:
         if not ok:
             raise MmpxError(f"could not encode frame {index} of {src.path} as JPEG")
         write_bytes(target, encoded.tobytes())
-        self._write(target, image, keypoints, scores, bboxes, classes)
+        self._write(target, image, keypoints, scores, bboxes, classes, visible)
 
-    def _write(self, image_file: Path, image: np.ndarray, keypoints, scores, bboxes, classes=None) -> None:
+    def _write(self, image_file: Path, image: np.ndarray, keypoints, scores, bboxes, classes=None,
+               visible=None) -> None:
         height, width = image.shape[:2]
         if classes is None:
-            doc = prelabel(image_file.name, width, height, keypoints, scores, bboxes, self.names, self.label,
-                           self.kpt_thr, self.source)
+            doc = mark_hidden(prelabel(image_file.name, width, height, keypoints, scores, bboxes, self.names,
+                                       self.label, self.kpt_thr, self.source), visible, self.names)
         else:
             doc = instances_prelabel(image_file.name, width, height, keypoints, scores, bboxes, classes,
                                      self.kpt_thr, self.source)
@@ -98,6 +109,25 @@ def instances_prelabel(image_path: str, width: int, height: int, keypoints, scor
             shape["group_id"] = group
         doc["shapes"] += one["shapes"]
         doc["flags"] = {k: bool(v or one["flags"].get(k)) for k, v in doc["flags"].items()}
+    return doc
+
+
+def mark_hidden(doc: dict, visible, names: Sequence[str]) -> dict:
+    """A one-class pre-label (:func:`~mmpx.convert.labelme_write.prelabel`'s: instance i's shapes have group id
+    i + 1) with a visibility head's probabilities ``visible`` (N, K): each point gets the flag ``occluded``, true
+    where the probability is under 0.5, and ``visible 0.12`` after its score in the description. Changes ``doc``
+    in place and returns it; with ``visible`` None it stays as it is."""
+    if visible is None:
+        return doc
+    visible = np.asarray(visible, np.float64).reshape(-1, len(names))
+    column = {str(n): k for k, n in enumerate(names)}
+    for shape in doc["shapes"]:
+        if shape.get("shape_type") != "point" or shape.get("label") not in column:
+            continue
+        p = float(visible[int(shape["group_id"]) - 1, column[shape["label"]]])
+        p = p if np.isfinite(p) else 0.0
+        shape["flags"][OCCLUDED_FLAG] = bool(p < HIDDEN_BELOW)
+        shape["description"] += f", visible {p:.2f}"
     return doc
 
 

@@ -1,4 +1,5 @@
-"""COCO keypoint results: what ``mmpx eval`` and pycocotools' ``loadRes`` read (written by :mod:`mmpx.atomic`)."""
+"""COCO keypoint results: what ``mmpx eval`` and pycocotools' ``loadRes`` read (written by :mod:`mmpx.atomic`);
+from a model with a visibility head each record also has ``keypoint_visible`` (:func:`add_visible`)."""
 
 from __future__ import annotations
 
@@ -52,4 +53,15 @@ def add_track_fields(records: list[dict], track_ids: np.ndarray | None, raw_keyp
             raw = np.concatenate([np.nan_to_num(np.asarray(raw_keypoints[i], np.float64)),
                                   np.nan_to_num(np.asarray(scores[i], np.float64))[:, None]], axis=1)
             record["keypoints_raw"] = [round(float(v), 3) for v in raw.reshape(-1)]
+    return records
+
+
+def add_visible(records: list[dict], visible: np.ndarray | None) -> list[dict]:
+    """With a visibility head (``mmpx configs new --visibility``), each record's ``keypoint_visible``: per keypoint
+    the probability (0..1) that it is seen, not hidden. COCO tools ignore the extra field. Changes ``records`` in
+    place and returns it; without visibility (None) the records stay as they are."""
+    if visible is None:
+        return records
+    for record, row in zip(records, np.asarray(visible, np.float64), strict=True):
+        record["keypoint_visible"] = [round(float(v), 4) for v in np.nan_to_num(row)]
     return records

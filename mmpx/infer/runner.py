@@ -24,8 +24,8 @@ from mmpx.infer.classes import instance_class
 from mmpx.infer.frames import frame_count
 from mmpx.infer.inputs import Source, output_name
 from mmpx.infer.mixed import MixedModel, cut_instances, draw_instances, frame_records, unpack
-from mmpx.infer.results import add_track_fields, keypoint_names
-from mmpx.infer.sequence import FramePoses, SequenceOptions, sequence_poses
+from mmpx.infer.results import add_track_fields, add_visible, keypoint_names
+from mmpx.infer.sequence import FramePoses, SequenceOptions, has_visibility, sequence_poses
 
 WRITER_THREAD = True  # drawn videos are drawn and encoded by a thread; benchmarks/video.py compares with False
 
@@ -134,15 +134,19 @@ def _process(image: np.ndarray, name: str, model, boxes, draw: DrawOptions, summ
     bboxes, bbox_scores, classes = unpack(boxes(image))
     if len(bboxes) == 0:
         summary.no_boxes[name] = summary.no_boxes.get(name, 0) + 1
-    heatmaps = None
-    if draw.draw_heatmap and want_drawing:
+    heatmaps = visible = None
+    with_maps = draw.draw_heatmap and want_drawing
+    if with_maps:
         keypoints, scores, heatmaps = model.predict_with_heatmaps(image, bboxes)
-    else:
+    if has_visibility(model):  # (the heatmaps' keypoints are these: one model, one crop each)
+        keypoints, scores, visible = model.predict_with_visibility(image, bboxes)
+    elif not with_maps:
         keypoints, scores = model.predict(image, bboxes)
     image_id = summary.images + summary.frames + 1
-    summary.records += frame_records(image_id, name, model, keypoints, scores, bboxes, bbox_scores, classes)
+    summary.records += add_visible(frame_records(image_id, name, model, keypoints, scores, bboxes, bbox_scores,
+                                                 classes), visible)
     summary.instances += len(keypoints)
-    _prelabel(labelme, src, frame, image, keypoints, scores, bboxes, model, classes)
+    _prelabel(labelme, src, frame, image, keypoints, scores, bboxes, model, classes, visible)
     if not want_drawing:
         return None
     canvas = draw_heatmap(image, heatmaps) if heatmaps is not None else image
@@ -163,7 +167,8 @@ def _image(src: Source, model, boxes, out_dir, draw, summary: Summary, sequence:
         (pose,) = sequence_poses([image], model, boxes, sequence)
         _record(pose, src.name, src.name, summary, model)
         drawn = _draw_frame(pose, model, draw) if out_dir is not None else None
-        _prelabel(labelme, src, None, image, pose.keypoints, pose.scores, pose.bboxes, model, pose.classes)
+        _prelabel(labelme, src, None, image, pose.keypoints, pose.scores, pose.bboxes, model, pose.classes,
+                  pose.visible)
     else:
         drawn = _process(image, src.name, model, boxes, draw, summary, want_drawing=out_dir is not None,
                          labelme=labelme, src=src)
@@ -223,7 +228,7 @@ def _frames(reader, src: Source, model, boxes, draw, summary: Summary, advance, 
         for pose in sequence_poses(reader, model, boxes, sequence, fps=reader.fps):
             _record(pose, f"{src.name}#frame={pose.index}", src.name, summary, model)
             _prelabel(labelme, src, pose.index, pose.image, pose.keypoints, pose.scores, pose.bboxes, model,
-                      pose.classes)
+                      pose.classes, pose.visible)
             if pose.track_ids is not None:
                 tracks.update(pose.track_ids.tolist())
             if writer is not None:  # drawn and encoded by the writer's thread, while the next frames are predicted
@@ -245,7 +250,8 @@ def _record(pose: FramePoses, name: str, video: str, summary: Summary, model) ->
     records = frame_records(image_id, name, model, pose.keypoints, pose.scores, pose.bboxes, pose.bbox_scores,
                             pose.classes)
     if pose.classes is None:
-        summary.records += add_track_fields(records, pose.track_ids, pose.raw_keypoints, pose.scores)
+        summary.records += add_visible(add_track_fields(records, pose.track_ids, pose.raw_keypoints, pose.scores),
+                                       pose.visible)
     else:  # each instance's own keypoints (and raw ones)
         _, scores, _, raw = cut_instances(model, pose.keypoints, pose.scores, pose.classes, pose.raw_keypoints)
         for record, track_id, own_raw, own_scores in zip(records, (pose.track_ids if pose.track_ids is not None
@@ -257,7 +263,7 @@ def _record(pose: FramePoses, name: str, video: str, summary: Summary, model) ->
     summary.instances += len(pose.keypoints)
     if summary.table is not None and pose.track_ids is not None:
         summary.table.add(video, pose.index, pose.time, pose.track_ids, pose.keypoints, pose.scores,
-                          pose.raw_keypoints, classes=pose.classes)
+                          pose.raw_keypoints, classes=pose.classes, visible=pose.visible)
 
 
 def _draw_frame(pose: FramePoses, model, draw: DrawOptions) -> np.ndarray:
@@ -279,7 +285,7 @@ def _same(frame: np.ndarray) -> np.ndarray:
 
 
 def _prelabel(labelme, src: Source | None, frame: int | None, image, keypoints, scores, bboxes, model=None,
-              classes=None) -> None:
+              classes=None, visible=None) -> None:
     if labelme is None:
         return
     own = None
@@ -287,9 +293,9 @@ def _prelabel(labelme, src: Source | None, frame: int | None, image, keypoints, 
         keypoints, scores, metas, _ = cut_instances(model, keypoints, scores, classes)
         own = [(m["class_name"], keypoint_names(m)) for m in metas]
     if frame is None:
-        labelme.image(src, image, keypoints, scores, bboxes, own)
+        labelme.image(src, image, keypoints, scores, bboxes, own, visible=visible)
     else:
-        labelme.frame(src, frame, image, keypoints, scores, bboxes, own)
+        labelme.frame(src, frame, image, keypoints, scores, bboxes, own, visible=visible)
 
 
 class _NoProgress:

@@ -57,7 +57,7 @@ class FramePoses:
     set when ``keypoints`` are smoothed; ``detected`` says whether the box source ran on this frame. ``classes``
     is each instance's class (an index into a :class:`~mmpx.infer.mixed.MixedModel`'s classes) when the boxes
     are of several classes, else None; ``keypoints`` and ``scores`` are then the union, the other classes' scores
-    0."""
+    0. ``visible`` (N, K) is a visibility head's probability that each keypoint is seen (None without one)."""
 
     index: int
     time: float
@@ -70,10 +70,29 @@ class FramePoses:
     raw_keypoints: np.ndarray | None = field(default=None, repr=False)
     detected: bool = True
     classes: np.ndarray | None = None
+    visible: np.ndarray | None = field(default=None, repr=False)
 
 
 Boxes = Callable[[np.ndarray], tuple]  # (xyxy, scores), or (xyxy, scores, classes) for several classes
 _HELD_FRAMES = 16  # frames read ahead at most to detect the first frames of several det_every chunks together
+
+
+def has_visibility(model) -> bool:
+    """Whether ``model`` gives each keypoint's visibility (``has_visibility``: torch and ONNX Runtime models of
+    ``--visibility`` configs). Such models are one-class, so a model cut to a class or run on boxes of several
+    classes never does."""
+    from mmpx.infer.classes import ClassModel
+    from mmpx.infer.mixed import MixedModel
+
+    return not isinstance(model, (ClassModel, MixedModel)) and bool(getattr(model, "has_visibility", False))
+
+
+def predict_visible(model, images: list[np.ndarray], bboxes: list[np.ndarray]) -> list[tuple]:
+    """One ``(keypoints, scores, visible)`` per image: :func:`~mmpx.infer.frames.predict_frames` (``visible``
+    None) for a model without visibility, else ``predict_with_visibility`` image by image."""
+    if not has_visibility(model):
+        return [(k, s, None) for k, s in predict_frames(model, images, bboxes)]
+    return [model.predict_with_visibility(image, b) for image, b in zip(images, bboxes, strict=True)]
 
 
 def detect_frames(boxes: Boxes, images: list[np.ndarray]) -> list[tuple]:
@@ -105,10 +124,12 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
 
     class_of: dict[int, int] = {}  # track id -> class (several classes): boxes between detections keep it
 
-    def finish(i: int, image, bboxes, bbox_scores, keypoints, scores, detected: bool, classes=None) -> FramePoses:
+    def finish(i: int, image, bboxes, bbox_scores, keypoints, scores, detected: bool, classes=None,
+               visible=None) -> FramePoses:
         pose = FramePoses(i, i / fps, image, np.asarray(bboxes, np.float32).reshape(-1, 4),
                           np.asarray(bbox_scores, np.float32).reshape(-1), np.asarray(keypoints),
-                          mask_scores(model, np.asarray(scores), classes), detected=detected, classes=classes)
+                          mask_scores(model, np.asarray(scores), classes), detected=detected, classes=classes,
+                          visible=visible)
         if tracker is not None:  # with classes, a track only ever matches boxes of its class
             pose.track_ids = tracker.update(pose.bboxes, pose.keypoints, pose.scores, classes)
             if classes is not None:
@@ -123,8 +144,11 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
         others, in one batch."""
         nonlocal index
         b, s, c = unpack(found)
-        k, sc = model.predict(chunk[0], b)
-        first = finish(index, chunk[0], b, s, k, sc, True, c)
+        if has_visibility(model):
+            k, sc, v = model.predict_with_visibility(chunk[0], b)
+        else:
+            (k, sc), v = model.predict(chunk[0], b), None
+        first = finish(index, chunk[0], b, s, k, sc, True, c, v)
         yield first
         index += 1
         if len(chunk) == 1:
@@ -138,17 +162,17 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
             keep = (planned_boxes[:, 2] - planned_boxes[:, 0] >= 1) & (planned_boxes[:, 3] - planned_boxes[:, 1] >= 1)
             planned.append((planned_boxes[keep], np.array([score_of.get(t, 0.0) for t in ids[keep]], np.float32),
                             None if c is None else np.array([class_of[t] for t in ids[keep]], np.int64)))
-        preds = predict_frames(model, chunk[1:], [p[0] for p in planned])
-        for image, (pb, ps, pc), (k, sc) in zip(chunk[1:], planned, preds, strict=True):
-            yield finish(index, image, pb, ps, k, sc, False, pc)
+        preds = predict_visible(model, chunk[1:], [p[0] for p in planned])
+        for image, (pb, ps, pc), (k, sc, v) in zip(chunk[1:], planned, preds, strict=True):
+            yield finish(index, image, pb, ps, k, sc, False, pc, v)
             index += 1
 
     if options.det_every == 1:
         while chunk := list(islice(it, options.batch_frames)):
             found = [unpack(f) for f in detect_frames(boxes, chunk)]
-            preds = predict_frames(model, chunk, [f[0] for f in found])
-            for image, (b, s, c), (k, sc) in zip(chunk, found, preds, strict=True):
-                yield finish(index, image, b, s, k, sc, True, c)
+            preds = predict_visible(model, chunk, [f[0] for f in found])
+            for image, (b, s, c), (k, sc, v) in zip(chunk, found, preds, strict=True):
+                yield finish(index, image, b, s, k, sc, True, c, v)
                 index += 1
         return
     # chunks of det_every frames; with a batch call, up to batch_frames chunks are read at once so that their first
@@ -164,4 +188,4 @@ def sequence_poses(frames: Iterable[np.ndarray], model, boxes: Boxes, options: S
             return
 
 
-__all__ = ["FramePoses", "SequenceOptions", "detect_frames", "sequence_poses"]
+__all__ = ["FramePoses", "SequenceOptions", "detect_frames", "has_visibility", "predict_visible", "sequence_poses"]

@@ -4,7 +4,9 @@ back with checks (``mmpx plot trajectories``).
 Columns, in order: ``video`` (the input's name), ``frame`` (from 0), ``time`` (seconds: frame / fps),
 ``track_id``, ``keypoint`` (its name), ``x``, ``y`` (pixels; smoothed with ``--smooth``), ``score``, ``visible``
 (1 when score >= the keypoint threshold, else 0); with smoothing also ``x_raw``, ``y_raw`` (the model's own
-values). A frame in which a track has no instance has no rows for it.
+values); from a model with a visibility head (``mmpx configs new --visibility``) also ``visible_prob``, the head's
+probability (0..1) that the keypoint is seen and not hidden (``visible`` stays the score test, as for every
+model). A frame in which a track has no instance has no rows for it.
 
 In the CSV, a text cell (``video``, ``keypoint``) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return gets a leading ``'``, as OWASP recommends against formula injection: a spreadsheet would run
@@ -27,9 +29,11 @@ from mmpx.errors import MmpxError
 
 COLUMNS = ("video", "frame", "time", "track_id", "keypoint", "x", "y", "score", "visible")
 RAW_COLUMNS = ("x_raw", "y_raw")
+VISIBLE_PROB = "visible_prob"  # a visibility head's probability, after ``visible`` (such models only)
 _INT = ("frame", "track_id", "visible")
-_FLOAT = ("time", "x", "y", "score", "x_raw", "y_raw")
+_FLOAT = ("time", "x", "y", "score", "x_raw", "y_raw", VISIBLE_PROB)
 _TEXT = ("video", "keypoint")
+_MAY_BE_EMPTY = ("x", "y", "x_raw", "y_raw", VISIBLE_PROB)  # NaN in the arrays
 # what makes a spreadsheet read a cell as a formula (OWASP, CSV injection), and the escape mark itself
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
@@ -53,13 +57,16 @@ class TrajectoryTable:
         self.classes = None if classes is None else [(str(c), [str(n) for n in names]) for c, names in classes]
         self.kpt_thr = float(kpt_thr)
         self._parts: list[tuple] = []
+        self._visible: list[np.ndarray | None] = []  # each part's visibility probabilities (N, K), or None
         self.has_raw = False
+        self.has_visible = False
 
     def add(self, video: str, frame: int, time: float, track_ids, keypoints, scores, raw_keypoints=None,
-            classes=None) -> None:
-        """One frame's instances: track ids (N,), keypoints (N, K, 2), scores (N, K), raw keypoints (N, K, 2);
-        with several classes (``classes`` given here and to the table) K is the union's and ``classes`` (N,)
-        each instance's class index: its rows hold its class's block only."""
+            classes=None, visible=None) -> None:
+        """One frame's instances: track ids (N,), keypoints (N, K, 2), scores (N, K), raw keypoints (N, K, 2),
+        a visibility head's probabilities (N, K) or None; with several classes (``classes`` given here and to the
+        table) K is the union's and ``classes`` (N,) each instance's class index: its rows hold its class's block
+        only."""
         keypoints = np.asarray(keypoints, np.float64).reshape(len(track_ids), len(self.keypoint_names), 2)
         if len(track_ids) == 0:
             return
@@ -70,23 +77,30 @@ class TrajectoryTable:
         if classes is None or self.classes is None:
             self._parts.append((video, int(frame), float(time), ids, keypoints, scores, raw, self.keypoint_names,
                                 self.class_name))
+            self._add_visible(visible, scores.shape)
             return
         starts = np.cumsum([0] + [len(names) for _, names in self.classes])
         for i, c in enumerate(np.asarray(classes).tolist()):  # each instance its class's block, in order
             s, e = starts[c], starts[c + 1]
             self.add_instance(video, frame, time, ids[i], keypoints[i, s:e], scores[i, s:e],
-                              None if raw is None else raw[i, s:e], self.classes[c][1], self.classes[c][0])
+                              None if raw is None else raw[i, s:e], self.classes[c][1], self.classes[c][0],
+                              None if visible is None else np.asarray(visible)[i, s:e])
 
     def add_instance(self, video: str, frame: int, time: float, track_id: int, keypoints, scores, raw_keypoints,
-                     keypoint_names: list[str], class_name: str | None) -> None:
-        """One instance with its own keypoints (K_i, 2), scores (K_i,), raw keypoints (or None), keypoint names
-        and class: instances of several classes in one table."""
+                     keypoint_names: list[str], class_name: str | None, visible=None) -> None:
+        """One instance with its own keypoints (K_i, 2), scores (K_i,), raw keypoints (or None), keypoint names,
+        class and visibility probabilities (K_i,) (or None): instances of several classes in one table."""
         keypoints = np.asarray(keypoints, np.float64).reshape(1, len(keypoint_names), 2)
         raw = None if raw_keypoints is None else np.asarray(raw_keypoints, np.float64).reshape(keypoints.shape)
         self.has_raw = self.has_raw or raw is not None
         self._parts.append((video, int(frame), float(time), np.asarray([track_id], np.int64), keypoints,
                             np.asarray(scores, np.float64).reshape(1, -1), raw, [str(n) for n in keypoint_names],
                             None if class_name is None else str(class_name)))
+        self._add_visible(visible, (1, len(keypoint_names)))
+
+    def _add_visible(self, visible, shape: tuple[int, int]) -> None:
+        self._visible.append(None if visible is None else np.asarray(visible, np.float64).reshape(shape))
+        self.has_visible = self.has_visible or visible is not None
 
     def __len__(self) -> int:
         return sum(p[3].size * len(p[7]) for p in self._parts)
@@ -97,12 +111,16 @@ class TrajectoryTable:
         if self.class_name is not None or self.classes is not None:
             at = COLUMNS.index("track_id") + 1
             base = COLUMNS[:at] + ("class",) + COLUMNS[at:]
+        if self.has_visible:
+            base = base + (VISIBLE_PROB,)
         return base + (RAW_COLUMNS if self.has_raw else ())
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every column as one array (``video`` and ``keypoint`` as str, ``visible`` as bool)."""
+        """Every column as one array (``video`` and ``keypoint`` as str, ``visible`` as bool; ``visible_prob``
+        NaN in rows of a model without visibility)."""
         cols: dict[str, list] = {c: [] for c in self.columns}
-        for video, frame, time, ids, kpts, scores, raw, names, cls in self._parts:
+        for (video, frame, time, ids, kpts, scores, raw, names, cls), visible in zip(self._parts, self._visible,
+                                                                                     strict=True):
             n, k = len(ids), len(names)
             cols["video"].append(np.full(n * k, video, object))
             cols["frame"].append(np.full(n * k, frame, np.int64))
@@ -115,6 +133,8 @@ class TrajectoryTable:
             cols["y"].append(kpts[..., 1].reshape(-1))
             cols["score"].append(scores.reshape(-1))
             cols["visible"].append(scores.reshape(-1) >= self.kpt_thr)
+            if self.has_visible:
+                cols[VISIBLE_PROB].append(np.full(n * k, np.nan) if visible is None else visible.reshape(-1))
             if self.has_raw:
                 source = kpts if raw is None else raw
                 cols["x_raw"].append(source[..., 0].reshape(-1))
@@ -175,7 +195,7 @@ def write_csv(table: TrajectoryTable, path: str | Path) -> None:
 
     arrays = table.arrays()
     cols = table.columns
-    digits = {"time": 4, "x": 3, "y": 3, "score": 4, "x_raw": 3, "y_raw": 3}
+    digits = {"time": 4, "x": 3, "y": 3, "score": 4, "x_raw": 3, "y_raw": 3, VISIBLE_PROB: 4}
     lists = {c: arrays[c].tolist() for c in cols}
     for c in [c for c in cols if c in _TEXT or c == "class"]:  # each distinct name escaped once, not once per row
         escaped = {v: _csv_text(v) for v in set(lists[c])}
@@ -237,7 +257,7 @@ def read_trajectories(path: str | Path) -> dict[str, np.ndarray]:
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise MmpxError(f"{path}: the header lacks column(s) {', '.join(missing)}: {','.join(header)[:80]}", hint)
-    wanted = [c for c in COLUMNS + RAW_COLUMNS if c in header]
+    wanted = [c for c in COLUMNS + RAW_COLUMNS + (VISIBLE_PROB,) if c in header]
     at = {c: header.index(c) for c in wanted}
     values: dict[str, list] = {c: [] for c in wanted}
     for line, row in enumerate(rows, start=2):
@@ -255,8 +275,8 @@ def _parse(text: str, column: str, path: Path, line: int, hint: str):
     if column in _TEXT:
         return unescape_cell(text.strip())
     text = text.strip()
-    if text == "" and column in ("x", "y", "x_raw", "y_raw"):
-        return math.nan  # an unknown point
+    if text == "" and column in _MAY_BE_EMPTY:
+        return math.nan  # an unknown point, or no visibility
     try:
         value = float(text)
     except ValueError:
@@ -297,13 +317,13 @@ def _read_parquet(path: Path, hint: str) -> dict[str, np.ndarray]:
     if missing:
         raise MmpxError(f"{path}: lacks column(s) {', '.join(missing)}", hint)
     values = {}
-    for c in (c for c in COLUMNS + RAW_COLUMNS if c in table.column_names):
+    for c in (c for c in COLUMNS + RAW_COLUMNS + (VISIBLE_PROB,) if c in table.column_names):
         column = table.column(c).to_pylist()
         if c in ("video", "keypoint"):
             values[c] = [str(v) for v in column]
             continue
         bad = next((i for i, v in enumerate(column) if not isinstance(v, (int, float, bool))
-                    or (c not in ("x", "y", "x_raw", "y_raw") and not math.isfinite(float(v)))), None)
+                    or (c not in _MAY_BE_EMPTY and not math.isfinite(float(v)))), None)
         if bad is not None:
             raise MmpxError(f"{path}: row {bad + 1}: {c} is not a finite number: {column[bad]!r}", hint)
         values[c] = [float(v) for v in column]
@@ -325,5 +345,5 @@ def check_table_path(path: str | Path, option: str) -> None:
     check_writable(path, option)
 
 
-__all__ = ["COLUMNS", "RAW_COLUMNS", "TrajectoryTable", "check_table_path", "escape_cell", "read_trajectories",
-           "unescape_cell", "write_csv", "write_parquet"]
+__all__ = ["COLUMNS", "RAW_COLUMNS", "VISIBLE_PROB", "TrajectoryTable", "check_table_path", "escape_cell",
+           "read_trajectories", "unescape_cell", "write_csv", "write_parquet"]

@@ -62,6 +62,42 @@ def flip_disagreement(model, image: np.ndarray, bboxes: np.ndarray, flip_indices
     return keypoints, scores, distance / scale
 
 
+def one_stage_disagreement(model, image: np.ndarray, flip_indices) -> tuple:
+    """``(bboxes, keypoints, scores, disagreement per instance)`` of a one-stage model
+    (:class:`mmpx.infer.one_stage.OneStageModel`): it finds the instances on the image and on its mirror image
+    itself, so each instance is compared with the mirrored instance whose box overlaps it most (IoU >= 0.5);
+    one with no such partner gets disagreement 1 (its keypoints a box size apart)."""
+    bboxes, _ = model(image)
+    keypoints, scores = model.predict(image, bboxes)
+    disagreement = np.ones(len(bboxes))
+    if len(bboxes) == 0:
+        return bboxes, keypoints, scores, disagreement
+    width = image.shape[1]
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    found, _ = model(mirrored)
+    mirrored_kpts, _ = model.predict(mirrored, found)
+    if len(found) == 0:
+        return bboxes, keypoints, scores, disagreement
+    back_boxes = mirror_boxes(found, width).astype(np.float64)
+    back = np.asarray(mirrored_kpts, np.float64)[:, list(flip_indices)]
+    back[..., 0] = width - 1 - back[..., 0]
+    boxes = np.asarray(bboxes, np.float64)
+    overlap = _iou(boxes, back_boxes)
+    partner = overlap.argmax(axis=1)
+    scale = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0))
+    distance = np.linalg.norm(np.asarray(keypoints, np.float64) - back[partner], axis=-1).mean(axis=1) / scale
+    paired = overlap[np.arange(len(boxes)), partner] >= 0.5
+    disagreement[paired] = distance[paired]
+    return bboxes, keypoints, scores, disagreement
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt, rb = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
+    area_a, area_b = np.prod(a[:, 2:] - a[:, :2], axis=-1), np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
 def describe(image: np.ndarray, keypoints: np.ndarray, bbox: np.ndarray | None) -> np.ndarray:
     """The diversity feature: thumbnail block and pose block, each of unit length. Without a box (a detector
     miss) the pose block is zeros of the same length, so that every candidate's feature has the same shape."""
@@ -81,9 +117,13 @@ def describe(image: np.ndarray, keypoints: np.ndarray, bbox: np.ndarray | None) 
 
 def score(model, boxes, image: np.ndarray, name: str, path: str, frame: int | None, flip_indices) -> Candidate:
     """Boxes, both predictions, and the least certain instance of one image."""
-    bboxes, _ = boxes(image)
-    bboxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
-    keypoints, scores, disagreement = flip_disagreement(model, image, bboxes, flip_indices)
+    if getattr(model, "one_stage", False):  # its own boxes, on the image and on its mirror
+        bboxes, keypoints, scores, disagreement = one_stage_disagreement(model, image, flip_indices)
+        bboxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
+    else:
+        bboxes, _ = boxes(image)
+        bboxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
+        keypoints, scores, disagreement = flip_disagreement(model, image, bboxes, flip_indices)
     candidate = Candidate(name, path, frame, instances=len(bboxes), prediction=(keypoints, scores, bboxes))
     if len(bboxes) == 0:
         candidate.feature = describe(image, np.zeros((len(flip_indices), 2)), None)
