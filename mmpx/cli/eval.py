@@ -59,6 +59,9 @@ def eval_(
                       metrics=[m.strip() for m in metrics.split(",") if m.strip()], pck_thr=pck_thr,
                       pck_norm=pck_norm)
     console = out_console()
+    if result.get("matched_by_file_name"):
+        console.print(f"{result['matched_by_file_name']} predictions took the ground truth's image ids from their "
+                      "file_name (their own ids were another numbering, e.g. mmpx infer's)", highlight=False)
     for table in eval_tables(result):
         console.print(table)
     if out is not None:

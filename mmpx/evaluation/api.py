@@ -197,6 +197,8 @@ def evaluate(gt_json: str | Path, pred_json: str | Path, metainfo: str | Path | 
     """
     from xtcocotools.coco import COCO
 
+    from mmpx.evaluation.rekey import rekey_by_file_name
+
     gt_path, pred_path = Path(gt_json), Path(pred_json)
     gt = _read_json(gt_path, "ground-truth")
     if not isinstance(gt, dict) or not {"images", "annotations"} <= set(gt):
@@ -220,21 +222,26 @@ def evaluate(gt_json: str | Path, pred_json: str | Path, metainfo: str | Path | 
         from mmpx.evaluation.classes import check_class_predictions, evaluate_classes
 
         _, sigmas, flip = keypoint_spec(metainfo, gt)
-        results = _read_json(pred_path, "prediction")
+        results, rekeyed = rekey_by_file_name(_read_json(pred_path, "prediction"), gt, str(pred_path))
         check_class_predictions(results, gt, classes, str(pred_path))
         out = evaluate_classes(gt, results, classes, sigmas, flip, by, metrics, pck_thr, pck_norm, str(gt_path))
-        return dict(gt=str(gt_path), pred=str(pred_path), **out)
+        return dict(gt=str(gt_path), pred=str(pred_path), **_rekeyed(rekeyed), **out)
     names, sigmas, flip = keypoint_spec(metainfo, gt)
     bad_gt = next((a for a in gt["annotations"] if len(a.get("keypoints", ())) != 3 * len(names)), None)
     if bad_gt is not None:
         raise MmpxError(f"{gt_path}: annotation {bad_gt.get('id')} has {len(bad_gt.get('keypoints', ()))} "
                         f"keypoint values, expected {3 * len(names)} ({len(names)} keypoints x 3)",
                         "give the metainfo of this dataset's skeleton (--metainfo)")
-    results = _read_json(pred_path, "prediction")
+    results, rekeyed = rekey_by_file_name(_read_json(pred_path, "prediction"), gt, str(pred_path))
     check_predictions(results, gt, len(names), str(pred_path))
     coco_gt = COCO()
     coco_gt.dataset = gt
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt.createIndex()
     out = evaluate_loaded(coco_gt, results, names, sigmas, flip, by, metrics, pck_thr, pck_norm)
-    return dict(gt=str(gt_path), pred=str(pred_path), **out)
+    return dict(gt=str(gt_path), pred=str(pred_path), **_rekeyed(rekeyed), **out)
+
+
+def _rekeyed(count: int) -> dict:
+    """``matched_by_file_name``: how many results took the ground truth's image id from their file_name."""
+    return dict(matched_by_file_name=count) if count else {}

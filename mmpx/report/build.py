@@ -122,14 +122,16 @@ def build_eval_report(gt: str | Path, pred: str | Path, out: str | Path, metainf
             folder (``mmpx convert``'s layout), else the gallery shows no pictures.
     """
     from mmpx.evaluation.api import _read_json
+    from mmpx.evaluation.rekey import rekey_by_file_name
     from mmpx.metainfo import load_metainfo
 
     start = time.perf_counter()
     gt, pred = Path(gt), Path(pred)
     if metainfo is not None and not isinstance(metainfo, dict):
         metainfo = load_metainfo(metainfo)
-    spec = spec_for(metainfo, _read_json(gt, "ground-truth"))
-    results = _read_json(pred, "prediction")
+    gt_data = _read_json(gt, "ground-truth")
+    spec = spec_for(metainfo, gt_data)
+    results, _ = rekey_by_file_name(_read_json(pred, "prediction"), gt_data, str(pred))  # as mmpx eval does
     scored = score(gt, results, spec, by, pck_thr, pck_norm, source=str(pred))
     folder = Path(images) if images is not None else next(
         (p for p in (gt.parent.parent / "images", gt.parent / "images") if p.is_dir()), None)
