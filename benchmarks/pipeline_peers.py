@@ -10,6 +10,9 @@ flip test off everywhere, since rtmlib never flips):
 - (c) mmpx all on ONNX Runtime, fp32 (``--det-weights det.onnx --weights pose.onnx``);
 - (d) the same with the pose model quantised by ``mmpx export int8`` (calibrated on the crops of the COCO images);
 - (d2) the same with the detector quantised too (``mmpx export int8 det.onnx``, calibrated on the COCO images);
+- (c') and (d2') as (c) and (d2) with the detector exported ``--dynamic-size``: each image padded to a multiple of
+  32 after the resize (a 640x480 frame runs at 640x480), not to 640x640; its int8 copy is calibrated on the COCO
+  images at their own padded sizes;
 - (e) rtmlib 0.0.16's ``RTMDet`` + ``RTMPose`` on the same weights. Its ``RTMDet`` cannot take mmpx's detector
   export (outputs ``scores`` (1, P, 80) + ``distances`` (1, P, 4), decoded in numpy): it reads the first output
   as an mmdeploy end-to-end ``dets`` (1, K, 5) or a YOLOX (cx, cy, w, h, obj, cls...) tensor, so fed ours it
@@ -18,8 +21,8 @@ flip test off everywhere, since rtmlib never flips):
   ``NonMaxSuppression`` at the detector's IoU and then at the demo's 0.3), the layout mmdeploy gives it; its
   ``RTMPose`` the static-batch pose export, RGB input.
 
-On video the mmpx rows run ``sequence_poses`` as ``mmpx infer`` does (pose crops of 4 frames in one batch; (c) and
-(d) also detect those 4 frames in one ONNX Runtime run); (a) and (e) go frame by frame as their demos do. The
+On video the mmpx rows run ``sequence_poses`` as ``mmpx infer`` does (pose crops of 4 frames in one batch; the
+all-ORT rows also detect those 4 frames in one ONNX Runtime run); (a) and (e) go frame by frame as their demos do. The
 frames are decoded beforehand, so decoding costs no row anything. Rounds are interleaved, so load changes hit every
 row alike; the median pass is reported.
 
@@ -282,6 +285,7 @@ def main() -> None:
     import mmpose_ext  # noqa: F401  (compatibility fixes before mmpose and mmdet)
 
     torch.set_num_threads(args.threads)
+    from mmpose_ext.deploy import export_detector_onnx
     from mmpose_ext.deploy.export import export_onnx
     from mmpx.api import load_detector
     from mmpx.runtime import OnnxPoseModel
@@ -302,6 +306,9 @@ def main() -> None:
         pose_int8 = quantize_onnx(pose_onnx, DATA / "test_coco.json", DATA, out=tmp / "pose_int8.onnx").onnx_path
         det_int8 = quantize_detector(det_onnx, DATA / "test_coco.json", DATA, out=tmp / "det_int8.onnx")
         print(f"int8 detector vs fp32 on the COCO images: {det_int8.agreement}")
+        det_dyn = export_detector_onnx(DET_CONFIG, det_ckpt, out=tmp / "det_dyn.onnx", dynamic_size=True).onnx_path
+        dyn_int8 = quantize_detector(det_dyn, DATA / "test_coco.json", DATA, out=tmp / "det_dyn_int8.onnx")
+        print(f"int8 dynamic-size detector vs fp32 on the COCO images: {dyn_int8.agreement}")
 
         demo = mmpose_demo(det_ckpt, pose_config, pose_ckpt)
         rows["(a) MMPose demo: mmdet + inference_topdown"] = (demo, per_frame(demo))
@@ -310,10 +317,14 @@ def main() -> None:
         rows["(b) mmpx torch detector + ORT pose"] = mmpx_pipeline(torch_boxes, fp32)
         ort_boxes = OnnxBoxes(det_onnx, bbox_thr=BBOX_THR, nms_thr=NMS_THR, threads=args.threads)
         rows["(c) mmpx all ORT, fp32"] = mmpx_pipeline(ort_boxes, fp32)
+        dyn_boxes = OnnxBoxes(det_dyn, bbox_thr=BBOX_THR, nms_thr=NMS_THR, threads=args.threads)
+        rows["(c') mmpx all ORT, fp32, dynamic-size det"] = mmpx_pipeline(dyn_boxes, fp32)
         int8 = OnnxPoseModel(pose_int8, threads=args.threads, flip_test=False)
         rows["(d) mmpx all ORT, int8 pose"] = mmpx_pipeline(ort_boxes, int8)
         int8_boxes = OnnxBoxes(det_int8.onnx_path, bbox_thr=BBOX_THR, nms_thr=NMS_THR, threads=args.threads)
         rows["(d2) mmpx all ORT, int8 detector + pose"] = mmpx_pipeline(int8_boxes, int8)
+        dyn_int8_boxes = OnnxBoxes(dyn_int8.onnx_path, bbox_thr=BBOX_THR, nms_thr=NMS_THR, threads=args.threads)
+        rows["(d2') int8 dynamic-size det + int8 pose"] = mmpx_pipeline(dyn_int8_boxes, int8)
         try:
             e2e = end2end(det_onnx, tmp / "det_end2end.onnx")
             peer = rtmlib_pipeline(e2e, pose_static, args.threads, (640, 640))
@@ -338,7 +349,8 @@ def main() -> None:
 
     rate = {key: {n: (len(images) if key == "images" else len(frames)) / statistics.median(t)
                   for n, t in per.items()} for key, per in times.items()}
-    print(f"RTMDet-tiny 640x640 + RTMPose-t 256x192 (flip off), {len(images)} COCO images, {len(frames)} traffic "
+    print(f"RTMDet-tiny 640x640 (the dynamic-size rows: padded to a multiple of 32) + RTMPose-t 256x192 "
+          f"(flip off), {len(images)} COCO images, {len(frames)} traffic "
           f"frames 640x480 (every frame detected), {args.threads} thread(s) for every runtime, {os.cpu_count()} "
           f"cores, load average {os.getloadavg()[0]:.2f}, median of {args.rounds} interleaved passes after a warm-up")
     print(f"{'pipeline':<44}{'images/s':>9}{'vs (a)':>8}{'vs (e)':>8}{'boxes':>7}"

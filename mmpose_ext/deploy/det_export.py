@@ -1,11 +1,12 @@
 """Export an mmdet RTMDet detector to ONNX, with the sidecar :class:`mmpx.runtime.det.OnnxDetector` runs it from.
 
 The graph is backbone + neck + bbox head ``forward`` on a normalised N x 3 x H x W input (H x W: the test
-pipeline's Pad size), with the levels concatenated in-graph: ``scores`` (N, P, C), the sigmoid of the class
-logits, and ``distances`` (N, P, 4), each prior's left/top/right/bottom distances in input pixels. Everything
-that depends on the image (resize, pad, score threshold, top-k, decoding from the priors, NMS, rescale) stays
-outside, in numpy, so the graph has no data-dependent shapes and the numpy side is exactly mmdet's
-``_predict_by_feat_single``. Other detectors keep the torch path (``mmpx infer --det-config``).
+pipeline's Pad size, or with ``dynamic_size`` any multiple of the largest stride), with the levels concatenated
+in-graph: ``scores`` (N, P, C), the sigmoid of the class logits, and ``distances`` (N, P, 4), each prior's
+left/top/right/bottom distances in input pixels. Everything that depends on the image (resize, pad, score
+threshold, top-k, decoding from the priors, NMS, rescale) stays outside, in numpy, so the graph has no
+data-dependent shapes and the numpy side is exactly mmdet's ``_predict_by_feat_single``. Other detectors keep
+the torch path (``mmpx infer --det-config``).
 """
 
 from __future__ import annotations
@@ -169,6 +170,33 @@ def _wrap(model):
     return DetNetwork(model).eval()
 
 
+def _export_dynamic_size(net, example, path, outputs, dynamic_batch, opset) -> str:
+    """The TorchScript exporter with the input's H and W (and so the outputs' prior axis) as dynamic axes: RTMDet
+    is convolutions, upsampling by 2 and reshapes, which it traces without fixing the spatial size."""
+    import warnings
+
+    import torch
+
+    batch = {0: "batch"} if dynamic_batch else {}
+    axes = {"input": {**batch, 2: "height", 3: "width"}, **{o: {**batch, 1: "priors"} for o in outputs}}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (example,), str(path), input_names=["input"], output_names=outputs,
+                              opset_version=opset, dynamo=False, dynamic_axes=axes)
+    except Exception as exc:
+        raise MmpxError(f"torch.onnx.export with a dynamic input size failed: {type(exc).__name__}: "
+                        f"{str(exc)[:300]}", "export without --dynamic-size (a fixed input), or try another "
+                        "--opset (e.g. 17 or 18)") from exc
+    return "torchscript"
+
+
+def size_divisor(strides, preprocessor: dict) -> int:
+    """What a dynamic-size input is padded to a multiple of: the largest stride (so that every level's feature map
+    is the input over its stride exactly) or the data preprocessor's ``pad_size_divisor``, whichever is larger."""
+    return max(max(int(s) for s in strides), int(preprocessor.get("pad_size_divisor", 1) or 1))
+
+
 def export_detector_onnx(
     config: str | Path,
     checkpoint: str | Path,
@@ -177,9 +205,16 @@ def export_detector_onnx(
     opset: int = 17,
     cfg_options: list[str] | None = None,
     trust_checkpoint: bool = False,
+    dynamic_size: bool = False,
 ) -> DetExportResult:
     """Export ``checkpoint`` of the RTMDet ``config`` to ``out`` (default: the checkpoint with ``.onnx``) and its
     sidecar (kind "detector": classes, sizes, normalisation, strides, thresholds), checked against torch.
+
+    By default the graph's input is the test pipeline's Pad size, as mmdet's test pipeline pads every image.
+    ``dynamic_size``: the input's height and width are dynamic axes, and :class:`mmpx.runtime.det.OnnxDetector`
+    pads each resized image only to the next multiple of the sidecar's ``preprocess.size_divisor`` (mmdet's
+    ``Pad(size_divisor=...)`` mode): a 640x480 frame runs at 640x480, not 640x640. The check against torch then
+    runs at the fixed size and at a non-square one.
 
     Raises:
         ConfigError: missing/broken config, no fixed-size test pipeline, classes that do not fit.
@@ -230,26 +265,40 @@ def export_detector_onnx(
         raise ConfigError(f"{config}: model.data_preprocessor has no mean/std",
                           "set model.data_preprocessor mean and std (RTMDet's: BGR 103.53/116.28/123.675)")
     w, h = spec["size"]
+    divisor = size_divisor(strides, preprocessor)
     net = _wrap(model)
-    example = torch.randn(2 if dynamic_batch else 1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    example = torch.randn(2 if dynamic_batch else 1, 3, h, w, generator=generator)
+    checks = [example]
+    if dynamic_size:  # a second, non-square size (e.g. 640x480 for 640x640): the spatial axes really are dynamic
+        other_h = max(divisor, (h * 3 // 4) // divisor * divisor)
+        other_h = other_h if other_h != w else other_h + divisor
+        checks.append(torch.randn(1, 3, other_h, w, generator=generator))
     outputs = ["scores", "distances"]
     tmp = staged_path(onnx_path)
     try:
-        exporter = _torch_export(net, example, tmp, outputs, dynamic_batch, opset)
+        if dynamic_size:
+            exporter = _export_dynamic_size(net, example, tmp, outputs, dynamic_batch, opset)
+        else:
+            exporter = _torch_export(net, example, tmp, outputs, dynamic_batch, opset)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # mmdet's torch.cuda.amp.autocast, on every forward
-            max_diff = _verify(tmp, net, example, outputs)
+            max_diff = max(_verify(tmp, net, x, outputs) for x in checks)
             with torch.no_grad():
                 priors = int(net(example[:1])[0].shape[1])
+        batch = "batch" if dynamic_batch else 1
+        prior_axis = "priors" if dynamic_size else priors
         sidecar = {
             "format": DET_FORMAT,
             "version": SIDECAR_VERSION,
             "kind": "detector",
             "onnx": onnx_path.name,
-            "input": {"name": "input", "shape": ["batch" if dynamic_batch else 1, 3, h, w], "size": [w, h],
-                      "dynamic_batch": bool(dynamic_batch), "dtype": "float32"},
-            "outputs": [{"name": "scores", "shape": ["batch" if dynamic_batch else 1, priors, len(classes)]},
-                        {"name": "distances", "shape": ["batch" if dynamic_batch else 1, priors, 4]}],
+            # size: the fixed input, or with dynamic_size the config's Pad size (what the fixed export would take)
+            "input": {"name": "input", "shape": [batch, 3, "height" if dynamic_size else h,
+                                                 "width" if dynamic_size else w], "size": [w, h],
+                      "dynamic_batch": bool(dynamic_batch), "dynamic_size": bool(dynamic_size), "dtype": "float32"},
+            "outputs": [{"name": "scores", "shape": [batch, prior_axis, len(classes)]},
+                        {"name": "distances", "shape": [batch, prior_axis, 4]}],
             "model": {"type": cfg.model.type, "bbox_head": cfg.model.bbox_head.type},
             "classes": classes,
             "strides": strides,
@@ -260,6 +309,7 @@ def export_detector_onnx(
                 "resize_scale": list(spec["resize_scale"]),
                 "keep_ratio": spec["keep_ratio"],
                 "pad_value": spec["pad_value"],
+                **({"size_divisor": divisor} if dynamic_size else {}),
             },
             "test_cfg": spec["test_cfg"],
             "source": {"config": str(config), "checkpoint": str(checkpoint), "opset": opset, "exporter": exporter,
@@ -271,4 +321,5 @@ def export_detector_onnx(
     return DetExportResult(onnx_path, sidecar_path, sidecar, max_diff)
 
 
-__all__ = ["DetExportResult", "check_detector", "config_is_detector", "export_detector_onnx", "is_detector_config"]
+__all__ = ["DetExportResult", "check_detector", "config_is_detector", "export_detector_onnx", "is_detector_config",
+           "size_divisor"]

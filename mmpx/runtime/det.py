@@ -7,6 +7,10 @@ mean/std), then per level the score threshold and ``nms_pre`` top-k (``filter_sc
 from the priors (``MlvlPointGenerator``, offset 0) clamped to the padded input as mmdet clamps them, the rescale by
 the scale factor, ``min_bbox_size``, per-class NMS (mmcv's ``batched_nms`` with its class-offset trick) and
 ``max_per_img``. Boxes are in original pixels, like ``inference_detector``'s.
+
+A detector exported with ``--dynamic-size`` (sidecar ``input.dynamic_size``) takes any input size: each resized
+image is padded only to the next multiple of ``preprocess.size_divisor`` (mmdet's ``Pad(size_divisor=...)``), with
+the priors and the clamp of that padded size, and images of different padded sizes run in separate session runs.
 """
 
 from __future__ import annotations
@@ -155,8 +159,11 @@ class OnnxDetector:
         self.input_name = sc["input"].get("name", "input")
         self.input_size = tuple(int(v) for v in sc["input"]["size"])  # (w, h): the padded input
         self.dynamic_batch = bool(sc["input"].get("dynamic_batch", False))
+        self.dynamic_size = bool(sc["input"].get("dynamic_size", False))
         self.strides = [int(s) for s in sc["strides"]]
         pre = sc["preprocess"]
+        # dynamic_size: inputs are padded to a multiple of this (old sidecars have neither: the fixed input_size)
+        self.size_divisor = int(pre["size_divisor"]) if self.dynamic_size else None
         self.resize_scale = tuple(int(v) for v in pre["resize_scale"])
         self.keep_ratio = bool(pre.get("keep_ratio", True))
         self.pad_value = float(pre.get("pad_value", 114))
@@ -175,7 +182,25 @@ class OnnxDetector:
             raise ValueError(f"input size {self.input_size} / strides {self.strides} out of range")
         if not np.all(self.std > 0) or not all(s >= 1 for s in self.resize_scale):
             raise ValueError("std must be > 0 and resize_scale >= 1")
-        self.priors, self.level_counts = grid_priors(w, h, self.strides)
+        if self.dynamic_size and not 1 <= self.size_divisor <= 4096:
+            raise ValueError(f"preprocess.size_divisor {self.size_divisor} out of range")
+        self._grids: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}  # (w, h) -> priors, level counts
+        self.priors, self.level_counts = self.grid((w, h))
+
+    def grid(self, size: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
+        """The priors and each level's count of an input of ``size`` (w, h), computed once per size."""
+        found = self._grids.get(size)
+        if found is None:
+            found = self._grids[size] = grid_priors(size[0], size[1], self.strides)
+        return found
+
+    def padded_size(self, width: int, height: int) -> tuple[int, int]:
+        """The network input (w, h) of a resized image: the fixed input size, or with a dynamic-size model the
+        next multiple of ``size_divisor`` (mmdet's ``Pad(size_divisor=...)``)."""
+        if not self.dynamic_size:
+            return self.input_size
+        d = self.size_divisor
+        return -(-width // d) * d, -(-height // d) * d
 
     def _check_graph(self, onnx_path: Path) -> None:
         """The graph's outputs must be the scores and distances the sidecar describes (a pose model is not)."""
@@ -184,6 +209,10 @@ class OnnxDetector:
         if names != ["scores", "distances"]:
             raise MmpxError(f"{onnx_path}: graph outputs {names} are not a detector's ['scores', 'distances']",
                             "export the detector with `mmpx export onnx DET_CONFIG DET_CKPT`")
+        spatial = self.session.get_inputs()[0].shape[2:]
+        if self.dynamic_size and all(isinstance(v, int) for v in spatial):
+            raise MmpxError(f"{onnx_path}: the sidecar says dynamic_size but the graph's input is fixed at "
+                            f"{spatial[1]}x{spatial[0]}", "export the detector again (with or without --dynamic-size)")
         priors, classes = outs[0].shape[1], outs[0].shape[2]
         if (isinstance(priors, int) and priors != len(self.priors)) or (
                 isinstance(classes, int) and classes != len(self.classes)):
@@ -203,7 +232,7 @@ class OnnxDetector:
         else:
             nw, nh = self.resize_scale
         resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else image_bgr
-        pw, ph = self.input_size
+        pw, ph = self.padded_size(nw, nh)
         if nw > pw or nh > ph:
             raise MmpxError(f"the resized image ({nw}x{nh}) is larger than the detector's input ({pw}x{ph})",
                             "export the detector again: its sidecar's sizes do not agree")
@@ -214,12 +243,18 @@ class OnnxDetector:
         chw = (padded.transpose(2, 0, 1) - self.mean) / self.std
         return np.ascontiguousarray(chw, dtype=np.float32), (nw / w, nh / h)
 
-    def postprocess(self, scores: np.ndarray, distances: np.ndarray, scale_factor) -> tuple:
-        """One image's (P, C) scores and (P, 4) distances to boxes in original pixels, scores and labels."""
+    def postprocess(self, scores: np.ndarray, distances: np.ndarray, scale_factor, input_size=None) -> tuple:
+        """One image's (P, C) scores and (P, 4) distances to boxes in original pixels, scores and labels.
+        ``input_size``: the (w, h) the network ran at (default the fixed input size)."""
+        input_size = tuple(input_size) if input_size is not None else self.input_size
+        all_priors, level_counts = self.grid(input_size)
+        if len(scores) != len(all_priors):
+            raise MmpxError(f"the detector returned {len(scores)} priors for a {input_size[0]}x{input_size[1]} input, "
+                            f"the strides {self.strides} give {len(all_priors)}", "export the detector again")
         num_classes = scores.shape[1]
         kept_scores, kept_labels, kept_priors = [], [], []
         start = 0
-        for count in self.level_counts:  # filter_scores_and_topk, level by level
+        for count in level_counts:  # filter_scores_and_topk, level by level
             level = scores[start:start + count]
             flat = np.flatnonzero(level > self.score_thr)  # row-major: torch.nonzero's order
             values = level.ravel()[flat]
@@ -233,9 +268,9 @@ class OnnxDetector:
         det_scores = np.concatenate(kept_scores).astype(np.float32)
         labels = np.concatenate(kept_labels).astype(np.int64)
         rows = np.concatenate(kept_priors)
-        points, dist = self.priors[rows], distances[rows]
+        points, dist = all_priors[rows], distances[rows]
         boxes = np.concatenate([points - dist[:, :2], points + dist[:, 2:]], axis=1).astype(np.float32)
-        pw, ph = self.input_size  # mmdet's img_shape after Pad: the clamp is to the padded input
+        pw, ph = input_size  # mmdet's img_shape after Pad: the clamp is to the padded input
         boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, pw)
         boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, ph)
         sw, sh = scale_factor
@@ -248,17 +283,23 @@ class OnnxDetector:
         return boxes[keep].reshape(-1, 4), det_scores[keep], labels[keep]
 
     def detect(self, images_bgr) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Several images: one session run for all of them when the graph has a dynamic batch."""
+        """Several images: one session run for all those of one input size when the graph has a dynamic batch
+        (a dynamic-size model groups them by padded size; a video's frames are one group)."""
         prepared = [self.preprocess(image) for image in images_bgr]
-        if not prepared:
-            return []
-        batch = np.stack([p[0] for p in prepared])
-        if self.dynamic_batch:
-            scores, distances = self.session.run(None, {self.input_name: batch})
-        else:
-            runs = [self.session.run(None, {self.input_name: batch[i:i + 1]}) for i in range(len(batch))]
-            scores, distances = (np.concatenate(parts) for parts in zip(*runs, strict=True))
-        return [self.postprocess(scores[i], distances[i], prepared[i][1]) for i in range(len(prepared))]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (chw, _) in enumerate(prepared):
+            groups.setdefault(chw.shape, []).append(i)
+        results: list = [None] * len(prepared)
+        for shape, rows in groups.items():
+            batch = np.stack([prepared[i][0] for i in rows])
+            if self.dynamic_batch:
+                scores, distances = self.session.run(None, {self.input_name: batch})
+            else:
+                runs = [self.session.run(None, {self.input_name: batch[k:k + 1]}) for k in range(len(batch))]
+                scores, distances = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+            for k, i in enumerate(rows):
+                results[i] = self.postprocess(scores[k], distances[k], prepared[i][1], (shape[2], shape[1]))
+        return results
 
     def __call__(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4) xyxy float32 in the image's pixels, scores (N,) and labels (N,), best first."""

@@ -1,5 +1,6 @@
 """Static int8 quantisation of an exported RTMDet detector with ONNX Runtime, calibrated on whole images of a
-COCO file (the detector sees whole images, not crops) and measured against the fp32 detector on them.
+COCO file (the detector sees whole images, not crops; a dynamic-size detector each at its own padded size) and
+measured against the fp32 detector on them.
 
 The detector's network is most of a detect-then-pose frame on the CPU, so this is where int8 pays. int8 moves
 boxes and scores: :func:`quantize_detector` reports how many of the fp32 boxes the int8 detector still finds
@@ -132,7 +133,10 @@ def quantize_detector(onnx_path: str | Path, ann: str | Path, images: str | Path
     if out.resolve() == onnx_path.resolve():
         raise MmpxError(f"--out {out} is the fp32 model itself", "give another name, e.g. NAME.int8.onnx")
     paths = coco_images(ann, images)
-    inputs = np.stack([fp32.preprocess(read_image(p))[0] for p in paths[:calib_images]]).astype(np.float32)
+    inputs = [fp32.preprocess(read_image(p))[0] for p in paths[:calib_images]]
+    # a fixed-size model: one stacked array; a dynamic-size one calibrates each image at its own padded size (the
+    # calibrator keeps each tensor's min and max over the runs, whatever their shapes)
+    inputs = inputs if fp32.dynamic_size else np.stack(inputs).astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         staged = static_int8(onnx_path, Path(tmp), fp32.input_name, inputs)

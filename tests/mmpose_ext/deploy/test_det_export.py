@@ -212,3 +212,73 @@ def test_infer_box_filter_is_mmposes_nms():
     dets = np.concatenate([xy, xy + rng.uniform(5, 80, (400, 2)), rng.uniform(0, 1, (400, 1))], 1).astype(np.float32)
     for thr in (0.3, 0.5, 0.9):
         assert pose_demo_nms(dets, thr) == list(nms(dets, thr))
+
+
+def test_dynamic_size_detector_matches_mmdet_padded_to_32(shared_data, tmp_path):
+    """``--dynamic-size``: each image padded to a multiple of 32, not to 640x640; the boxes of mmdet's test
+    pipeline with ``Pad(size_divisor=32)`` on the COCO images and on a 640x480 frame, and a batch of mixed sizes
+    gives each image's own result. The int8 quantiser calibrates it at the images' own sizes."""
+    import torch
+    from mmdet.apis import init_detector
+
+    from mmpose_ext.config import load_config
+    from mmpose_ext.deploy import export_detector_onnx
+    from mmpx.runtime.quantize_det import quantize_detector
+
+    torch.manual_seed(0)
+    cfg = load_config(COCO_TINY)
+    model = init_detector(cfg, None, device="cpu")
+    checkpoint = tmp_path / "random.pth"
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    result = export_detector_onnx(COCO_TINY, checkpoint, out=tmp_path / "tiny.onnx", dynamic_size=True)
+    sidecar = result.sidecar
+    assert sidecar["input"]["dynamic_size"] is True and sidecar["input"]["shape"] == ["batch", 3, "height", "width"]
+    assert sidecar["preprocess"]["size_divisor"] == 32 and sidecar["outputs"][0]["shape"][1] == "priors"
+    assert result.max_abs_diff < 1e-3  # checked at 640x640 and at 640x480
+
+    pipeline = model.cfg.test_dataloader.dataset.pipeline
+    pad = next(step for step in pipeline if step["type"].endswith("Pad"))
+    pad.pop("size")
+    pad["size_divisor"] = 32  # mmdet's own mode: the same test pipeline, padded to a multiple of 32
+    model.bbox_head.test_cfg.score_thr = 0.05
+    detector = OnnxDetector(result.onnx_path, score_thr=0.05)
+    images = sorted((shared_data / "mmpose-testdata" / "coco").glob("*.jpg"))
+    assert len(images) >= 4
+    frame = tmp_path / "frame_640x480.jpg"
+    cv2.imwrite(str(frame), cv2.resize(cv2.imread(str(images[0])), (640, 480)))
+    assert compare(model, detector, [*images, frame]) >= 4 * 100
+    from mmdet.apis import inference_detector
+
+    ran = inference_detector(model, cv2.imread(str(frame))).metainfo  # mmdet ran the frame at 640x480...
+    assert tuple(ran["img_shape"]) == (480, 640) and tuple(ran["batch_input_shape"]) == (480, 640), ran
+    chw, _ = detector.preprocess(cv2.imread(str(frame)))
+    assert chw.shape == (3, 480, 640)  # ...and so does the ONNX detector
+
+    pictures = [cv2.imread(str(p)) for p in (frame, images[0], frame)]  # two padded sizes in one call
+    for got, alone in zip(detector.detect(pictures), (detector(p) for p in pictures), strict=True):
+        assert len(got[0]) == len(alone[0]) and np.allclose(got[0], alone[0], atol=1e-3)
+        assert np.allclose(got[1], alone[1], atol=1e-5) and (got[2] == alone[2]).all()
+
+    ann = tmp_path / "images.json"  # the COCO images and the frame: two sizes to calibrate on
+    ann.write_text(json.dumps({"images": [{"id": i, "file_name": str(p)} for i, p in enumerate([*images, frame])],
+                               "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    int8 = quantize_detector(result.onnx_path, ann, tmp_path, out=tmp_path / "tiny.int8.onnx", calib_images=8)
+    assert int8.calibration_images == len(images) + 1
+    quantised = OnnxDetector(int8.onnx_path)
+    assert quantised.dynamic_size and quantised(cv2.imread(str(frame)))[0].shape[1] == 4
+
+
+def test_dynamic_size_is_for_detectors_only(tmp_path):
+    from typer.testing import CliRunner
+
+    from mmpx.cli.main import build_app
+    from mmpx.plugins.manager import load_plugins
+
+    checkpoint = tmp_path / "pose.pth"
+    checkpoint.write_bytes(b"never read")
+    app = build_app(load_plugins(distributions=[], env={}))
+    done = CliRunner().invoke(app, ["export", "onnx", "rtmpose-t_carpose-256x256", str(checkpoint), "--out",
+                                    str(tmp_path / "pose.onnx"), "--dynamic-size"])
+    assert isinstance(done.exception, MmpxError), done.output
+    assert "--dynamic-size: rtmpose-t_carpose-256x256 is not a detector config" in str(done.exception)
+    assert not (tmp_path / "pose.onnx").exists()

@@ -272,3 +272,92 @@ def test_infer_with_both_models_exported_imports_no_training_stack(tmp_path):
                                   "onnxruntime", "--weights", str(pose), "--det-weights", *bad, "--save-json",
                                   str(tmp_path / "r2.json")], capture_output=True, text=True, timeout=120)
         assert refused.returncode != 0 and message in refused.stderr, refused.stderr[-2000:]
+
+
+def write_dynamic_model(path, info=None, dist=12.0):
+    """A dynamic-size graph: each level's score is relu(x - 2) of channel 0 max-pooled over the stride (ceil
+    mode, so a level has ceil(H / stride) x ceil(W / stride) priors, as RTMDet's), class 1 scores 0, and every
+    prior's distances are ``dist``. Only white pixels (normalised 2.64) score: 0.64."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def const(name, value):
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(value), name + "_c"))
+
+    nodes = [const("s0", np.array([0], np.int64)), const("s1", np.array([1], np.int64)),
+             const("flat", np.array([0, -1, 1], np.int64)), const("two", np.array(2.0, np.float32)),
+             const("zeros4", np.zeros((1, 1, 4), np.float32)), const("dist", np.array(dist, np.float32)),
+             helper.make_node("Slice", ["input", "s0", "s1", "s1"], ["blue"])]
+    for stride in (8, 16, 32):
+        nodes += [helper.make_node("MaxPool", ["blue"], [f"p{stride}"], kernel_shape=[stride, stride],
+                                   strides=[stride, stride], ceil_mode=1),
+                  helper.make_node("Transpose", [f"p{stride}"], [f"t{stride}"], perm=[0, 2, 3, 1]),
+                  helper.make_node("Reshape", [f"t{stride}", "flat"], [f"l{stride}"])]
+    nodes += [helper.make_node("Concat", ["l8", "l16", "l32"], ["cat"], axis=1),
+              helper.make_node("Sub", ["cat", "two"], ["shifted"]), helper.make_node("Relu", ["shifted"], ["car"]),
+              helper.make_node("Mul", ["car", "zeros4"], ["zero4"]),
+              helper.make_node("Slice", ["zero4", "s0", "s1", "two_i"], ["bus"]),
+              helper.make_node("Concat", ["car", "bus"], ["scores"], axis=2),
+              helper.make_node("Add", ["zero4", "dist"], ["distances"])]
+    nodes.insert(0, const("two_i", np.array([2], np.int64)))
+    graph = helper.make_graph(
+        nodes, "det", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", "priors", CLASSES]),
+         helper.make_tensor_value_info("distances", TensorProto.FLOAT, ["batch", "priors", 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    if info is None:
+        info = sidecar()
+        info["input"].update(shape=[1, 3, "height", "width"], dynamic_size=True, dynamic_batch=True)
+        info["preprocess"]["size_divisor"] = 32
+    embed_sidecar(path, info)
+    return path
+
+
+def white_square(w, h, x, y, side=16) -> np.ndarray:
+    picture = np.zeros((h, w, 3), np.uint8)
+    picture[y:y + side, x:x + side] = 255
+    return picture
+
+
+def test_dynamic_size_pads_to_a_multiple_of_the_divisor(tmp_path):
+    det = OnnxDetector(write_dynamic_model(tmp_path / "dyn.onnx"))
+    assert det.dynamic_size and det.size_divisor == 32
+    # 128 x 64 -> 64 x 32 (factor 0.5): the input is 64 x 32, not the 64 x 64 of the config's Pad
+    picture = white_square(128, 64, 96, 48)  # white at (48..55, 24..31) after the resize
+    chw, factor = det.preprocess(picture)
+    assert chw.shape == (3, 32, 64) and factor == (0.5, 0.5)
+    assert det.padded_size(50, 20) == (64, 32) and det.padded_size(64, 33) == (64, 64)
+    boxes, scores, labels = det(picture)
+    # one prior a level covers the white square: (48, 24) at stride 8, (48, 16) at 16, (32, 0) at 32; each box
+    # is its point +- 12, clamped to the padded 64 x 32 input (y2 36 -> 32: the fixed input would keep 36)
+    expected = [[36, 12, 60, 32], [36, 4, 60, 28], [20, 0, 44, 12]]
+    assert sorted(boxes.tolist()) == sorted((np.array(expected, np.float32) * 2).tolist())  # in image pixels
+    np.testing.assert_allclose(scores, [0.64] * 3, atol=0.01)
+    assert labels.tolist() == [0, 0, 0]
+    assert (64, 32) in det._grids and len(det.grid((64, 32))[0]) == 8 * 4 + 4 * 2 + 2 * 1
+
+
+def test_dynamic_size_batches_of_mixed_sizes_equal_one_by_one(tmp_path):
+    det = OnnxDetector(write_dynamic_model(tmp_path / "dyn.onnx"))
+    pictures = [white_square(128, 64, 96, 48), white_square(96, 128, 10, 100), white_square(128, 64, 0, 0),
+                white_square(300, 40, 150, 20)]
+    together = det.detect(pictures)
+    for got, picture in zip(together, pictures, strict=True):
+        alone = det(picture)
+        assert len(got[0]) and all(np.array_equal(a, b) for a, b in zip(got, alone, strict=True))
+    assert [det.preprocess(p)[0].shape[1:] for p in pictures] == [(32, 64), (64, 64), (32, 64), (32, 64)]
+    fixed = OnnxDetector(write_model(tmp_path / "fixed.onnx"))  # an old sidecar: the padded square as before
+    assert not fixed.dynamic_size and fixed.preprocess(pictures[0])[0].shape == (3, SIZE, SIZE)
+
+
+def test_dynamic_size_sidecar_must_fit_the_graph(tmp_path):
+    info = sidecar()
+    info["input"]["dynamic_size"] = True  # no preprocess.size_divisor
+    with pytest.raises(MmpxError, match="bad field"):
+        OnnxDetector(write_dynamic_model(tmp_path / "nodiv.onnx", info=info))
+    info["preprocess"]["size_divisor"] = 32  # ...and a graph with a fixed input
+    with pytest.raises(MmpxError, match="says dynamic_size but the graph's input is fixed at 64x64"):
+        OnnxDetector(write_model(tmp_path / "fixed.onnx", info=info))
