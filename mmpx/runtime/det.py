@@ -15,13 +15,12 @@ the priors and the clamp of that padded size, and images of different padded siz
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from mmpx.errors import MmpxError
-from mmpx.runtime.model_file import SIDECAR_KEY, kind_error, open_session
+from mmpx.runtime.model_file import SIDECAR_KEY, kind_error, open_session, read_sidecar
 
 DET_FORMAT = "mmpose-ext/onnx-detector"
 POSE_FORMAT = "mmpose-ext/onnx-pose"  # what a pose model's sidecar says (mmpx.runtime.ort.SIDECAR_FORMAT)
@@ -30,18 +29,8 @@ _FIELDS = ("input", "outputs", "classes", "strides", "preprocess", "test_cfg")
 
 def load_det_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None, embedded: dict | None = None) -> dict:
     """The detector sidecar: ``embedded`` (inside the model) unless a ``sidecar`` file is named, else NAME.json."""
-    if sidecar is None and embedded is not None:
-        data, where = embedded, f"{onnx_path} (embedded sidecar)"
-    else:
-        path = Path(sidecar) if sidecar is not None else Path(onnx_path).with_suffix(".json")
-        where = str(path)
-        if not path.is_file():
-            raise MmpxError(f"sidecar {path} of the detector {onnx_path} does not exist",
-                            "export the detector with `mmpx export onnx DET_CONFIG DET_CKPT`, which writes it")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the detector again") from exc
+    data, where = read_sidecar(onnx_path, sidecar, embedded, of="the detector ",
+                               export="mmpx export onnx DET_CONFIG DET_CKPT")
     fmt = data.get("format") if isinstance(data, dict) else None
     other = kind_error(onnx_path, data, DET_FORMAT)  # a one-stage model: said plainly
     if other is not None and fmt != POSE_FORMAT:

@@ -41,6 +41,31 @@ def kind_error(onnx_path, data, wanted: str) -> MmpxError | None:
                      f"format {fmt!r})", hint)
 
 
+def read_sidecar(onnx_path, sidecar=None, embedded: dict | None = None, of: str = "",
+                 export: str = "mmpx export onnx CONFIG CKPT") -> tuple[object, str]:
+    """A model's sidecar and where it came from: ``embedded`` (the copy inside the ONNX file, which always matches
+    the graph) unless a ``sidecar`` file is named, else ``NAME.json`` beside the model. Its kind is the caller's
+    to check.
+
+    Args:
+        of: how the missing-file message names the model (``"the detector "``).
+        export: the command that writes a sidecar, for the hints.
+
+    Raises:
+        MmpxError: the file is missing or not JSON.
+    """
+    if sidecar is None and embedded is not None:
+        return embedded, f"{onnx_path} (embedded sidecar)"
+    path = Path(sidecar) if sidecar is not None else Path(onnx_path).with_suffix(".json")
+    if not path.is_file():
+        where = f" of {of}{onnx_path}" if of else ""
+        raise MmpxError(f"sidecar {path}{where} does not exist", f"export with `{export}`, which writes it")
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), str(path)
+    except (OSError, ValueError) as exc:
+        raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the model again") from exc
+
+
 def embed_sidecar(onnx_file: str | Path, sidecar: dict) -> None:
     """Store ``sidecar`` in the ONNX file's ``metadata_props`` (rewrites the file in place)."""
     import onnx

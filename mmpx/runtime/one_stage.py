@@ -12,7 +12,6 @@ the last of them passed too.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 from mmpx.errors import MmpxError
 from mmpx.runtime.decode import get_warp_matrix
 from mmpx.runtime.det import nms
-from mmpx.runtime.model_file import ONE_STAGE_FORMAT, kind_error, open_session
+from mmpx.runtime.model_file import ONE_STAGE_FORMAT, kind_error, open_session, read_sidecar
 
 OUTPUTS = ("boxes", "scores", "keypoints", "keypoint_scores", "anchors")
 
@@ -47,18 +46,7 @@ def load_one_stage_sidecar(onnx_path, sidecar=None, embedded: dict | None = None
     Raises:
         MmpxError: no sidecar, not JSON, or the sidecar of another kind of model (named as such).
     """
-    if sidecar is None and embedded is not None:
-        data, where = embedded, f"{onnx_path} (embedded sidecar)"
-    else:
-        path = Path(sidecar) if sidecar is not None else Path(onnx_path).with_suffix(".json")
-        where = str(path)
-        if not path.is_file():
-            raise MmpxError(f"sidecar {path} of {onnx_path} does not exist",
-                            "export the model with `mmpx export onnx CONFIG CKPT`, which puts it inside the .onnx")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the model again") from exc
+    data, where = read_sidecar(onnx_path, sidecar, embedded, of="the one-stage model ")
     other = kind_error(onnx_path, data, ONE_STAGE_FORMAT)
     if other is not None:
         raise other

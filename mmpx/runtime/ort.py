@@ -7,7 +7,6 @@ pass ``codec_builder`` (``mmpose_ext.deploy.build_codec``; ``mmpx infer`` does),
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from mmpx.errors import MmpxError
 from mmpx.runtime import decode as dec
 from mmpx.runtime.det import DET_FORMAT
-from mmpx.runtime.model_file import kind_error, open_session
+from mmpx.runtime.model_file import kind_error, open_session, read_sidecar
 from mmpx.runtime.sidecar_check import sidecar_problems
 
 SIDECAR_FORMAT = "mmpose-ext/onnx-pose"
@@ -36,17 +35,7 @@ def sidecar_path_for(onnx_path: str | Path) -> Path:
 def load_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None, embedded: dict | None = None) -> dict:
     """The sidecar of an exported model, checked: ``embedded`` (the copy inside the ONNX file, which always
     matches the graph) unless a ``sidecar`` file is named, else the JSON beside the .onnx file."""
-    path = Path(sidecar) if sidecar is not None else sidecar_path_for(onnx_path)
-    if sidecar is None and embedded is not None:
-        data, path = embedded, Path(f"{onnx_path} (embedded sidecar)")
-    else:
-        if not path.is_file():
-            raise MmpxError(f"sidecar {path} does not exist",
-                            "export with `mmpx export onnx CONFIG CKPT`, which writes it")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise MmpxError(f"sidecar {path} is not valid JSON: {exc}", "export the model again") from exc
+    data, path = read_sidecar(onnx_path, sidecar, embedded)
     if isinstance(data, dict) and (data.get("format") == DET_FORMAT or data.get("kind") == "detector"):
         name = Path(onnx_path).name
         raise MmpxError(f"{name} is a detector: pass it as --det-weights / detector= (its sidecar {path} says "
