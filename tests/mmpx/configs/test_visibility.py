@@ -134,6 +134,7 @@ def test_labels_follow_the_flip_and_leave_out_unlabelled():
 
 def test_head_loss_counts_labelled_keypoints_only():
     import torch
+    from mmengine.registry import DefaultScope
     from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
 
@@ -142,7 +143,9 @@ def test_head_loss_counts_labelled_keypoints_only():
 
     pose = dict(type="HeatmapHead", in_channels=8, out_channels=3, deconv_out_channels=None,
                 loss=dict(type="KeypointMSELoss", use_target_weight=True))
-    head = VisibilityHead(pose)
+    # as a Runner builds it: in mmpose's scope (an earlier test in this process may have left mmdet's)
+    with DefaultScope.overwrite_default_scope("mmpose"):
+        head = VisibilityHead(pose)
     feats = (torch.randn(1, 8, 4, 4),)
 
     def sample(weights, seen):
