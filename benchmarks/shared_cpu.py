@@ -5,9 +5,8 @@ The model is mmpose_ext/configs/carpose_quickstart.py's (ResNet-18, 3 stages, he
 its hook makes it), a batch of 32 random 96x96 crops, Adam, forward + backward + step: what one quickstart
 iteration spends in torch. The competitor is the same step in a loop, started by this script, under the same
 policy. "default": torch's own choice (one thread per core, OpenMP's active waiting). "policy": what mmpx
-chooses at start; the competitor started on an idle machine, the measured process beside it then sees one busy
-core more (the load average it would read once the competitor has run a minute: this run is too short for the
-1-minute average to show it, so that load is handed in).
+chooses at start (mmpx.runtime.threads.choose: the tasks running at that moment, so the competitor counts as
+soon as it runs and a finished run does not).
 
 Usage: python benchmarks/shared_cpu.py [--steps 3] [--busy-steps 2]
 
@@ -78,13 +77,13 @@ def worker(steps: int, ready: Path | None) -> None:
 
 
 def environment(policy: str, busy: bool) -> dict[str, str]:
-    from mmpx.runtime.threads import choose, environment, load_average
+    from mmpx.runtime.threads import choose, environment
 
     env = {k: v for k, v in os.environ.items() if k not in POLICY_VARS}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     if policy == "default":
         return env
-    return {**env, **environment(choose(env, load=load_average() + (1 if busy else 0)))}
+    return {**env, **environment(choose(env))}  # as mmpx chooses: the competitor, when there, is running now
 
 
 def measure(policy: str, busy: bool, steps: int, tmp: Path) -> dict:

@@ -3,8 +3,8 @@
 OpenMP threads (torch's intra-op pool) spin while they wait for work; two spinning pools on the same cores starve
 each other (a training step beside one other training job took 6.2 s spinning, 1.39 s with passive waiting, on 2
 cores; docs/benchmarks/training.md). So by default threads wait passively and there are no more of them than the
-cores this process may use that are not already busy (``os.sched_getaffinity`` less the 1-minute load average,
-at least one).
+cores this process may use that are not already busy (``os.sched_getaffinity`` less the tasks running right now,
+:func:`current_load`; the 1-minute load average where the kernel does not say; at least one).
 
 Switches (environment): ``MMPX_THREADS`` a number of threads or ``auto`` (the default); ``MMPX_WAIT_POLICY``
 ``passive`` (the default) or ``active``. ``OMP_NUM_THREADS`` / ``OMP_WAIT_POLICY`` set by the user are kept when
@@ -60,6 +60,32 @@ def load_average() -> float:
         return 0.0
 
 
+def running_others(samples: int = 5) -> int | None:
+    """Tasks running or waiting for a core right now besides this one: ``procs_running`` of ``/proc/stat``, the
+    median of ``samples`` reads 4 ms apart (a task that only passes by is not counted); None where the kernel does
+    not say."""
+    import time
+
+    seen = []
+    for i in range(samples):
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                seen += [int(line.split()[1]) for line in f if line.startswith("procs_running")]
+        except (OSError, ValueError, IndexError):
+            return None
+        if i + 1 < samples:
+            time.sleep(0.004)
+    return max(0, sorted(seen)[len(seen) // 2] - 1) if seen else None
+
+
+def current_load() -> float:
+    """The load this process starts beside: the tasks running right now (:func:`running_others`), else the
+    1-minute load average. The average lags by a minute or more both ways: a job that has just ended (the ``mmpx
+    convert`` before this ``mmpx train``) still counts in it, one started seconds ago does not yet."""
+    now = running_others()
+    return load_average() if now is None else float(now)
+
+
 def free_cores(cores: int, load: float) -> int:
     """Cores not already busy: ``cores`` less the load, rounded, at least one."""
     return max(1, min(cores, cores - int(load + 0.5)))
@@ -90,7 +116,7 @@ def choose(env: Mapping[str, str] | None = None, cores: int | None = None, load:
     children, the test suite's workers), each getting an equal part."""
     env = os.environ if env is None else env
     cores = usable_cores() if cores is None else cores
-    load = round(load_average() if load is None else load, 2)
+    load = round(current_load() if load is None else load, 2)
     threads, source = max(1, free_cores(cores, load) // max(1, share)), "auto"
     for name in ("MMPX_THREADS", "OMP_NUM_THREADS"):
         value = env.get(name, "").strip()

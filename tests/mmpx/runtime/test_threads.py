@@ -29,6 +29,26 @@ def test_auto_takes_the_free_cores_and_waits_passively():
     assert choose({"MMPX_THREADS": "auto"}, cores=4, load=0.0).threads == 4
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="the running-task count is Linux's /proc/stat")
+def test_a_busy_process_counts_now_and_a_finished_one_does_not():
+    """The load average lags by a minute both ways; the tasks running right now count (a job that has just ended
+    costs no thread, one started a moment ago does)."""
+    import subprocess
+    import time
+
+    from mmpx.runtime.threads import current_load, running_others
+
+    before = current_load()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert running_others() >= 1 and current_load() >= before  # seen at once (the average takes a minute)
+        assert choose({}, cores=1).threads == 1
+    finally:
+        busy.kill()
+        busy.wait()
+
+
 def test_switches_override_and_mmpx_s_come_first():
     policy = choose({"MMPX_THREADS": "3", "OMP_NUM_THREADS": "7", "MMPX_WAIT_POLICY": "Active"}, cores=2, load=0)
     assert (policy.threads, policy.wait, policy.source) == (3, "active", "MMPX_THREADS=3")
