@@ -76,7 +76,7 @@ def worker(steps: int, ready: Path | None) -> None:
                       "wait": os.environ.get("OMP_WAIT_POLICY", "active (default)")}))
 
 
-def environment(policy: str, busy: bool) -> dict[str, str]:
+def environment(policy: str) -> dict[str, str]:
     from mmpx.runtime.threads import choose, environment
 
     env = {k: v for k, v in os.environ.items() if k not in POLICY_VARS}
@@ -92,14 +92,14 @@ def measure(policy: str, busy: bool, steps: int, tmp: Path) -> dict:
     competitor = None
     if busy:
         ready = tmp / f"ready-{policy}"
-        competitor = subprocess.Popen([*me, "0", "--ready", str(ready)], env=environment(policy, False),
+        competitor = subprocess.Popen([*me, "0", "--ready", str(ready)], env=environment(policy),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec)
         while not ready.exists():
             if competitor.poll() is not None:
                 sys.exit(f"the competitor failed (exit {competitor.returncode})")
             time.sleep(0.2)
     try:
-        out = subprocess.run([*me, str(steps)], env=environment(policy, busy), capture_output=True, text=True)
+        out = subprocess.run([*me, str(steps)], env=environment(policy), capture_output=True, text=True)
     finally:
         if competitor is not None:
             competitor.kill()
