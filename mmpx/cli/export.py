@@ -132,8 +132,8 @@ def int8(
     unlike the fp32 export. Use the result with mmpx infer --backend onnxruntime (--det-weights for a detector).
     """
     from mmpx.atomic import check_writable
+    from mmpx.runtime.det import is_detector_file
     from mmpx.runtime.model_file import check_targets
-    from mmpx.runtime.quantize_det import is_detector_file
 
     target = out if out is not None else model.with_suffix(".int8.onnx")
     check_writable(target, "--out")

@@ -228,31 +228,31 @@ backend_args = dict(backend='local')
 {_pipelines(plan)}
 
 # batch sizes are capped by the number of instances: a batch larger than the data would repeat nothing
-train_dataloader = dict(
-    batch_size={plan.batch},
+{loaders_text(src, plan.batch, plan.val_batch, 4)}"""
+
+
+def loaders_text(src, batch: int, val_batch: int, val_workers: int) -> str:
+    """The train, val and test dataloaders of a generated config (``src``: the plan's data source)."""
+    def evaluation(batch_size: int, ann: str) -> str:
+        return f"""dict(
+    batch_size={batch_size},
+    num_workers={val_workers},
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
+                 ann_file={ann!r}, data_prefix=dict(img={src.images!r}), test_mode=True,
+                 pipeline=val_pipeline))"""
+
+    return f"""train_dataloader = dict(
+    batch_size={batch},
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
                  ann_file={src.train!r}, data_prefix=dict(img={src.images!r}), pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size={plan.val_batch},
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
-                 ann_file={src.val!r}, data_prefix=dict(img={src.images!r}), test_mode=True,
-                 pipeline=val_pipeline))
-test_dataloader = dict(
-    batch_size={plan.val_batch},
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
-                 ann_file={src.test!r}, data_prefix=dict(img={src.images!r}), test_mode=True,
-                 pipeline=val_pipeline))"""
+val_dataloader = {evaluation(val_batch, src.val)}
+test_dataloader = {evaluation(val_batch, src.test)}"""
 
 
 def _hooks(plan: Plan) -> str:

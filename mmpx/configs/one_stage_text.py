@@ -243,33 +243,9 @@ backend_args = dict(backend='local')"""
 
 
 def _loaders(plan: Plan) -> str:
-    src = plan.source
-    return f"""# batch size capped by the number of training images
-train_dataloader = dict(
-    batch_size={plan.batch},
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
-                 ann_file={src.train!r}, data_prefix=dict(img={src.images!r}), pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
-                 ann_file={src.val!r}, data_prefix=dict(img={src.images!r}), test_mode=True,
-                 pipeline=val_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
-                 ann_file={src.test!r}, data_prefix=dict(img={src.images!r}), test_mode=True,
-                 pipeline=val_pipeline))"""
+    from mmpx.configs.new_text import loaders_text
+
+    return "# batch size capped by the number of training images\n" + loaders_text(plan.source, plan.batch, 1, 2)
 
 
 def _hooks(plan: Plan) -> str:

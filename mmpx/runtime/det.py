@@ -48,9 +48,9 @@ def load_det_sidecar(onnx_path: str | Path, sidecar: str | Path | None = None, e
     return data
 
 
-def refuse_detector(onnx_path: str | Path, command: str) -> None:
-    """Raise a clear error when ``onnx_path`` is an exported detector (its sidecar inside or beside it): for the
-    commands that take pose models only."""
+def is_detector_file(onnx_path: str | Path) -> bool:
+    """Whether ``onnx_path`` is an exported detector: its sidecar, inside the model or beside it as ``NAME.json``,
+    has the detector's format (False for an unreadable file: the command's own checks say why)."""
     import onnx
 
     path = Path(onnx_path)
@@ -65,8 +65,14 @@ def refuse_detector(onnx_path: str | Path, command: str) -> None:
             found.append(path.with_suffix(".json").read_text(encoding="utf-8"))
         except OSError:
             pass
-    if any(f'"{DET_FORMAT}"' in text for text in found):
-        raise MmpxError(f"{path} is an exported detector: {command} takes pose models only",
+    return any(f'"{DET_FORMAT}"' in text for text in found)
+
+
+def refuse_detector(onnx_path: str | Path, command: str) -> None:
+    """Raise a clear error when ``onnx_path`` is an exported detector: for the commands that take pose models
+    only."""
+    if is_detector_file(onnx_path):
+        raise MmpxError(f"{Path(onnx_path)} is an exported detector: {command} takes pose models only",
                         "run the fp32 detector as it is (mmpx infer --det-weights DET.onnx)")
 
 
@@ -380,5 +386,5 @@ def labelled_filter(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, c
     return boxes[order].reshape(-1, 4), scores[order], labels[order]
 
 
-__all__ = ["DET_FORMAT", "OnnxBoxes", "OnnxDetector", "batched_nms", "grid_priors", "labelled_filter",
-           "load_det_sidecar", "nms", "pose_demo_nms", "refuse_detector", "rescale_size"]
+__all__ = ["DET_FORMAT", "OnnxBoxes", "OnnxDetector", "batched_nms", "grid_priors", "is_detector_file",
+           "labelled_filter", "load_det_sidecar", "nms", "pose_demo_nms", "refuse_detector", "rescale_size"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mmpx.errors import MmpxError
-from mmpx.runtime.det import OnnxDetector, refuse_detector
+from mmpx.runtime.det import OnnxDetector
 from mmpx.runtime.model_file import publish
 from mmpx.runtime.quantize import read_image, static_int8
 
@@ -34,15 +34,6 @@ class DetQuantizeResult:
     sidecar_path: Path
     calibration_images: int
     agreement: dict
-
-
-def is_detector_file(onnx_path: str | Path) -> bool:
-    """Whether ``onnx_path`` is an exported detector (its sidecar, inside or beside it, says so)."""
-    try:
-        refuse_detector(onnx_path, "")
-    except MmpxError:
-        return True
-    return False
 
 
 def coco_images(ann: str | Path, images: str | Path) -> list[Path]:

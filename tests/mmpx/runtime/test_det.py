@@ -216,8 +216,7 @@ def test_bad_files_and_inputs(tmp_path):
 
 
 def test_detector_files_are_told_from_pose_models(tmp_path):
-    from mmpx.runtime.det import refuse_detector
-    from mmpx.runtime.quantize_det import is_detector_file
+    from mmpx.runtime.det import is_detector_file, refuse_detector
     from tests.onnx_model import write_tiny_onnx
 
     det = write_model(tmp_path / "det.onnx")
