@@ -2,7 +2,7 @@
 schedule (the baseline: one per class), on the same synthetic street images: per-class PCK@0.05 and COCO AP, and the
 inference cost of an image with both classes, printed side by side.
 
-The issue's goals (#27): each class within 0.02 of its separate model, and one image's cost at most 0.6x the two
+The goals: each class within 0.02 of its separate model, and one image's cost at most 0.6x the two
 models' sum.
 
 Data: `mmpx data synth street --size 256` (cars with 8 keypoints, bicycles with 6, up to 2 of each an image),
