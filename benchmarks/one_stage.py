@@ -69,9 +69,8 @@ def load() -> str:
 def scene(rng: np.random.Generator, size: int, cars: int) -> np.ndarray:
     """A ``size`` x ``size`` BGR scene with exactly ``cars`` cars (``mmpx.synth.carpose``'s renderer; the cars are
     smaller the more there are, and may overlap)."""
-    from mmpx.synth._car import Car
-    from mmpx.synth._scene import background, car_outline, draw_car
-    from mmpx.synth.carpose import camera
+    from mmpx.synth._scene import background
+    from mmpx.synth.carpose import place_car
 
     img = background(rng, size)
     layer = np.zeros((size, size), np.uint8)
@@ -79,12 +78,7 @@ def scene(rng: np.random.Generator, size: int, cars: int) -> np.ndarray:
     light = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), 1.5])
     light /= np.linalg.norm(light)
     for lid, width in enumerate(widths, start=1):
-        car, cam = Car.random(rng), camera(rng)
-        uv = cam.project(car_outline(car))
-        scale = width * size / np.ptp(uv[:, 0])
-        centre = rng.uniform(0.15, 0.85, 2) * size
-        cam.affine = (scale, centre - scale * (uv.min(0) + uv.max(0)) / 2)
-        draw_car(img, layer, car, cam, light, lid)
+        place_car(rng, img, layer, width, light, lid, margin=0.15)
     return img
 
 

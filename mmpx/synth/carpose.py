@@ -52,6 +52,19 @@ def camera(rng: np.random.Generator) -> Camera:
     return Camera(az, np.deg2rad(rng.uniform(4, 30)), rng.uniform(7, 14))
 
 
+def place_car(rng: np.random.Generator, img: np.ndarray, layer: np.ndarray, width: float, light: np.ndarray,
+              lid: int, margin: float = 0.25) -> tuple[Car, Camera, dict]:
+    """Draw one random car ``width`` (a share of the image side) wide, centred at least ``margin`` of the side from
+    the edges, into ``img`` and its ``layer`` id ``lid``; returns the car, its camera and what was seen of it."""
+    size = img.shape[0]
+    car, cam = Car.random(rng), camera(rng)
+    uv = cam.project(car_outline(car))
+    scale = width * size / np.ptp(uv[:, 0])
+    centre = rng.uniform(margin, 1 - margin, 2) * size
+    cam.affine = (scale, centre - scale * (uv.min(0) + uv.max(0)) / 2)
+    return car, cam, draw_car(img, layer, car, cam, light, lid)
+
+
 def render_image(rng: np.random.Generator, size: int = 256, max_cars: int = 3,
                  occlusion: float = 0.35) -> tuple[np.ndarray, list[dict]]:
     """One image (BGR) and its cars: ``bbox`` (x0, y0, x1, y1), ``keypoints`` (8, 2), ``occluded`` and
@@ -64,12 +77,7 @@ def render_image(rng: np.random.Generator, size: int = 256, max_cars: int = 3,
     light /= np.linalg.norm(light)
     cars = []
     for lid, width in enumerate(widths, start=1):
-        car, cam = Car.random(rng), camera(rng)
-        uv = cam.project(car_outline(car))
-        scale = width * size / np.ptp(uv[:, 0])
-        centre = rng.uniform(0.25, 0.75, 2) * size
-        cam.affine = (scale, centre - scale * (uv.min(0) + uv.max(0)) / 2)
-        seen = draw_car(img, layer, car, cam, light, lid)
+        car, cam, seen = place_car(rng, img, layer, width, light, lid)
         uv = cam.project(car_outline(car))
         cars.append(dict(lid=lid, kpts=cam.project(car.keypoints()), uv=uv,
                          hidden=np.array([not any(seen[f] for f in faces) for faces in KEYPOINT_FACES])))
