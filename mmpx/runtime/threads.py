@@ -33,7 +33,7 @@ class ThreadPolicy:
     interop: int
     wait: str  # "passive" or "active"
     cores: int  # the cores this process may use
-    load: float  # the 1-minute load average when it was chosen
+    load: float  # the load it was chosen beside (current_load: the tasks running then)
     source: str  # "auto", or the switch that decided the thread count
 
     def reason(self) -> str:

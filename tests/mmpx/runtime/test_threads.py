@@ -38,12 +38,11 @@ def test_a_busy_process_counts_now_and_a_finished_one_does_not():
 
     from mmpx.runtime.threads import current_load, running_others
 
-    before = current_load()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
-        assert running_others() >= 1 and current_load() >= before  # seen at once (the average takes a minute)
-        assert choose({}, cores=1).threads == 1
+        assert running_others() >= 1 and current_load() >= 1  # seen at once (the average takes a minute)
+        assert choose({}, cores=2).threads == 1  # the busy process has one of the two cores
     finally:
         busy.kill()
         busy.wait()
