@@ -6,15 +6,17 @@ MMPose's own registries. The command line lives in the light :mod:`mmpx` package
 """
 
 from mmpose_ext import compat
+from mmpose_ext.compat.defer_transformers import deferred
 from mmpx import __version__
 
-compat.apply_all()
+with deferred():  # the stack loads without importing Hugging Face transformers (2 s), which it gets lazily
+    compat.apply_all()
 
-from mmpose_ext import registry  # noqa: E402, I001  (registries only after the fixes)
-from mmpose_ext import datasets  # noqa: E402  (registers the dataset classes)
-from mmpose_ext import evaluation  # noqa: E402  (registers the metrics)
-from mmpose_ext import engine  # noqa: E402  (registers the training hooks)
-from mmpose_ext import transforms  # noqa: E402  (registers the data transforms)
-from mmpose_ext.models import visibility  # noqa: E402, F401  (registers VisibilityHead)
+    from mmpose_ext import registry  # noqa: I001  (registries only after the fixes)
+    from mmpose_ext import datasets  # noqa: F401  (registers the dataset classes)
+    from mmpose_ext import evaluation  # noqa: F401  (registers the metrics)
+    from mmpose_ext import engine  # noqa: F401  (registers the training hooks)
+    from mmpose_ext import transforms  # noqa: F401  (registers the data transforms)
+    from mmpose_ext.models import visibility  # noqa: F401  (registers VisibilityHead)
 
 __all__ = ["__version__", "compat", "datasets", "engine", "evaluation", "registry", "transforms"]
