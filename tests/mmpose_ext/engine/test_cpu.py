@@ -8,8 +8,17 @@ import pickle
 
 import pytest
 import torch
+import torch.multiprocessing as tmp
 
-from mmpose_ext.engine.cpu import WorkerInit, apply_to_torch, bind_loader_workers, torch_threads
+from mmpose_ext.engine.cpu import (
+    SHARING_ENV,
+    WorkerInit,
+    apply_to_torch,
+    bind_loader_workers,
+    share_tensors_by_name,
+    torch_threads,
+)
+from mmpx.errors import MmpxError
 from mmpx.runtime.threads import MARK, ThreadPolicy
 from tests.helpers import mmpx
 
@@ -51,6 +60,50 @@ def test_bind_loader_workers_wraps_loaders_with_workers_only():
     wrapped = runner.build_dataloader(2).worker_init_fn
     assert isinstance(wrapped, WorkerInit) and wrapped.inner is print
     assert runner.build_dataloader(0).worker_init_fn is print
+
+
+@pytest.fixture
+def sharing():
+    before = tmp.get_sharing_strategy()
+    yield
+    tmp.set_sharing_strategy(before)
+
+
+class _Batches(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return {"image": torch.full((3, 8, 8), float(i)), "heatmap": torch.full((2, 4, 4), float(i))}
+
+
+def test_a_loader_with_workers_hands_tensors_over_by_name(sharing, monkeypatch):
+    monkeypatch.delenv(SHARING_ENV, raising=False)
+    tmp.set_sharing_strategy("file_descriptor")
+
+    class Runner:
+        @staticmethod
+        def build_dataloader(workers):
+            return torch.utils.data.DataLoader(_Batches(), batch_size=2, num_workers=workers)
+
+    runner = Runner()
+    bind_loader_workers(runner)
+    runner.build_dataloader(0)
+    assert tmp.get_sharing_strategy() == "file_descriptor"  # no workers: nothing to hand over, nothing changed
+    batches = list(runner.build_dataloader(1))
+    assert tmp.get_sharing_strategy() == "file_system"
+    assert [b["image"][:, 0, 0, 0].tolist() for b in batches] == [[0.0, 1.0], [2.0, 3.0]]
+    assert batches[1]["heatmap"].sum().item() == (2 + 3) * 2 * 4 * 4
+
+
+def test_the_sharing_strategy_is_overridden_or_refused_by_name(sharing, monkeypatch):
+    monkeypatch.setenv(SHARING_ENV, "file_descriptor")
+    assert share_tensors_by_name() == "file_descriptor" == tmp.get_sharing_strategy()
+    monkeypatch.setenv(SHARING_ENV, "by_pigeon")
+    with pytest.raises(MmpxError) as err:
+        share_tensors_by_name()
+    assert SHARING_ENV in err.value.message and "file_system" in err.value.message and err.value.hint
+    assert tmp.get_sharing_strategy() == "file_descriptor"  # unchanged by the refused value
 
 
 def test_doctor_shows_the_threads():
