@@ -3,7 +3,7 @@
 Where ``transformers`` is installed (the transformers plugin, or any environment that has it), two modules of the
 stack import it on load for things a pose run never uses: mmengine's optimizer builder registers its
 ``Adafactor``, and mmdet's text transforms (GroundingDINO) bind ``AutoTokenizer`` and ``BertModel``. That
-costed every ``mmpx train`` / ``test`` process about 2 s of its 8.6 s start-up here (benchmarks/startup.md).
+cost every ``mmpx train`` / ``test`` process about 2 s of its 8.6 s start-up here (benchmarks/startup.md).
 
 While :func:`deferred` is active, those two modules, and only they, find ``transformers`` missing (each has an
 ``except ImportError`` for that); every other importer gets the real package. Afterwards each gets back what it
