@@ -75,3 +75,21 @@ def test_an_already_imported_transformers_is_left_as_it_is():
         print(json.dumps(dict(deferred=deferred_for, real=OPTIMIZERS.get("Adafactor") is transformers.Adafactor)))
     """)
     assert out == {"deferred": [], "real": True}
+
+
+def test_a_broken_transformers_no_longer_breaks_the_stack_s_import(tmp_path):
+    """A transformers that fails on import (one once did, over torchvision) now fails only what uses it."""
+    (tmp_path / "transformers").mkdir()
+    (tmp_path / "transformers" / "__init__.py").write_text("raise ValueError('broken transformers (simulated)')\n")
+    out = _python(f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import mmpose_ext.apis.run
+        import mmdet.datasets.transforms.text_transformers as text
+        try:
+            text.AutoTokenizer.from_pretrained
+        except ValueError as exc:
+            error = str(exc)
+        print(json.dumps(dict(error=error)))
+    """)
+    assert out == {"error": "broken transformers (simulated)"}

@@ -36,9 +36,10 @@ def test_mmpose_ext_imports_first_with_transformers_installed():
 
 
 def test_doctor_fails_when_the_first_import_of_mmpose_ext_fails(tmp_path):
-    """A library that breaks `import mmpose_ext` (as transformers once did) makes doctor red, not "All good"."""
-    (tmp_path / "transformers").mkdir()
-    (tmp_path / "transformers" / "__init__.py").write_text(
+    """A library that breaks `import mmpose_ext` (as transformers once did, before the stack loaded without it)
+    makes doctor red, not "All good". albumentations is one MMPose imports on load and catches ImportError only."""
+    (tmp_path / "albumentations").mkdir()
+    (tmp_path / "albumentations" / "__init__.py").write_text(
         "raise ValueError('torchvision.__spec__ is None (simulated)')\n")
     result = mmpx("doctor", "--json", env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode == 1
