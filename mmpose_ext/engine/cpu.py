@@ -61,7 +61,7 @@ def share_tensors_by_name() -> str:
     """Loader workers hand their tensors to this process through named shared-memory files (torch's
     ``file_system`` strategy) instead of torch's default, one file descriptor per tensor, each sent over a socket
     connection of its own. A top-down batch of 32 carries about 90 tensors (images, heatmaps, weights): receiving
-    it took 46 ms of the training process's time against 15 ms by name (benchmarks/loader_sharing.py), and no
+    it took 40 ms of the training process's time against 15 ms by name (benchmarks/loader_sharing.py), and no
     run can hit the open-file limit. Files of a killed run are removed by torch's ``torch_shm_manager``, which
     exits 2 s after its last user. ``MMPX_TENSOR_SHARING=file_descriptor`` keeps torch's default. Returns the
     strategy now in force."""
