@@ -127,9 +127,10 @@ def build_runner(cfg, quiet_console: bool = False):
     from mmpose_ext.apis.launch import init_cpu_process_group
     from mmpose_ext.engine.config_text import remember_formatting
     from mmpose_ext.engine.console import console_warnings_only
-    from mmpose_ext.engine.cpu import apply_to_torch, bind_loader_workers, torch_threads
+    from mmpose_ext.engine.cpu import apply_to_torch, bind_loader_workers, tensor_sharing, torch_threads
 
     apply_to_torch()  # the thread policy (mmpx.runtime.threads): no more threads than free cores
+    tensor_sharing()  # a bad MMPX_TENSOR_SHARING stops here, before the Runner makes the run's folder
     remember_formatting()  # the config's text is formatted once, not for the log, the dump and every checkpoint
     init_cpu_process_group(cfg)  # a CPU run under torchrun/srun: mmengine's init_dist would need CUDA
     with console_warnings_only(Runner, quiet_console), no_config_copy_over_itself(Runner):

@@ -24,7 +24,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "mmengine.optim.optimizer.builder": {},  # registers Adafactor from inside a function: see _restore
     "mmdet.datasets.transforms.text_transformers": {"AutoTokenizer": "AutoTokenizer", "HFBertModel": "BertModel"},
 }
-deferred_for: list[str] = []  # the consumers that found transformers missing in this process (for tests, doctor)
+deferred_for: list[str] = []  # the consumers that found transformers missing in this process
 
 
 class DeferredName:

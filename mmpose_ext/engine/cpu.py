@@ -67,13 +67,25 @@ def share_tensors_by_name() -> str:
     strategy now in force."""
     import torch.multiprocessing as mp
 
+    wanted = tensor_sharing()
+    if mp.get_sharing_strategy() != wanted:
+        mp.set_sharing_strategy(wanted)
+    return wanted
+
+
+def tensor_sharing() -> str:
+    """The strategy :func:`share_tensors_by_name` sets: ``MMPX_TENSOR_SHARING``, else ``file_system``.
+
+    Raises:
+        MmpxError: a value that is not one of torch's strategies.
+    """
+    import torch.multiprocessing as mp
+
     wanted = os.environ.get(SHARING_ENV, "").strip() or "file_system"
     known = sorted(mp.get_all_sharing_strategies())
     if wanted not in known:
         raise MmpxError(f"{SHARING_ENV}={wanted!r} is not one of torch's sharing strategies ({', '.join(known)})",
                         f"unset {SHARING_ENV}, or set it to one of those")
-    if mp.get_sharing_strategy() != wanted:
-        mp.set_sharing_strategy(wanted)
     return wanted
 
 
@@ -94,4 +106,4 @@ def bind_loader_workers(runner) -> None:
 
 
 __all__ = ["SHARING_ENV", "WorkerInit", "apply_to_torch", "bind_loader_workers", "share_tensors_by_name",
-           "torch_threads"]
+           "tensor_sharing", "torch_threads"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from yapf.yapflib.yapf_api import FormatCode
 
@@ -27,16 +25,11 @@ def test_pretty_text_is_unchanged_and_formatted_once():
         remember_formatting()
         assert mm_config.FormatCode is format_code
         config_text._format.cache_clear()
-        start = time.perf_counter()
         first = cfg.pretty_text
-        first_s = time.perf_counter() - start
-        start = time.perf_counter()
         again = [cfg.pretty_text for _ in range(5)]
-        again_s = time.perf_counter() - start
         assert first == plain and again == [plain] * 5
         info = config_text._format.cache_info()
-        assert (info.misses, info.hits) == (1, 5)
-        assert again_s < first_s  # five remembered reads cost less than one formatting
+        assert (info.misses, info.hits) == (1, 5)  # yapf ran once; its speed is benchmarks' business
     finally:
         mm_config.FormatCode = before
 

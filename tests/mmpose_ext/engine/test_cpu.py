@@ -106,6 +106,17 @@ def test_the_sharing_strategy_is_overridden_or_refused_by_name(sharing, monkeypa
     assert tmp.get_sharing_strategy() == "file_descriptor"  # unchanged by the refused value
 
 
+def test_a_bad_sharing_value_stops_a_run_before_its_folder_is_made(tiny_coco, tmp_path, monkeypatch):
+    from mmpose_ext.apis.run import train
+    from tests.helpers import write_tiny_config
+
+    config = write_tiny_config(tmp_path / "cfg.py", tiny_coco)
+    monkeypatch.setenv(SHARING_ENV, "by_pigeon")
+    with pytest.raises(MmpxError, match="MMPX_TENSOR_SHARING='by_pigeon'"):
+        train(config, work_dir=tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+
+
 def test_doctor_shows_the_threads():
     result = mmpx("doctor", "--json")
     rows = {row["name"]: row for row in json.loads(result.stdout)["checks"]}
