@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "stack" in item.keywords:
             item.add_marker(skip)
+
+
+def _mmpose_scope():
+    """Build under the ``mmpose`` scope whatever an earlier test left: mmengine's ``DefaultScope`` treats the newest
+    instance ever made as current, so a test that loaded a detector (``default_scope='mmdet'``) would otherwise send
+    a later test's plain ``METRICS.build`` on the same xdist worker to mmdet's registry. The earlier instances come
+    back afterwards (mmengine's ``overwrite_default_scope``)."""
+    registry = sys.modules.get("mmengine.registry")  # not loaded yet: no scope can have leaked
+    return registry.DefaultScope.overwrite_default_scope("mmpose") if registry else contextlib.nullcontext()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_scope():
+    """For the module-scoped fixtures (datasets and pipelines built once per file)."""
+    with _mmpose_scope():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _test_scope():
+    with _mmpose_scope():
+        yield
