@@ -29,12 +29,14 @@ quickstart: setup
 # Two pytest workers, one test file each at a time (--dist loadfile keeps a file's fixtures in one process): on 2
 # cores much of a test is process start-up and imports, which the other worker overlaps. TEST_WORKERS=0: serial.
 TEST_WORKERS ?= 2
+WORKERS = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 test: setup setup-core setup-browser
-	$(VENV)/bin/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(VENV)/bin/python -m pytest $(WORKERS)
 	$(MAKE) --no-print-directory test-core
 
+# the same workers: the torch-free tier took 3:13 serial, 1:34 with two
 test-core: setup-core setup-browser
-	$(CORE_VENV)/bin/python -m pytest -m "not stack" tests -p no:cacheprovider
+	$(CORE_VENV)/bin/python -m pytest -m "not stack" tests -p no:cacheprovider $(WORKERS)
 
 lint: setup
 	$(VENV)/bin/ruff check mmpx mmpose_ext tests plugins benchmarks scripts configs

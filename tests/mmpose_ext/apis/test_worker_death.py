@@ -40,8 +40,9 @@ def _marked(mark: str) -> list[int]:
 def _kill_during_training(args: list[str], log: Path, started: str, workers: int, limit: float = 240,
                           stuck: Path | None = None, env: dict | None = None) -> list[int]:
     """Start ``mmpx ARGS``, wait until ``started`` is in its output and its loader workers are up, SIGKILL the
-    main process only (not its group), and return what is left of it 10 s later. ``stuck``: a file created
-    2 s before the kill (the workers then hang in the next sample; see :data:`STUCK`)."""
+    main process only (not its group), and return what is left of it 10 s later (the empty list as soon as
+    nothing is). ``stuck``: a file created 2 s before the kill (the workers then hang in the next sample; see
+    :data:`STUCK`)."""
     mark = uuid.uuid4().hex
     env = {**os.environ, **(env or {}), MARK: mark, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
@@ -58,7 +59,9 @@ def _kill_during_training(args: list[str], log: Path, started: str, workers: int
         time.sleep(2)  # well into the epoch
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        time.sleep(10)
+        gone_by = time.monotonic() + 10
+        while _marked(mark) and time.monotonic() < gone_by:  # the goal: nothing left within 10 s
+            time.sleep(0.2)
         return _marked(mark)
     finally:
         for pid in _marked(mark):  # what a failing run left: not for the next test to trip on
