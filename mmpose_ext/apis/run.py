@@ -128,11 +128,13 @@ def build_runner(cfg, quiet_console: bool = False):
     from mmpose_ext.engine.config_text import remember_formatting
     from mmpose_ext.engine.console import console_warnings_only
     from mmpose_ext.engine.cpu import apply_to_torch, bind_loader_workers, tensor_sharing, torch_threads
+    from mmpose_ext.engine.dist_collect import collect_under
 
     apply_to_torch()  # the thread policy (mmpx.runtime.threads): no more threads than free cores
     tensor_sharing()  # a bad MMPX_TENSOR_SHARING stops here, before the Runner makes the run's folder
     remember_formatting()  # the config's text is formatted once, not for the log, the dump and every checkpoint
     init_cpu_process_group(cfg)  # a CPU run under torchrun/srun: mmengine's init_dist would need CUDA
+    collect_under(cfg.work_dir)  # ranks gather results in the run's folder, not in the user's working directory
     with console_warnings_only(Runner, quiet_console), no_config_copy_over_itself(Runner):
         runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
     bind_loader_workers(runner)  # a SIGKILLed run leaves no loader worker behind

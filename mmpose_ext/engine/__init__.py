@@ -16,8 +16,9 @@
   instances merged (``mmpx test --show-dir`` uses it).
 
 Beside the hooks, :mod:`mmpose_ext.engine.config_text` formats a run's config text once (mmengine asked yapf
-for it at every checkpoint), and :mod:`mmpose_ext.engine.console` keeps the terminal short under the progress
-bar: the Runner's start-up dump and what libraries print go to the run's log file.
+for it at every checkpoint), :mod:`mmpose_ext.engine.console` keeps the terminal short under the progress
+bar (the Runner's start-up dump and what libraries print go to the run's log file), and
+:mod:`mmpose_ext.engine.dist_collect` has a distributed CPU run gather its ranks' results in its work dir.
 """
 
 from mmpose_ext.engine.atomic_checkpoint import AtomicCheckpointHook, use_atomic_checkpoints

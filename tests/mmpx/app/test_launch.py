@@ -135,11 +135,13 @@ def test_train_device_cpu_without_progress(tiny):
 
 @pytest.mark.slow
 def test_train_two_processes(tiny):
-    """A real 2-process CPU run through torchrun (gloo), progress forced on: rank 0 alone prints."""
-    work = tiny.root / "ddp"
+    """A real 2-process CPU run through torchrun (gloo), progress forced on: rank 0 alone prints. The ranks gather
+    their validation results in the work dir (mmengine alone would make ``.dist_test/`` where the user stands)."""
+    work, here = tiny.root / "ddp", tiny.root / "user_folder"
+    here.mkdir()
     result = mmpx(
         "train", str(tiny.config), "--work-dir", str(work), "--nproc", "2", "--device", "cpu", "--progress",
-        "--seed", "1", env=ENV, timeout=120,
+        "--seed", "1", env=ENV, timeout=120, cwd=here,
     )  # fmt: skip
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
@@ -156,3 +158,5 @@ def test_train_two_processes(tiny):
         assert not any(k.startswith("module.") for k in ckpt["state_dict"])  # DDP's wrapper is not saved
         assert ckpt["state_dict"]["head.final_layer.weight"].shape == (17, 64, 1, 1)
     assert (work / "last_checkpoint").read_text().strip().endswith("epoch_2.pth")
+    assert list(here.iterdir()) == []  # nothing where the command was started
+    assert not (work / ".dist_collect").exists()  # each gathering's folder removed once read
