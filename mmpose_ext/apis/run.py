@@ -75,6 +75,7 @@ def test(config: str | Path, checkpoint: str | Path, options: RunOptions | None 
     Both outputs appear only when the test finished: they are written beside their place and moved into it.
     """
     from mmpose_ext.apis.launch import setup_distributed, use_device
+    from mmpx.atomic import clean_stale
 
     o = RunOptions.of(options, **changes)
     device = use_device(o.device)
@@ -83,6 +84,7 @@ def test(config: str | Path, checkpoint: str | Path, options: RunOptions | None 
     cfg = test_config(config, checkpoint, o, dump=dump, show_dir=show_dir)
     main = _is_main_process()
     if main:  # before the rendezvous, so no other rank has drawn yet
+        clean_stale(cfg.work_dir)  # temporaries of ended runs (a killed distributed test's gathering folder)
         staged.begin(dump, show_dir)
     setup_distributed(cfg, o.launcher, device, o.master_port)
     try:

@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from subprocess import PIPE
 from types import SimpleNamespace
 
@@ -105,9 +106,14 @@ def test_show_dir_draws_every_instance_of_an_image_in_one_picture(setup, tmp_pat
 
 @pytest.mark.slow
 def test_two_processes(setup):
-    """torchrun with 2 CPU processes: each rank tests and draws its half; rank 0 writes the dump and metrics."""
+    """torchrun with 2 CPU processes: each rank tests and draws its half; rank 0 writes the dump and metrics. The
+    gathering folder a killed earlier test left in the work dir is cleaned, and this run's own are removed."""
     run = setup.root / "ddp"
     dump, show, out = run / "p.pkl", run / "vis", run / "metrics.json"
+    left = run / "work" / ".mmpx-tmp-collect-0badc0de"  # unlocked: its rank 0 is gone
+    left.mkdir(parents=True)
+    (left / "part_1.pkl").write_bytes(b"")
+    os.utime(left, (time.time() - 60, time.time() - 60))
     result = mmpx(
         "test", str(setup.config), str(setup.ckpt), "--work-dir", str(run / "work"), "--nproc", "2",
         "--device", "cpu", "--dump", str(dump), "--show-dir", str(show), "--out", str(out), env=ENV, timeout=120,
@@ -117,6 +123,7 @@ def test_two_processes(setup):
     assert result.stdout.count('"coco/AP":') == 1  # rank 0 prints the metrics, rank 1 does not
     logs = list((run / "work").glob("2*/2*.log"))
     assert logs and "Distributed training: True" in logs[0].read_text()
+    assert not list((run / "work").glob(".mmpx-tmp-*"))
 
 
 @pytest.mark.slow
