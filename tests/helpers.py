@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests import forkserver
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -100,9 +102,17 @@ def write_tiny_config(path: Path, data_root: Path, max_epochs: int = 2) -> Path:
     return path
 
 
-def run(args: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
-    """Run a command with the venv's Python; returns the CompletedProcess (text, stdout+stderr captured)."""
+def run(args: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 600, fresh: bool = False):
+    """Run a command with the venv's Python; returns the CompletedProcess (text, stdout+stderr captured).
+
+    ``mmpx train``/``test``/``quickstart`` run in a child of this worker's fork server (the stack already imported,
+    :mod:`tests.forkserver`) when nothing read at import time differs; ``fresh=True`` always starts a new
+    interpreter (for tests about start-up itself)."""
     full_env = {**os.environ, **(env or {})}
+    if not fresh and forkserver.forkable(args, full_env):
+        done = forkserver.run(args, cwd, full_env, timeout)
+        if done is not None:
+            return done
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
