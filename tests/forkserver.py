@@ -91,9 +91,10 @@ def serve(path: str):
         conn, _ = server.accept()
         with conn:
             try:
-                head, fds, _, _ = socket.recv_fds(conn, 8, 3)
-                if len(head) < 8 or len(fds) != 3:
-                    raise ConnectionError("bad request")
+                head, fds, _, _ = socket.recv_fds(conn, 8, 3)  # the length and the three streams
+                if len(fds) != 3:
+                    raise ConnectionError(f"bad request: {len(fds)} file descriptors")
+                head += _recv_exact(conn, 8 - len(head))
                 request = json.loads(_recv_exact(conn, struct.unpack("!Q", head)[0]))
             except (ConnectionError, OSError, ValueError) as exc:
                 print(f"forkserver: {exc}", file=sys.stderr, flush=True)
