@@ -39,7 +39,11 @@ _PRELOAD = ("mmpose_ext", "mmpose_ext.apis.run", "mmpose.codecs", "mmpose.datase
             "mmpose.evaluation", "mmpose.models", "mmpose.visualization")
 # read at run time by mmpx and the stack, so a test may set them: the rest of the environment must match the server's
 _RUNTIME_KEYS = ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "TERM", "TORCH_HOME", "TMPDIR",
-                 "PYTEST_CURRENT_TEST", "CUDA_VISIBLE_DEVICES")  # the last read when CUDA starts, never here
+                 "PYTEST_CURRENT_TEST",
+                 "CUDA_VISIBLE_DEVICES",  # read when CUDA starts, never here
+                 # written by imports a test made in the worker, read by modules the server never loads:
+                 "TORCHINDUCTOR_CACHE_DIR",  # torch._inductor's (the ONNX export imports it); read when it loads
+                 "KMP_INIT_AT_FORK")  # sklearn's and joblib's, for Intel's OpenMP; torch here uses GNU OpenMP
 _IMPORT_TIME_MMPX = ("MMPX_WAIT_POLICY", "MMPX_THREAD_POLICY", "MMPX_THREADS", "MMPX_PLUGINS",
                      "MMPX_DISABLE_PLUGIN_AUTOLOAD", "MMPX_BLOCK_PLUGINS", "MMPX_TRACE_PLUGINS", "MMPX_DEBUG")
 
@@ -227,10 +231,15 @@ def forkable(args: list[str], env: dict) -> bool:
     if imported is None:
         return False
     differences = _import_time_differences(env, imported)
-    if differences and os.environ.get(LOG):
-        with open(os.environ[LOG], "a") as log:
-            log.write(f"fresh {command} ({os.environ.get('PYTEST_CURRENT_TEST', '')}): {differences}\n")
+    if differences:
+        _log(f"fresh {command}: {differences}")
     return not differences
+
+
+def _log(line: str) -> None:
+    if os.environ.get(LOG):
+        with open(os.environ[LOG], "a") as log:
+            log.write(f"{os.getpid()} {line} ({os.environ.get('PYTEST_CURRENT_TEST', '')})\n")
 
 
 class _Server:
@@ -257,6 +266,7 @@ class _Server:
         import tempfile
 
         cls.folder = tempfile.mkdtemp(prefix="mmpx-forkserver-")
+        _log(f"server start in {cls.folder}")
         cls.path = os.path.join(cls.folder, "socket")
         with open(os.path.join(cls.folder, "log"), "w") as log:  # not the worker's stderr: pytest captures that
             cls.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), cls.path],
@@ -304,9 +314,12 @@ def run(args: list[str], cwd: str | os.PathLike | None, env: dict, timeout: floa
     """Run ``args`` in a child of the server; None when it cannot serve (the caller starts a fresh process)."""
     import signal
     import tempfile
+    import time
 
     if not _Server.lock.acquire(blocking=False):  # the server runs one child at a time
+        _log("busy: fresh")
         return None
+    start = time.monotonic()
     try:
         path = _Server.ensure()
         if path is None:
@@ -335,6 +348,7 @@ def run(args: list[str], cwd: str | os.PathLike | None, env: dict, timeout: floa
                 raise RuntimeError(f"the tests' fork server died while running {args} (pid {pid.strip()})")
             out.seek(0)
             err.seek(0)
+            _log(f"served {' '.join(args[3:5])} in {time.monotonic() - start:.1f} s")
             return subprocess.CompletedProcess(args, int(code), _text(out.read()), _text(err.read()))
     finally:
         _Server.lock.release()
