@@ -19,7 +19,7 @@ from tests.helpers import SHARED_DATA, has_training_stack, make_tiny_coco
 # inherit it): xdist's workers split the free cores between them and wait passively, so two workers that train
 # with torch on two cores do not starve each other. Before any test module imports torch.
 apply_env(share=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-if has_training_stack():  # the fork server for the tests' `mmpx train`/`test` runs starts from this environment
+if has_training_stack():  # the fork server for the tests' mmpx runs (tests/forkserver.py) starts from this environment
     forkserver.set_base_env()
 
 # A suite started in the background by a script (`make test &`, nohup) inherits SIGINT ignored, and so would every

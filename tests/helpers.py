@@ -105,8 +105,9 @@ def write_tiny_config(path: Path, data_root: Path, max_epochs: int = 2) -> Path:
 def run(args: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 600, fresh: bool = False):
     """Run a command with the venv's Python; returns the CompletedProcess (text, stdout+stderr captured).
 
-    ``mmpx train``/``test``/``quickstart`` run in a child of this worker's fork server (the stack already imported,
-    :mod:`tests.forkserver`) when nothing read at import time differs; ``fresh=True`` always starts a new
+    The mmpx commands that import the training stack (``train``, ``test``, ...: ``forkserver.COMMANDS``) run in a
+    child of this worker's fork server (the stack already imported, :mod:`tests.forkserver`) when nothing read at
+    import time differs; ``fresh=True`` always starts a new
     interpreter (for tests about start-up itself)."""
     full_env = {**os.environ, **(env or {})}
     if not fresh and forkserver.forkable(args, full_env):
