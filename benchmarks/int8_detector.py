@@ -62,8 +62,10 @@ def box_ap(onnx_path: Path, data: Path, threads: int) -> tuple[dict, float]:
         for (x1, y1, x2, y2), score in zip(boxes.tolist(), scores.tolist(), strict=True):
             results.append(dict(image_id=image_id, category_id=gt.getCatIds()[0], score=score,
                                 bbox=[x1, y1, x2 - x1, y2 - y1]))
+    if not results:  # pycocotools cannot load an empty result list
+        return dict(AP=0.0, AP50=0.0, AP75=0.0, boxes=0), len(gt.getImgIds()) / max(seconds, 1e-9)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' progress lines
-        evaluation = COCOeval(gt, gt.loadRes(results) if results else COCO(), "bbox")
+        evaluation = COCOeval(gt, gt.loadRes(results), "bbox")
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()

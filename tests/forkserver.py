@@ -1,4 +1,4 @@
-"""A fork server for the tests' ``mmpx train``/``test`` runs: the training stack imported once per pytest worker.
+"""A fork server for the tests' ``mmpx train``/``test``/... runs: the training stack imported once per pytest worker.
 
 Most of a short ``mmpx train`` in a test is importing torch, mmengine, mmcv, mmpose and mmdet (about 5 s here, of an
 8 s process; docs/benchmarks/setup.md). This server imports them once (what ``mmpx train`` imports, applying
@@ -9,8 +9,9 @@ so a run goes through the server only when nothing read at import time differs (
 
 - the command is one that imports the stack anyway (:data:`COMMANDS`); start-up itself (``--version``, torch-free
   commands, import checks) always runs in a fresh process;
-- its environment differs from the server's only in variables read at run time (:func:`_runtime_only`): not
-  OpenMP's (its wait policy is read when torch loads), not ``PYTHONPATH`` nor the plugin switches;
+- its environment differs from the server's only in variables read at run time, or in what the stack's imports
+  write themselves (:func:`_import_time_differences`): not OpenMP's (its wait policy is read when torch loads),
+  not ``PYTHONPATH`` nor the plugin switches;
 - the server never runs torch work (a forked child of a process that ran OpenMP work can hang) and starts no
   thread (it refuses to serve if one is running after the imports).
 
@@ -32,7 +33,7 @@ import threading
 from pathlib import Path
 
 SWITCH = "MMPX_TEST_FORK"
-LOG = "MMPX_TEST_FORK_LOG"  # a file: why a run of COMMANDS started fresh (to see what keeps runs off the server)
+LOG = "MMPX_TEST_FORK_LOG"  # a file: server starts, served runs and their times, runs of COMMANDS started fresh
 COMMANDS = ("train", "test", "quickstart", "export", "publish", "infer")  # commands that import the stack (or
 # whose torch-free path the torch-free tier runs fresh anyway)
 _PRELOAD = ("mmpose_ext", "mmpose_ext.apis.run", "mmpose.codecs", "mmpose.datasets", "mmpose.engine",
@@ -249,12 +250,12 @@ class _Server:
     process: subprocess.Popen | None = None
     folder = path = ""
     imported_env: dict = {}
+    lock = threading.Lock()
 
     @classmethod
     def environment(cls) -> dict | None:
         """The server's environment after its imports (starting it), or None when it cannot serve."""
         return cls.imported_env if cls.ensure() else None
-    lock = threading.Lock()
 
     @classmethod
     def ensure(cls) -> str | None:
@@ -265,6 +266,10 @@ class _Server:
         import atexit
         import tempfile
 
+        if cls.process is None:
+            atexit.register(cls.stop)
+        else:  # it died: its folder goes before a new one starts
+            cls.stop()
         cls.folder = tempfile.mkdtemp(prefix="mmpx-forkserver-")
         _log(f"server start in {cls.folder}")
         cls.path = os.path.join(cls.folder, "socket")
@@ -272,7 +277,6 @@ class _Server:
             cls.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), cls.path],
                                            env=_BASE_ENV, cwd=cls.folder, stdin=subprocess.DEVNULL,
                                            stdout=subprocess.PIPE, stderr=log, text=True)
-        atexit.register(cls.stop)
         ready = cls.process.stdout.readline()
         if not ready.startswith("ready "):
             cls.broken = True  # it refused (threads) or failed to import: fresh processes from now on
@@ -359,10 +363,10 @@ def _main() -> tuple[dict, list[int]]:
     import shutil
     import signal
 
-    def _end(signum, frame):
+    def _terminated(signum, frame):
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, _end)
+    signal.signal(signal.SIGTERM, _terminated)
     try:  # ended with the pytest worker that started it (SIGTERM: the handler removes the socket's folder)
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
